@@ -1,0 +1,172 @@
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from django.db import models
+from django.utils import timezone
+
+
+class Source(models.Model):
+    """A feed we fetch on a schedule: an arXiv listing, an API query, any RSS/Atom, HF daily."""
+
+    class Kind(models.TextChoices):
+        ARXIV_RSS = "arxiv-rss", "arXiv RSS listing"
+        ARXIV_API = "arxiv-api", "arXiv API (Atom)"
+        FEED = "feed", "RSS or Atom feed"
+        HF_DAILY = "hf-daily", "Hugging Face daily papers (JSON)"
+
+    class Status(models.TextChoices):
+        NEVER = "never", "Never fetched"
+        OK = "ok", "OK"
+        NOT_MODIFIED = "not-modified", "Not modified"
+        ERROR = "error", "Error"
+
+    name = models.CharField(max_length=100, unique=True)
+    url = models.URLField(max_length=1000)
+    kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.FEED)
+    enabled = models.BooleanField(default=True)
+    etag = models.CharField(max_length=500, blank=True)
+    last_modified = models.CharField(max_length=100, blank=True)
+    content_hash = models.CharField(max_length=64, blank=True)
+    last_fetched_at = models.DateTimeField(null=True, blank=True)
+    last_status = models.CharField(max_length=16, choices=Status.choices, default=Status.NEVER)
+    last_error = models.TextField(blank=True)
+    consecutive_failures = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def record_fetch(
+        self,
+        *,
+        status: str,
+        etag: str | None = None,
+        last_modified: str | None = None,
+        content_hash: str | None = None,
+    ) -> None:
+        """Remember a successful fetch and, when given, the validators for the next one."""
+        self.last_fetched_at = timezone.now()
+        self.last_status = status
+        self.last_error = ""
+        self.consecutive_failures = 0
+        fields = ["last_fetched_at", "last_status", "last_error", "consecutive_failures"]
+        for name, value in (
+            ("etag", etag),
+            ("last_modified", last_modified),
+            ("content_hash", content_hash),
+        ):
+            if value is not None:
+                setattr(self, name, value)
+                fields.append(name)
+        self.save(update_fields=fields)
+
+    def record_failure(self, error: str) -> None:
+        self.last_fetched_at = timezone.now()
+        self.last_status = self.Status.ERROR
+        self.last_error = error
+        self.consecutive_failures += 1
+        self.save(
+            update_fields=["last_fetched_at", "last_status", "last_error", "consecutive_failures"]
+        )
+
+    def forget_validators(self) -> None:
+        """Make the next fetch unconditional and the next body count as new (e.g. after edits)."""
+        self.etag = self.last_modified = self.content_hash = ""
+        self.save(update_fields=["etag", "last_modified", "content_hash"])
+
+
+class FetchLog(models.Model):
+    """One row per fetch or file ingest: the history operators read when a source misbehaves."""
+
+    source = models.ForeignKey(
+        Source, null=True, blank=True, on_delete=models.CASCADE, related_name="fetch_logs"
+    )
+    label = models.CharField(max_length=300, help_text="Source name or file path")
+    started_at = models.DateTimeField(default=timezone.now)
+    duration_ms = models.PositiveIntegerField(default=0)
+    status = models.CharField(max_length=16, choices=Source.Status.choices)
+    new = models.PositiveIntegerField(default=0)
+    updated = models.PositiveIntegerField(default=0)
+    unchanged = models.PositiveIntegerField(default=0)
+    rejected = models.PositiveIntegerField(default=0)
+    error = models.TextField(blank=True)
+    notes = models.TextField(blank=True, help_text="Parser warnings and rejected entries")
+
+    class Meta:
+        ordering = ["-started_at"]
+        indexes = [
+            # Source admin: "latest fetches of this source" and the dashboard's error history.
+            models.Index(fields=["source", "-started_at"], name="fetchlog_source_recent"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.label} at {self.started_at:%Y-%m-%d %H:%M} ({self.status})"
+
+
+class PaperQuerySet(models.QuerySet["Paper"]):
+    def visible(self) -> PaperQuerySet:
+        return self.filter(hidden=False)
+
+    def first_seen_between(self, start: datetime, end: datetime) -> PaperQuerySet:
+        return self.visible().filter(first_seen_at__gte=start, first_seen_at__lt=end)
+
+    def recent(self, days: int) -> PaperQuerySet:
+        since = timezone.now() - timedelta(days=days)
+        return self.visible().filter(first_seen_at__gte=since)
+
+
+class Paper(models.Model):
+    """One paper, whichever sources and versions it arrived through (deduped by `key`)."""
+
+    key = models.CharField(
+        max_length=300,
+        unique=True,
+        help_text="Canonical identity: arxiv:ID, doi:…, or url:host/path",
+    )
+    arxiv_id = models.CharField("arXiv id", max_length=40, blank=True)
+    version = models.PositiveSmallIntegerField(default=0, help_text="arXiv version; 0 if unknown")
+    title = models.TextField()
+    abstract = models.TextField(blank=True)
+    authors = models.JSONField(default=list, blank=True)
+    categories = models.JSONField(default=list, blank=True)
+    abs_url = models.URLField("abstract link", max_length=1000, blank=True)
+    pdf_url = models.URLField("PDF link", max_length=1000, blank=True)
+    announce_type = models.CharField(max_length=20, blank=True)
+    published_at = models.DateTimeField(null=True, blank=True)
+    first_seen_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+    upvotes = models.IntegerField(null=True, blank=True)
+    source = models.ForeignKey(
+        Source,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="papers",
+        help_text="The source that first brought it",
+    )
+    hidden = models.BooleanField(default=False, help_text="Hidden papers never reach a digest")
+
+    objects = PaperQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-first_seen_at", "-id"]
+        indexes = [
+            # Edition windows (first_seen_at range) and the landing page (newest first).
+            models.Index(fields=["-first_seen_at", "-id"], name="paper_newest_first"),
+            # Admin and "is this arXiv id known?" lookups; most papers have one.
+            models.Index(fields=["arxiv_id"], name="paper_arxiv_id"),
+        ]
+
+    def __str__(self) -> str:
+        return self.title[:80]
+
+    @property
+    def authors_display(self) -> str:
+        names = list(self.authors or [])
+        if len(names) > 6:
+            return ", ".join(names[:5]) + f" and {len(names) - 5} more"
+        return ", ".join(names)
