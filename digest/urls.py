@@ -1,0 +1,9 @@
+from __future__ import annotations
+
+from django.urls import path
+
+from digest import views
+
+urlpatterns = [
+    path("", views.landing, name="landing"),
+]
