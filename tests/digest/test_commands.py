@@ -1,0 +1,120 @@
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from io import StringIO
+from pathlib import Path
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from digest.models import Paper, Source
+
+ROOT = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.django_db
+
+
+def run(*args: str) -> str:
+    out = StringIO()
+    call_command(*args, stdout=out, stderr=StringIO())
+    return out.getvalue()
+
+
+def test_ingest_a_directory_reports_each_file_and_a_summary(data_dir):
+    out = run("ingest", "--file", str(data_dir / "feeds"))
+    assert "✓" in out and "arxiv-api.xml: 8 new" in out  # sorted: api first, overlaps the RSS
+    assert "arxiv-rss.xml: 10 new, 0 updated, 2 unchanged" in out
+    assert out.strip().splitlines()[-1].startswith("Ingested 5 of 5 inputs:")
+    assert Paper.objects.count() > 20
+
+
+def test_one_bad_file_is_reported_and_the_rest_go_on(data_dir, tmp_path):
+    (tmp_path / "page.xml").write_bytes(b"<html><body>Sorry</body></html>")
+    (tmp_path / "good.xml").write_bytes((data_dir / "feeds" / "arxiv-rss.xml").read_bytes())
+    out = StringIO()
+    with pytest.raises(CommandError) as raised:
+        call_command(
+            "ingest", "--file", str(tmp_path), "--file", str(tmp_path / "missing.xml"), stdout=out
+        )
+    assert raised.value.returncode == 1
+    assert "page.xml: this is an HTML web page, not a feed" in out.getvalue()
+    assert "missing.xml: cannot read file: No such file or directory" in out.getvalue()
+    assert "Ingested 1 of 3 inputs" in out.getvalue()
+    assert Paper.objects.count() == 12
+
+
+def test_kind_can_be_forced(data_dir):
+    out = StringIO()
+    with pytest.raises(CommandError):
+        call_command(
+            "ingest",
+            "--file",
+            str(data_dir / "feeds" / "hf-daily.json"),
+            "--kind",
+            "arxiv-rss",
+            stdout=out,
+        )
+    assert "not a recognised feed" in out.getvalue() or "unreadable feed" in out.getvalue()
+
+
+def test_files_can_be_attributed_to_a_source(data_dir):
+    source = Source.objects.create(
+        name="cs.LG", url="https://rss.arxiv.org/rss/cs.LG", kind="arxiv-rss"
+    )
+    run("ingest", "--source", "cs.LG", "--file", str(data_dir / "feeds" / "arxiv-rss.xml"))
+    assert Paper.objects.filter(source=source).count() == 12
+
+
+def test_unknown_source_names_the_known_ones():
+    Source.objects.create(name="cs.LG", url="https://rss.arxiv.org/rss/cs.LG")
+    with pytest.raises(CommandError, match=r"unknown source nope; known: cs\.LG"):
+        run("ingest", "--source", "nope")
+
+
+def test_ingest_without_sources_says_what_to_do():
+    assert "No enabled sources" in run("ingest")
+
+
+def test_ingest_named_source_fetches_it(feed_server, data_dir):
+    url = feed_server.route("/rss", body=(data_dir / "feeds" / "arxiv-rss.xml").read_bytes())
+    Source.objects.create(name="cs.LG", url=url, kind="arxiv-rss")
+    Source.objects.create(name="other", url=feed_server.route("/down", status=500))
+    out = run("ingest", "--source", "cs.LG")
+    assert "cs.LG: 12 new" in out
+    assert len(feed_server.seen) == 1
+
+
+def test_demo_loads_the_bundled_samples_and_is_repeatable():
+    out = run("demo")
+    assert "45 new" in out
+    assert Paper.objects.count() == 65
+    assert Paper.objects.filter(upvotes__isnull=False).count() == 35
+    run("demo")
+    assert Paper.objects.count() == 65
+
+
+def test_the_real_command_exits_1_with_reasons_and_no_traceback(tmp_path, data_dir):
+    env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path}/cli.sqlite3", "DEBUG": "1"}
+    subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True)
+    (tmp_path / "bad.json").write_bytes(b"{not json")
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "manage.py",
+            "ingest",
+            "--file",
+            str(tmp_path / "bad.json"),
+            "--file",
+            str(data_dir / "feeds" / "hf-daily.json"),
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 1
+    assert "bad.json: invalid JSON: Expecting property name" in proc.stdout
+    assert "hf-daily.json: 6 new" in proc.stdout
+    assert "Traceback" not in proc.stderr
+    assert "CommandError: 1 of 2 inputs could not be ingested" in proc.stderr
