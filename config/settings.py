@@ -93,6 +93,12 @@ DATABASES = {
         env_str("DATABASE_URL", "sqlite:///var/paperdigest.sqlite3"), base_dir=BASE_DIR
     )
 }
+if (
+    DATABASES["default"]["ENGINE"].endswith("sqlite3")
+    and DATABASES["default"]["NAME"] != ":memory:"
+):
+    # The embedded default must work on a fresh clone, where var/ does not exist yet.
+    Path(DATABASES["default"]["NAME"]).parent.mkdir(parents=True, exist_ok=True)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 CACHE_URL = env_str("CACHE_URL")
