@@ -1,0 +1,50 @@
+from __future__ import annotations
+
+import pytest
+from django.urls import reverse
+
+from digest.models import Paper, Source
+
+pytestmark = pytest.mark.django_db
+
+
+def test_source_list_shows_health_and_error(admin_client):
+    Source.objects.create(
+        name="down",
+        url="https://example.org/rss",
+        last_status="error",
+        last_error="HTTP 503 Service Unavailable from https://example.org/rss",
+    )
+    response = admin_client.get(reverse("admin:digest_source_changelist"))
+    assert response.status_code == 200
+    assert "HTTP 503 Service Unavailable" in response.content.decode()
+
+
+def test_fetch_now_ingests_the_selected_sources(admin_client, feed_server, data_dir):
+    url = feed_server.route("/rss", body=(data_dir / "feeds" / "arxiv-rss.xml").read_bytes())
+    source = Source.objects.create(name="cs.LG", url=url, kind="arxiv-rss")
+    response = admin_client.post(
+        reverse("admin:digest_source_changelist"),
+        {"action": "fetch_now", "_selected_action": [source.pk]},
+        follow=True,
+    )
+    assert "Queued 1 source(s) for fetching." in response.content.decode()
+    assert Paper.objects.count() == 12
+
+
+def test_paper_search_finds_title_words_and_authors(admin_client, data_dir):
+    from digest import ingest
+
+    ingest.ingest_file(data_dir / "feeds" / "arxiv-rss.xml")
+    url = reverse("admin:digest_paper_changelist")
+    assert "Global Channel Pruning" in admin_client.get(url, {"q": "pruning"}).content.decode()
+    author = Paper.objects.first().authors[0]
+    assert admin_client.get(url, {"q": author}).status_code == 200
+
+
+def test_admin_is_refused_to_non_staff(client, django_user_model):
+    user = django_user_model.objects.create_user("reader", password="x-long-password")
+    client.force_login(user)
+    response = client.get(reverse("admin:digest_source_changelist"))
+    assert response.status_code == 302
+    assert "/admin/login/" in response["Location"]
