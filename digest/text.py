@@ -1,0 +1,78 @@
+"""The one tokeniser for queries and papers: fold case and accents, split, stem.
+
+Both sides go through the same functions, so "Mixture-of-Experts" in a title and
+`mixture of experts` in a query become the same words, and "pruned" meets "pruning".
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import unicodedata
+from collections.abc import Iterable, Iterator
+from functools import lru_cache
+
+import Stemmer
+
+# Letters and digits; "C++" and "C#" keep their tails. Everything else separates words,
+# so hyphens equal spaces and "Model(LLM)" holds "llm".
+_WORD = re.compile(r"[^\W_]+(?:\+\+|#(?![^\W_]))?")
+_VOWELS = frozenset("aeiouy")
+_local = threading.local()
+
+
+def fold(text: str) -> str:
+    """Lower-case and strip accents ("Réseaux" -> "reseaux")."""
+    if text.isascii():
+        return text.lower()
+    decomposed = unicodedata.normalize("NFKD", text)
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch)).casefold()
+
+
+def _normal(word: str) -> str:
+    # Acronym plurals: Snowball leaves "LLMs" and "GPUs" alone, but readers mean LLM and GPU.
+    if len(word) > 2 and word[-1] == "s" and word[:-1].isupper():
+        word = word[:-1]
+    return fold(word)
+
+
+def words(text: str) -> list[str]:
+    """Folded words in order: "Mixture-of-Experts (MoE)" -> ["mixture", "of", "experts", "moe"]."""
+    return [_normal(word) for word in _WORD.findall(text)]
+
+
+def word_spans(text: str) -> Iterator[tuple[int, int, str]]:
+    """(start, end, folded word) for each word, with offsets into the original text."""
+    for match in _WORD.finditer(text):
+        yield match.start(), match.end(), _normal(match.group())
+
+
+def _stemmer() -> Stemmer.Stemmer:
+    # PyStemmer objects are not thread-safe; one per thread.
+    stemmer = getattr(_local, "stemmer", None)
+    if stemmer is None:
+        stemmer = _local.stemmer = Stemmer.Stemmer("english")
+    return stemmer
+
+
+def _vowelless_plural(word: str) -> bool:
+    # "llms", "cnns", "mlps": lower-case acronym plurals (no vowel before the s).
+    return len(word) > 2 and word[-1] == "s" and not _VOWELS.intersection(word[:-1])
+
+
+@lru_cache(maxsize=200_000)
+def stem(word: str) -> str:
+    """English stem of one folded word; words with digits or symbols are kept as they are."""
+    if not word.isalpha():
+        return word
+    if _vowelless_plural(word):
+        return word[:-1]
+    return _stemmer().stemWord(word)
+
+
+def stem_all(vocabulary: Iterable[str]) -> dict[str, str]:
+    """Stem many distinct words in one call (index building); same results as stem()."""
+    unique = set(vocabulary)
+    alpha = [w for w in unique if w.isalpha() and not _vowelless_plural(w)]
+    stems = dict(zip(alpha, _stemmer().stemWords(alpha), strict=True))
+    return {w: stems.get(w) or stem(w) for w in unique}
