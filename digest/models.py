@@ -5,6 +5,8 @@ from datetime import datetime, timedelta
 from django.db import models
 from django.utils import timezone
 
+from digest.matching import PaperText
+
 
 class Source(models.Model):
     """A feed we fetch on a schedule: an arXiv listing, an API query, any RSS/Atom, HF daily."""
@@ -117,6 +119,31 @@ class PaperQuerySet(models.QuerySet["Paper"]):
     def recent(self, days: int) -> PaperQuerySet:
         since = timezone.now() - timedelta(days=days)
         return self.visible().filter(first_seen_at__gte=since)
+
+    def texts(self) -> list[PaperText]:
+        """What matching needs, newest first (ties in the index keep this order)."""
+        rows = self.order_by("-first_seen_at", "-id").values_list(
+            "id",
+            "title",
+            "abstract",
+            "authors",
+            "categories",
+            "upvotes",
+            "published_at",
+            "first_seen_at",
+        )
+        return [
+            PaperText(
+                id=pk,
+                title=title,
+                abstract=abstract,
+                authors=tuple(authors or ()),
+                categories=tuple(categories or ()),
+                upvotes=upvotes,
+                published=published or first_seen,
+            )
+            for pk, title, abstract, authors, categories, upvotes, published, first_seen in rows
+        ]
 
 
 class Paper(models.Model):
