@@ -118,3 +118,46 @@ def test_the_real_command_exits_1_with_reasons_and_no_traceback(tmp_path, data_d
     assert "hf-daily.json: 6 new" in proc.stdout
     assert "Traceback" not in proc.stderr
     assert "CommandError: 1 of 2 inputs could not be ingested" in proc.stderr
+
+
+# --- match -------------------------------------------------------------------------------------
+
+
+def test_match_prints_ranked_papers_with_what_matched(data_dir):
+    run("ingest", "--file", str(data_dir / "feeds" / "arxiv-rss.xml"))
+    out = run("match", "pruning", "--limit", "2")
+    lines = out.strip().splitlines()
+    assert lines[0].lstrip().startswith("1.")
+    assert "Pruning" in lines[0]
+    assert "matched: pruning (in title, abstract)" in lines[1]
+    assert (
+        lines[-1] == "3 of the 12 papers first seen in the last 7 days matched; showing the top 2."
+    )
+
+
+def test_match_json_lists_key_arxiv_id_title_score_and_matched(data_dir):
+    import json
+
+    run("ingest", "--file", str(data_dir / "feeds" / "arxiv-rss.xml"))
+    rows = json.loads(run("match", "federated learning\npruning", "--json"))
+    assert rows[0].keys() >= {"key", "arxiv_id", "title", "score", "matched"}
+    assert rows == sorted(rows, key=lambda r: -r["score"])
+    assert all(set(r["matched"]) <= {"federated", "learning", "pruning"} for r in rows)
+    assert rows[0]["key"] == f"arxiv:{rows[0]['arxiv_id']}"
+
+
+def test_match_only_looks_at_recent_papers(data_dir):
+    run("ingest", "--file", str(data_dir / "feeds" / "arxiv-rss.xml"))
+    Paper.objects.update(first_seen_at="2020-01-01T00:00:00Z")
+    assert run("match", "pruning", "--json").strip() == "[]"
+    assert "widen --days" in run("match", "pruning")
+
+
+def test_an_invalid_query_gets_the_parsers_message_and_fails():
+    from digest.query import QueryError, parse_query
+
+    with pytest.raises(QueryError) as parsed:
+        parse_query("fairness -")
+    with pytest.raises(CommandError) as raised:
+        run("match", "fairness -")
+    assert str(raised.value) == parsed.value.message
