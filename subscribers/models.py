@@ -1,0 +1,123 @@
+from __future__ import annotations
+
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models, transaction
+from django.utils import timezone
+
+from subscribers.addresses import normalize_email
+
+
+class Subscriber(models.Model):
+    """A person who wants a digest: what they look for, how often, and where they stand."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending confirmation"
+        ACTIVE = "active", "Active"
+        UNSUBSCRIBED = "unsubscribed", "Unsubscribed"
+        BOUNCED = "bounced", "Bounced"
+        COMPLAINED = "complained", "Complained (marked as spam)"
+
+    class Frequency(models.TextChoices):
+        DAILY = "daily", "Daily"
+        WEEKLY = "weekly", "Weekly"
+
+    email = models.EmailField(max_length=254, help_text="As the subscriber typed it")
+    email_key = models.CharField(
+        max_length=254,
+        unique=True,
+        editable=False,
+        help_text="Normalized address; one subscriber per address",
+    )
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    query = models.TextField("keywords", help_text="One topic per line; see the query syntax")
+    frequency = models.CharField(max_length=8, choices=Frequency.choices, default=Frequency.DAILY)
+    per_email = models.PositiveSmallIntegerField(
+        "papers per email", default=10, validators=[MinValueValidator(1), MaxValueValidator(50)]
+    )
+    paused = models.BooleanField(default=False, help_text="Paused subscribers get no digests")
+    token_version = models.PositiveIntegerField(
+        default=1, help_text="Bumped to invalidate every link already sent"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    confirmation_sent_at = models.DateTimeField(null=True, blank=True)
+    confirmed_at = models.DateTimeField(null=True, blank=True)
+    unsubscribed_at = models.DateTimeField(null=True, blank=True)
+    last_digest_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [
+            # The edition planner: active, unpaused subscribers of one frequency.
+            models.Index(
+                fields=["frequency"],
+                name="subscriber_receiving",
+                condition=models.Q(status="active", paused=False),
+            ),
+            # Dashboard: signups and confirmations per day.
+            models.Index(fields=["created_at"], name="subscriber_created"),
+        ]
+
+    def __str__(self) -> str:
+        return self.email
+
+    def save(self, *args: object, **kwargs: object) -> None:
+        self.email_key = normalize_email(self.email)
+        update_fields = kwargs.get("update_fields")
+        if update_fields is not None and "email" in update_fields:
+            kwargs["update_fields"] = {*update_fields, "email_key"}
+        super().save(*args, **kwargs)  # type: ignore[arg-type]
+
+    @property
+    def receives_digests(self) -> bool:
+        return self.status == self.Status.ACTIVE and not self.paused
+
+    def change_status(
+        self, status: str, reason: str, *, extra_fields: tuple[str, ...] = ()
+    ) -> None:
+        """Move to `status`, saving only what changed, and write the audit row."""
+        previous = self.status
+        self.status = status
+        with transaction.atomic():
+            self.save(update_fields=["status", *extra_fields])
+            StatusChange.objects.create(
+                subscriber=self, from_status=previous, to_status=status, reason=reason[:500]
+            )
+
+    def confirm(self, reason: str = "confirmed by email link") -> None:
+        self.confirmed_at = timezone.now()
+        self.change_status(self.Status.ACTIVE, reason, extra_fields=("confirmed_at",))
+
+    def unsubscribe(self, reason: str) -> None:
+        self.unsubscribed_at = timezone.now()
+        self.change_status(self.Status.UNSUBSCRIBED, reason, extra_fields=("unsubscribed_at",))
+
+    def restart(self, reason: str) -> None:
+        """Back to pending for a new double opt-in; links from before stop working."""
+        self.token_version += 1
+        self.change_status(self.Status.PENDING, reason, extra_fields=("token_version",))
+
+    def mark_confirmation_sent(self) -> None:
+        self.confirmation_sent_at = timezone.now()
+        self.save(update_fields=["confirmation_sent_at"])
+
+
+class StatusChange(models.Model):
+    """Audit trail: every status change with its reason, read by operators in the admin."""
+
+    subscriber = models.ForeignKey(
+        Subscriber, on_delete=models.CASCADE, related_name="status_changes"
+    )
+    from_status = models.CharField(max_length=16, choices=Subscriber.Status.choices)
+    to_status = models.CharField(max_length=16, choices=Subscriber.Status.choices)
+    reason = models.CharField(max_length=500)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            # Dashboard: confirmations, unsubscribes and bounces per day.
+            models.Index(fields=["to_status", "created_at"], name="statuschange_daily"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.from_status} → {self.to_status}: {self.reason}"

@@ -1,0 +1,66 @@
+"""Signed links in emails: one salt per purpose, so a manage link never confirms anything.
+
+Every token carries the subscriber's token_version; bumping it (on re-subscribe, or by an
+operator) kills every link sent before. Confirm links expire; the others do not, because an
+unsubscribe link in a months-old email must still work.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Literal
+
+from django.conf import settings
+from django.core import signing
+
+from subscribers.models import Subscriber
+
+Purpose = Literal["confirm", "manage", "unsubscribe"]
+
+
+class BadToken(Exception):
+    """Forged, truncated, for another purpose, or from before the subscriber's links were reset."""
+
+
+class ExpiredToken(Exception):
+    """A genuine confirm link that is too old; carries the subscriber so we can offer a resend."""
+
+    def __init__(self, subscriber: Subscriber) -> None:
+        super().__init__("expired")
+        self.subscriber = subscriber
+
+
+def make_token(subscriber: Subscriber, purpose: Purpose) -> str:
+    return signing.dumps([subscriber.pk, subscriber.token_version], salt=_salt(purpose))
+
+
+def read_token(token: str, purpose: Purpose) -> Subscriber:
+    """The subscriber a token belongs to, or BadToken / ExpiredToken."""
+    max_age = confirm_max_age() if purpose == "confirm" else None
+    try:
+        pk, version = signing.loads(token, salt=_salt(purpose), max_age=max_age)
+    except signing.SignatureExpired:
+        subscriber = _subscriber(signing.loads(token, salt=_salt(purpose)))
+        raise ExpiredToken(subscriber) from None
+    except (signing.BadSignature, ValueError, TypeError):
+        raise BadToken from None
+    return _subscriber([pk, version])
+
+
+def confirm_max_age() -> timedelta:
+    return timedelta(days=settings.CONFIRM_LINK_DAYS)
+
+
+def _subscriber(payload: object) -> Subscriber:
+    try:
+        pk, version = payload  # type: ignore[misc]
+        subscriber = Subscriber.objects.get(pk=int(pk))
+    except (ValueError, TypeError, Subscriber.DoesNotExist):
+        raise BadToken from None
+    if subscriber.token_version != version:
+        raise BadToken
+    return subscriber
+
+
+def _salt(purpose: Purpose) -> str:
+    return f"paperdigest.subscribers.{purpose}"
