@@ -136,8 +136,9 @@ STORAGES = {
 }
 
 # --- Celery: without a broker, tasks run in-process (the embedded default). ---
-CELERY_BROKER_URL = env_str("CELERY_BROKER_URL")
-CELERY_TASK_ALWAYS_EAGER = not CELERY_BROKER_URL
+CELERY_TASK_ALWAYS_EAGER = not env_str("CELERY_BROKER_URL")
+# Eager mode still builds a producer; kombu warns about a URL without a host.
+CELERY_BROKER_URL = env_str("CELERY_BROKER_URL") or "memory://localhost/"
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
@@ -160,6 +161,14 @@ EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 30, minimum=1)
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Paper Digest <digest@localhost>")
 SERVER_EMAIL = env_str("SERVER_EMAIL", DEFAULT_FROM_EMAIL)
 ANYMAIL = anymail_settings()
+
+# --- Subscribers ---
+CONFIRM_LINK_DAYS = env_int("CONFIRM_LINK_DAYS", 7, minimum=1)
+SIGNUP_LIMIT_PER_IP = env_int("SIGNUP_LIMIT_PER_IP", 10, minimum=1)  # per hour
+SIGNUP_LIMIT_PER_ADDRESS = env_int("SIGNUP_LIMIT_PER_ADDRESS", 3, minimum=1)  # emails per hour
+CLIENT_IP_HEADER = env_str("CLIENT_IP_HEADER")  # e.g. HTTP_X_REAL_IP behind a proxy that sets it
+UNSUBSCRIBE_MAILTO = env_str("UNSUBSCRIBE_MAILTO")  # default: DEFAULT_FROM_EMAIL's address
+PREVIEW_DAYS = env_int("PREVIEW_DAYS", 14, minimum=1)  # live preview and search window
 
 # --- Feeds ---
 FETCH_TIMEOUT_SECONDS = env_int("FETCH_TIMEOUT_SECONDS", 30, minimum=1)
@@ -184,6 +193,7 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 SESSION_COOKIE_HTTPONLY = True
+CSRF_FAILURE_VIEW = "config.errors.csrf_failure"
 if not DEBUG:
     # Trust X-Forwarded-Proto only behind a proxy that sets it and strips clients' copies.
     if env_bool("TRUST_X_FORWARDED_PROTO", default=False):

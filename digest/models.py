@@ -120,9 +120,9 @@ class PaperQuerySet(models.QuerySet["Paper"]):
         since = timezone.now() - timedelta(days=days)
         return self.visible().filter(first_seen_at__gte=since)
 
-    def texts(self) -> list[PaperText]:
+    def texts(self, limit: int | None = None) -> list[PaperText]:
         """What matching needs, newest first (ties in the index keep this order)."""
-        rows = self.order_by("-first_seen_at", "-id").values_list(
+        rows = self.order_by("-first_seen_at", "-id")[:limit].values_list(
             "id",
             "title",
             "abstract",

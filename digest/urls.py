@@ -6,4 +6,5 @@ from digest import views
 
 urlpatterns = [
     path("", views.landing, name="landing"),
+    path("healthz", views.healthz, name="healthz"),
 ]

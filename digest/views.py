@@ -1,13 +1,75 @@
 from __future__ import annotations
 
+from collections.abc import Iterable
+from itertools import groupby
+
+from django.core.cache import cache
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
+from config.pagecache import cached_page
+from digest import recent
+from digest.matching import Match
 from digest.models import Paper
+from digest.query import QueryError, parse_query
+from subscribers.forms import SignupForm
 
 PAGE_SIZE = 20
+# New papers show within VERSION_SECONDS of an ingest; hidden ones within PAGE_CACHE_SECONDS.
+VERSION_SECONDS = 5
+PAGE_CACHE_SECONDS = 120
+MAX_PAGE = 500
+SEARCH_LIMIT = 50
 
 
 def landing(request: HttpRequest) -> HttpResponse:
-    papers = Paper.objects.visible().order_by("-first_seen_at", "-id")[:PAGE_SIZE]
-    return render(request, "digest/landing.html", {"papers": papers})
+    search = request.GET.get("q", "").strip()[:2000]
+    if search:
+        context = {"form": SignupForm(request=request), "search": search, **_search(search)}
+        return render(request, "digest/landing.html", context)
+    page = _page_number(request.GET.get("page"))
+    version = cache.get_or_set("papers-version", recent.papers_version, VERSION_SECONDS)
+    return cached_page(
+        request,
+        "digest/landing.html",
+        key=f"landing:{version}:{page}",
+        timeout=PAGE_CACHE_SECONDS,
+        context=lambda: _listing(page),
+    )
+
+
+def _listing(page: int) -> dict:
+    newest_first = Paper.objects.visible().order_by("-first_seen_at", "-id")
+    rows = list(newest_first[(page - 1) * PAGE_SIZE : page * PAGE_SIZE + 1])
+    return {
+        "form": SignupForm(request=None),
+        "page": page,
+        "has_next": len(rows) > PAGE_SIZE,
+        "days": _by_day((paper, None) for paper in rows[:PAGE_SIZE]),
+    }
+
+
+def healthz(request: HttpRequest) -> HttpResponse:
+    """For load balancers (and the web benchmark's ceiling): constant, no database."""
+    return HttpResponse("ok\n", content_type="text/plain")
+
+
+def _search(text: str) -> dict:
+    try:
+        query = parse_query(text)
+    except QueryError as exc:
+        return {"search_error": exc.message}
+    found, total, searched = recent.preview(query, SEARCH_LIMIT)
+    return {"days": [("Best matches", found)], "search_total": total, "searched": searched}
+
+
+def _by_day(pairs: Iterable[tuple[Paper, Match | None]]) -> list:
+    grouped = groupby(pairs, key=lambda pair: pair[0].first_seen_at.date())
+    return [(day, list(items)) for day, items in grouped]
+
+
+def _page_number(raw: str | None) -> int:
+    try:
+        return min(max(int(raw or 1), 1), MAX_PAGE)
+    except ValueError:
+        return 1

@@ -1,0 +1,72 @@
+"""The index of recent papers behind the live preview and the landing page search.
+
+Built once per process and rebuilt when an ingest has landed since (a new FetchLog row) or
+after a few minutes (papers hidden in the admin), so previews cost a lookup, not an index
+build. The lock keeps two threads from building it at once; readers never see a half-built
+index because the reference is swapped whole.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+
+from django.conf import settings
+
+from digest.matching import Match, PaperIndex, build_index, match_papers
+from digest.models import FetchLog, Paper
+from digest.query import Query
+
+MAX_PAPERS = 3_000
+MAX_AGE_SECONDS = 300
+
+
+@dataclass(frozen=True)
+class Recent:
+    index: PaperIndex
+    version: int
+    built_at: float
+
+
+_lock = threading.Lock()
+_current: Recent | None = None
+
+
+def papers_version() -> int:
+    """Changes whenever an ingest finishes (cheap: one indexed lookup)."""
+    return FetchLog.objects.order_by("-id").values_list("id", flat=True).first() or 0
+
+
+def recent_index() -> PaperIndex:
+    global _current
+    version = papers_version()
+    current = _current
+    if (
+        current
+        and current.version == version
+        and time.monotonic() - current.built_at < MAX_AGE_SECONDS
+    ):
+        return current.index
+    with _lock:
+        if _current is current:  # nobody rebuilt it while we waited
+            texts = Paper.objects.recent(settings.PREVIEW_DAYS).texts(limit=MAX_PAPERS)
+            _current = Recent(build_index(texts), version, time.monotonic())
+        return _current.index  # type: ignore[union-attr]
+
+
+def forget() -> None:
+    """Drop the cached index (tests, and after operators hide papers)."""
+    global _current
+    with _lock:
+        _current = None
+
+
+def preview(query: Query, limit: int) -> tuple[list[tuple[Paper, Match]], int, int]:
+    """The papers these keywords would have matched recently: (paper, match) pairs, how many
+    matched in all, and how many were searched."""
+    index = recent_index()
+    matches = match_papers(query, index, limit)
+    papers = Paper.objects.in_bulk([m.paper_id for m in matches])
+    found = [(papers[m.paper_id], m) for m in matches if m.paper_id in papers]
+    return found, index.count(query.topics), len(index.papers)

@@ -1,0 +1,16 @@
+from __future__ import annotations
+
+from django.urls import path
+
+from subscribers import views
+
+urlpatterns = [
+    path("subscribe/", views.subscribe, name="subscribe"),
+    path("subscribe/check-your-inbox/", views.subscribed, name="subscribed"),
+    path("subscribe/preview/", views.preview, name="preview"),
+    path("confirm/<str:token>/", views.confirm, name="confirm"),
+    path("confirm/<str:token>/resend/", views.resend, name="resend_confirmation"),
+    path("manage/<str:token>/", views.manage, name="manage"),
+    path("manage/<str:token>/resubscribe/", views.resubscribe, name="resubscribe"),
+    path("unsubscribe/<str:token>/", views.unsubscribe, name="unsubscribe"),
+]

@@ -1,0 +1,180 @@
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_http_methods, require_POST
+
+from digest import recent
+from digest.query import parse_query
+from subscribers import subscriptions
+from subscribers.forms import PreferencesForm, PreviewForm, SignupForm
+from subscribers.models import Subscriber
+from subscribers.tokens import BadToken, ExpiredToken, Purpose, make_token, read_token
+
+PREVIEW_LIMIT = 5
+View = Callable[..., HttpResponse]
+
+
+def bad_link(request: HttpRequest, *, expired: Subscriber | None = None) -> HttpResponse:
+    return render(request, "bad_link.html", {"expired": expired}, status=400)
+
+
+def with_subscriber(purpose: Purpose) -> Callable[[View], View]:
+    """Resolve the URL's token to a subscriber, or answer with the friendly 400 page."""
+
+    def decorate(view: View) -> View:
+        @wraps(view)
+        def wrapper(request: HttpRequest, token: str, *args: Any, **kwargs: Any) -> HttpResponse:
+            try:
+                subscriber = read_token(token, purpose)
+            except ExpiredToken as exc:
+                return render(
+                    request,
+                    "subscribers/confirm_expired.html",
+                    {"token": token, "subscriber": exc.subscriber},
+                    status=400,
+                )
+            except BadToken:
+                return bad_link(request)
+            return view(request, subscriber, token, *args, **kwargs)
+
+        return wrapper
+
+    return decorate
+
+
+@require_http_methods(["GET", "POST"])
+def subscribe(request: HttpRequest) -> HttpResponse:
+    form = SignupForm(request.POST or None, request=request)
+    if request.method == "POST" and "preview" not in request.POST and form.is_valid():
+        if not form.is_bot:
+            data = form.cleaned_data
+            subscriptions.subscribe(
+                data["email"],
+                query=data["query"],
+                frequency=data["frequency"],
+                per_email=data["per_email"],
+            )
+        return redirect("subscribed")
+    return render(
+        request,
+        "subscribers/subscribe.html",
+        {"form": form, **_preview_context(request.POST.get("query", ""))},
+    )
+
+
+def subscribed(request: HttpRequest) -> HttpResponse:
+    return render(request, "subscribers/check_inbox.html")
+
+
+@require_POST
+def preview(request: HttpRequest) -> HttpResponse:
+    form = PreviewForm(request.POST)
+    form.is_valid()
+    return render(
+        request,
+        "subscribers/_preview.html",
+        _preview_context(request.POST.get("query", ""), form=form),
+    )
+
+
+def _preview_context(text: str, form: PreviewForm | None = None) -> dict[str, Any]:
+    form = form or PreviewForm({"query": text})
+    if not text.strip() or not form.is_valid():
+        return {"preview_error": form.errors.get("query", [""])[0] if text.strip() else ""}
+    found, total, searched = recent.preview(parse_query(text), PREVIEW_LIMIT)
+    return {
+        "preview": found,
+        "preview_total": total,
+        "preview_searched": searched,
+        "preview_ran": True,
+    }
+
+
+@require_http_methods(["GET", "POST"])
+@with_subscriber("confirm")
+def confirm(request: HttpRequest, subscriber: Subscriber, token: str) -> HttpResponse:
+    if request.method == "GET":
+        return render(request, "subscribers/confirm.html", {"subscriber": subscriber})
+    subscriptions.confirm(subscriber)
+    if subscriber.status != Subscriber.Status.ACTIVE:
+        return bad_link(request)
+    return render(
+        request,
+        "subscribers/confirmed.html",
+        {"subscriber": subscriber, "manage_url": _manage_path(subscriber)},
+    )
+
+
+@require_POST
+def resend(request: HttpRequest, token: str) -> HttpResponse:
+    try:
+        subscriber = read_token(token, "confirm")
+    except ExpiredToken as exc:
+        subscriber = exc.subscriber
+    except BadToken:
+        return bad_link(request)
+    subscriptions.resend_confirmation(subscriber)
+    return render(request, "subscribers/check_inbox.html", {"resent": True})
+
+
+@require_http_methods(["GET", "POST"])
+@with_subscriber("manage")
+def manage(request: HttpRequest, subscriber: Subscriber, token: str) -> HttpResponse:
+    form = PreferencesForm(request.POST or None, instance=subscriber)
+    if request.method == "POST" and "preview" not in request.POST and form.is_valid():
+        subscriptions.update_preferences(subscriber, **form.cleaned_data)
+        messages.success(request, "Saved. Your next digest will use these preferences.")
+        return redirect("manage", token=token)
+    query = request.POST.get("query", subscriber.query)
+    return render(
+        request,
+        "subscribers/manage.html",
+        {
+            "form": form,
+            "subscriber": subscriber,
+            "token": token,
+            "unsubscribe_token": make_token(subscriber, "unsubscribe"),
+            **_preview_context(query),
+        },
+    )
+
+
+@require_POST
+@with_subscriber("manage")
+def resubscribe(request: HttpRequest, subscriber: Subscriber, token: str) -> HttpResponse:
+    if subscriptions.resubscribe(subscriber):
+        messages.success(request, "Welcome back: you're subscribed again.")
+    return redirect("manage", token=token)
+
+
+# Mailbox providers POST here with no cookies and no CSRF token (RFC 8058); the signed token
+# in the URL is the credential, so CSRF protection adds nothing.
+@csrf_exempt
+@require_http_methods(["GET", "POST"])
+@with_subscriber("unsubscribe")
+def unsubscribe(request: HttpRequest, subscriber: Subscriber, token: str) -> HttpResponse:
+    if request.method == "GET":
+        return render(request, "subscribers/unsubscribe.html", {"subscriber": subscriber})
+    one_click = request.POST.get("List-Unsubscribe") == "One-Click"
+    subscriptions.unsubscribe(
+        subscriber, "one-click unsubscribe (RFC 8058)" if one_click else "unsubscribe link"
+    )
+    if one_click:
+        return HttpResponse("You are unsubscribed.\n", content_type="text/plain")
+    return render(
+        request,
+        "subscribers/unsubscribed.html",
+        {"subscriber": subscriber, "manage_url": _manage_path(subscriber)},
+    )
+
+
+def _manage_path(subscriber: Subscriber) -> str:
+    return reverse("manage", args=[make_token(subscriber, "manage")])
