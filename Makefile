@@ -43,6 +43,7 @@ lint: $(VENV)/.dev
 bench: $(VENV)/.dev
 	$(PY) bench/ingest.py
 	$(PY) bench/match.py
+	$(PY) bench/web.py
 
 run: migrate
 	@[ -n "$$CELERY_BROKER_URL" ] || echo "CELERY_BROKER_URL is unset; using redis://127.0.0.1:6379/0"

@@ -23,16 +23,32 @@ def setup_django() -> None:
 
 
 @contextmanager
-def throwaway_database() -> Iterator[str]:
-    """Create test_<name> (or an in-memory SQLite), migrate it, and drop it afterwards."""
+def throwaway_database(*, shared: bool = False) -> Iterator[str]:
+    """Create test_<name>, migrate it, and drop it afterwards. With shared=True a SQLite test
+    database is a file, so that other processes (gunicorn, Celery workers) can open it."""
     from django.db import connection
 
     old_name = connection.settings_dict["NAME"]
+    if shared and connection.vendor == "sqlite":
+        connection.settings_dict["TEST"]["NAME"] = str(ROOT / "var" / "bench.sqlite3")
     connection.creation.create_test_db(verbosity=0, autoclobber=True, serialize=False)
     try:
         yield connection.vendor
     finally:
         connection.creation.destroy_test_db(old_name, verbosity=0)
+
+
+def database_url() -> str:
+    """DATABASE_URL for the database this process is using now (e.g. the throwaway one)."""
+    from urllib.parse import quote
+
+    from django.db import connection
+
+    db = connection.settings_dict
+    if connection.vendor == "sqlite":
+        return f"sqlite:///{Path(db['NAME']).resolve()}"
+    auth = quote(db["USER"] or "") + (":" + quote(db["PASSWORD"]) if db["PASSWORD"] else "")
+    return f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
 
 
 def timed(fn: Callable[[], object]) -> tuple[float, object]:

@@ -64,6 +64,18 @@ def _tasks_run_in_process():
     celery_app.conf.task_always_eager = eager
 
 
+@pytest.fixture(autouse=True)
+def _fresh_cache_and_recent_index():
+    """Rate-limit counters and the preview index must not leak from one test to the next."""
+    from django.core.cache import cache
+
+    from digest import recent
+
+    cache.clear()
+    recent.forget()
+    yield
+
+
 @pytest.fixture
 def data_dir() -> Path:
     return DATA
@@ -87,3 +99,67 @@ def workers(transactional_db, request):
     pool.purge(celery_app)
     yield pool
     pool.stop_all()
+
+
+@pytest.fixture
+def smtp_sink(settings):
+    """A real SMTP server on loopback; Django sends to it for the duration of the test."""
+    from tests.support.smtp import SmtpSink
+
+    sink = SmtpSink()
+    sink.start()
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", sink.port
+    settings.EMAIL_USE_TLS = False
+    yield sink
+    sink.stop()
+
+
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    # The machine has no internet; without these Chromium keeps dialling Google's hosts.
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+SCREENSHOTS = Path(__file__).resolve().parent.parent / "var" / "screenshots"
+
+
+@pytest.fixture(scope="session")
+def chromium(django_db_setup, django_db_blocker):
+    if _missing_browser():
+        (pytest.fail if IN_CI else pytest.skip)(_missing_browser())
+    from playwright.sync_api import sync_playwright
+
+    # Playwright's sync API parks an event loop on this thread; Django then refuses ORM calls
+    # from the test body although nothing runs concurrently (Playwright's documented fix).
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+    del os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"]
+
+
+@pytest.fixture
+def page(chromium, request):
+    """A fresh browser tab; on failure a screenshot lands in var/screenshots/."""
+    context = chromium.new_context(viewport={"width": 1280, "height": 900})
+    tab = context.new_page()
+    tab.set_default_timeout(10_000)
+    yield tab
+    failed = getattr(request.node, "rep_call", None)
+    if failed is not None and failed.failed:
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        tab.screenshot(path=str(SCREENSHOTS / f"FAILED-{request.node.name}.png"), full_page=True)
+    context.close()
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item, call):
+    report = yield
+    setattr(item, f"rep_{report.when}", report)
+    return report

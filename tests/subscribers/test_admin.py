@@ -1,0 +1,46 @@
+from __future__ import annotations
+
+import pytest
+from django.core import mail
+from django.urls import reverse
+
+from subscribers.models import Subscriber
+from tests.factories import SubscriberFactory
+
+pytestmark = pytest.mark.django_db
+CHANGELIST = reverse("admin:subscribers_subscriber_changelist")
+
+
+def test_subscribers_can_be_searched_and_filtered(admin_client):
+    SubscriberFactory(email="ada@example.org", frequency="weekly")
+    SubscriberFactory(email="bob@example.org", status="pending")
+    assert "ada@example.org" in admin_client.get(CHANGELIST, {"q": "ADA@"}).content.decode()
+    filtered = admin_client.get(CHANGELIST, {"status__exact": "pending"}).content.decode()
+    assert "bob@example.org" in filtered and "ada@example.org" not in filtered
+
+
+def test_the_audit_trail_is_shown_on_the_subscriber(admin_client):
+    subscriber = SubscriberFactory(status="pending")
+    subscriber.confirm()
+    page = admin_client.get(reverse("admin:subscribers_subscriber_change", args=[subscriber.pk]))
+    assert "confirmed by email link" in page.content.decode()
+
+
+def test_resend_confirmation_action_emails_pending_subscribers_only(
+    admin_client, django_capture_on_commit_callbacks
+):
+    pending, active = SubscriberFactory(status="pending"), SubscriberFactory()
+    with django_capture_on_commit_callbacks(execute=True):
+        admin_client.post(
+            CHANGELIST,
+            {"action": "resend_confirmation", "_selected_action": [pending.pk, active.pk]},
+        )
+    assert [m.to for m in mail.outbox] == [[pending.email]]
+
+
+def test_unsubscribe_action_records_the_operator(admin_client, admin_user):
+    subscriber = SubscriberFactory()
+    admin_client.post(CHANGELIST, {"action": "unsubscribe", "_selected_action": [subscriber.pk]})
+    subscriber.refresh_from_db()
+    assert subscriber.status == Subscriber.Status.UNSUBSCRIBED
+    assert subscriber.status_changes.get().reason == f"unsubscribed by operator {admin_user}"

@@ -1,0 +1,186 @@
+from __future__ import annotations
+
+import threading
+
+import pytest
+from django.core import mail
+from django.db import connection
+from django.urls import reverse
+
+from subscribers import subscriptions
+from subscribers.models import StatusChange, Subscriber
+from tests.factories import SubscriberFactory
+from tests.support.mail import assert_email_contains
+
+pytestmark = pytest.mark.django_db
+SIGNUP = {
+    "email": "Ada@Example.org",
+    "query": "pruning\nfederated learning",
+    "frequency": "weekly",
+    "per_email": "20",
+}
+
+
+@pytest.fixture
+def signup(client, django_capture_on_commit_callbacks):
+    def post(**changes: str):
+        with django_capture_on_commit_callbacks(execute=True):
+            return client.post(reverse("subscribe"), {**SIGNUP, **changes})
+
+    return post
+
+
+def test_signup_creates_a_pending_subscriber_and_sends_a_confirmation(signup):
+    response = signup()
+    assert response.status_code == 302
+    assert response["Location"] == reverse("subscribed")
+    subscriber = Subscriber.objects.get()
+    assert (subscriber.email, subscriber.email_key) == ("Ada@Example.org", "ada@example.org")
+    assert (subscriber.status, subscriber.frequency, subscriber.per_email) == (
+        "pending",
+        "weekly",
+        20,
+    )
+    (message,) = mail.outbox
+    assert message.to == ["Ada@Example.org"]
+    assert message.subject == "Confirm your Paper Digest subscription"
+    assert_email_contains(message, "/confirm/")
+    assert_email_contains(message, "federated learning")
+    assert message.extra_headers["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    assert subscriber.confirmation_sent_at is None or subscriber.status == "pending"
+
+
+@pytest.mark.parametrize(
+    ("status", "email_subject"),
+    [
+        ("pending", "Confirm your Paper Digest subscription"),
+        ("active", "You're already subscribed to Paper Digest"),
+        ("unsubscribed", "Confirm your Paper Digest subscription"),
+        ("bounced", "Confirm your Paper Digest subscription"),
+        ("complained", None),
+    ],
+)
+def test_every_known_address_gets_the_same_page_and_the_right_email(
+    signup, client, status, email_subject
+):
+    first = signup(email="fresh@example.org")
+    fresh_page = client.get(first["Location"]).content
+    mail.outbox.clear()
+    SubscriberFactory(email="ADA@example.org", status=status, query="diffusion", per_email=5)
+    response = signup()
+    assert (response.status_code, response["Location"]) == (first.status_code, first["Location"])
+    assert client.get(response["Location"]).content == fresh_page
+    assert [m.subject for m in mail.outbox] == ([email_subject] if email_subject else [])
+
+
+def test_an_active_subscribers_preferences_are_not_changed_by_someone_signing_them_up(signup):
+    SubscriberFactory(email="ada@example.org", status="active", query="diffusion", per_email=5)
+    signup()
+    subscriber = Subscriber.objects.get()
+    assert (subscriber.query, subscriber.per_email, subscriber.status) == ("diffusion", 5, "active")
+
+
+def test_an_unsubscribed_address_restarts_double_opt_in_and_old_links_die(signup):
+    old = SubscriberFactory(email="ada@example.org", status="unsubscribed")
+    signup()
+    subscriber = Subscriber.objects.get()
+    assert subscriber.status == "pending"
+    assert subscriber.token_version == old.token_version + 1
+    assert subscriber.query == SIGNUP["query"]
+    assert StatusChange.objects.get().reason == "signed up again while unsubscribed"
+
+
+def test_invalid_email_is_explained_on_the_form(signup):
+    response = signup(email="not-an-address")
+    assert response.status_code == 200
+    assert "Enter a valid email address, like ada@example.org." in response.content.decode()
+    assert not Subscriber.objects.exists()
+
+
+def test_header_injection_in_the_address_is_refused(signup):
+    response = signup(email="ada@example.org\r\nBcc: everyone@example.org")
+    assert "control characters" in response.content.decode()
+    assert not Subscriber.objects.exists() and not mail.outbox
+
+
+def test_an_invalid_query_is_explained_next_to_the_field(signup):
+    response = signup(query='"mixture of experts')
+    assert response.status_code == 200
+    assert "unmatched quote" in response.content.decode()
+    assert not Subscriber.objects.exists()
+
+
+def test_keywords_over_the_limit_are_refused(signup):
+    response = signup(query="pruning " * 300)
+    assert response.status_code == 200
+    assert not Subscriber.objects.exists()
+
+
+def test_signups_per_ip_are_limited(signup, settings):
+    settings.SIGNUP_LIMIT_PER_IP = 3
+    for i in range(3):
+        assert signup(email=f"reader{i}@example.org").status_code == 302
+    response = signup(email="one-more@example.org")
+    assert response.status_code == 200
+    assert "Too many signups from your network" in response.content.decode()
+    assert Subscriber.objects.count() == 3
+
+
+def test_emails_per_address_are_limited_silently(signup, settings):
+    settings.SIGNUP_LIMIT_PER_ADDRESS = 2
+    responses = [signup() for _ in range(4)]
+    assert {r["Location"] for r in responses} == {reverse("subscribed")}
+    assert len(mail.outbox) == 2
+
+
+def test_bots_filling_the_hidden_field_get_the_page_but_nothing_happens(signup):
+    response = signup(website="https://spam.example")
+    assert response.status_code == 302
+    assert not Subscriber.objects.exists() and not mail.outbox
+
+
+def test_the_form_is_csrf_protected():
+    from django.test import Client
+
+    response = Client(enforce_csrf_checks=True).post(reverse("subscribe"), SIGNUP)
+    assert response.status_code == 403
+    assert "This form expired" in response.content.decode()
+
+
+def test_without_javascript_the_preview_button_shows_matches_and_subscribes_nobody(
+    client, data_dir
+):
+    from digest import ingest, recent
+
+    ingest.ingest_file(data_dir / "feeds" / "arxiv-rss.xml")
+    recent.forget()
+    response = client.post(reverse("subscribe"), {**SIGNUP, "query": "pruning", "preview": "1"})
+    assert response.status_code == 200
+    assert "<mark>Pruning</mark>" in response.content.decode()
+    assert not Subscriber.objects.exists()
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_two_simultaneous_signups_for_one_address_make_one_subscriber():
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(4)
+
+    def run() -> None:
+        try:
+            barrier.wait()
+            subscriptions.subscribe(
+                "race@example.org", query="pruning", frequency="daily", per_email=10
+            )
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert Subscriber.objects.filter(email_key="race@example.org").count() == 1

@@ -1,0 +1,65 @@
+"""A real SMTP server (aiosmtpd) on loopback that records what it receives and can misbehave:
+refuse chosen recipients permanently (550) or everything temporarily (421)."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import socket
+import threading
+from collections import Counter
+from email.message import EmailMessage
+
+from aiosmtpd.controller import Controller
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class SinkHandler:
+    def __init__(self) -> None:
+        self.messages: list[EmailMessage] = []
+        self.refuse: set[str] = set()
+        self.temporary_failure = False
+        self.lock = threading.Lock()
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if self.temporary_failure:
+            return "421 4.3.2 Service not available, try again later"
+        if address.lower() in self.refuse:
+            return "550 5.1.1 No such user here"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):
+        parsed = email.message_from_bytes(envelope.content, policy=email.policy.default)
+        with self.lock:
+            self.messages.append(parsed)  # type: ignore[arg-type]
+        return "250 Message accepted for delivery"
+
+
+class SmtpSink:
+    def __init__(self) -> None:
+        self.handler = SinkHandler()
+        self.port = free_port()
+        self.controller = Controller(self.handler, hostname="127.0.0.1", port=self.port)
+
+    def start(self) -> None:
+        self.controller.start()
+
+    def stop(self) -> None:
+        self.controller.stop()
+
+    @property
+    def messages(self) -> list[EmailMessage]:
+        with self.handler.lock:
+            return list(self.handler.messages)
+
+    def to(self, address: str) -> list[EmailMessage]:
+        return [m for m in self.messages if address.lower() in m["To"].lower()]
+
+    def counts(self) -> Counter[str]:
+        return Counter(m["To"].lower() for m in self.messages)

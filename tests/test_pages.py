@@ -1,0 +1,168 @@
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.test import Client, RequestFactory
+from django.urls import reverse
+from django.utils import timezone
+
+from config.errors import server_error
+from digest.views import PAGE_SIZE
+from tests.factories import PaperFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def test_landing_lists_newest_papers_first_grouped_by_day(client):
+    now = timezone.now()
+    PaperFactory(title="Yesterday's paper", first_seen_at=now - timedelta(days=1))
+    PaperFactory(title="Today's paper", first_seen_at=now, upvotes=42)
+    page = client.get("/").content.decode()
+    assert "Get trending papers in your email inbox!" in page
+    assert page.index("Today&#x27;s paper") < page.index("Yesterday&#x27;s paper")
+    assert now.strftime("%A, %b ") in page
+    assert "▲ 42" in page
+
+
+def test_landing_paginates_without_counting(client, django_assert_max_num_queries):
+    for i in range(PAGE_SIZE + 5):
+        PaperFactory(title=f"Paper number {i}")
+    with django_assert_max_num_queries(2):
+        first = client.get("/").content.decode()
+    assert "Older →" in first and "← Newer" not in first
+    second = client.get("/?page=2").content.decode()
+    assert second.count('class="paper card"') == 5
+    assert "← Newer" in second and "Older →" not in second
+
+
+@pytest.mark.parametrize("page", ["-3", "abc", "999999", ""])
+def test_odd_page_numbers_do_not_break_the_page(client, page):
+    assert client.get("/", {"page": page}).status_code == 200
+
+
+def test_untrusted_titles_and_abstracts_are_escaped(client):
+    PaperFactory(
+        title='<script>alert("t")</script> Pruning <img src=x onerror=alert(1)>',
+        abstract="<b>bold</b> & <a href='javascript:alert(1)'>link</a>",
+        abs_url="https://arxiv.org/abs/2403.1",
+    )
+    page = client.get("/").content.decode()
+    assert "<script>alert" not in page and "<img src=x" not in page and "<b>bold" not in page
+    assert "&lt;script&gt;alert(&quot;t&quot;)&lt;/script&gt;" in page
+    searched = client.get("/", {"q": "pruning"}).content.decode()
+    assert "&lt;script&gt;" in searched and "<mark>Pruning</mark>" in searched
+
+
+def test_search_uses_the_keyword_language_and_highlights(client):
+    PaperFactory(title="Global channel pruning for multitask CNNs")
+    PaperFactory(title="Diffusion models")
+    page = client.get("/", {"q": "title:prun*"}).content.decode()
+    assert "<mark>pruning</mark>" in page
+    assert "Diffusion models" not in page
+    assert "1 of 2 recent papers match" in page
+
+
+def test_an_invalid_search_says_what_is_wrong(client):
+    page = client.get("/", {"q": '"unclosed'}).content.decode()
+    assert "unmatched quote" in page
+
+
+def test_preview_returns_a_partial_with_highlighted_matches(client):
+    PaperFactory(title="Pruning at scale")
+    response = client.post(reverse("preview"), {"query": "pruning"})
+    body = response.content.decode()
+    assert response.status_code == 200
+    assert "<html" not in body
+    assert "<mark>Pruning</mark> at scale" in body
+    assert "matched: pruning" in body
+
+
+def test_preview_shows_the_parsers_message(client):
+    body = client.post(reverse("preview"), {"query": "a OR"}).content.decode()
+    assert "OR needs a term on each side" in body
+
+
+def test_preview_of_nothing_invites_typing(client):
+    assert "Type some keywords" in client.post(reverse("preview"), {"query": "  "}).content.decode()
+
+
+def test_preview_requires_post_and_csrf(client):
+    assert client.get(reverse("preview")).status_code == 405
+    assert (
+        Client(enforce_csrf_checks=True).post(reverse("preview"), {"query": "x"}).status_code == 403
+    )
+
+
+def test_pages_send_security_headers(client):
+    response = client.get("/")
+    assert "script-src 'self'" in response["Content-Security-Policy"]
+    assert "frame-ancestors 'none'" in response["Content-Security-Policy"]
+    assert response["X-Frame-Options"] == "DENY"
+    assert response["X-Content-Type-Options"] == "nosniff"
+    assert response["Referrer-Policy"] == "same-origin"
+
+
+def test_404_matches_the_site(client):
+    response = client.get("/no-such-page/")
+    assert response.status_code == 404
+    assert "Page not found" in response.content.decode()
+
+
+def test_500_page_shows_no_details():
+    response = server_error(RequestFactory().get("/"))
+    assert response.status_code == 500
+    body = response.content.decode()
+    assert "Something went wrong on our side" in body
+    assert "Traceback" not in body
+
+
+def test_pages_have_accessible_basics(client):
+    page = client.get("/subscribe/").content.decode()
+    assert '<html lang="en">' in page
+    assert 'name="viewport"' in page
+    assert 'class="skip" href="#content"' in page
+    assert 'aria-live="polite"' in page
+    assert '<label for="id_email">' in page
+
+
+def test_the_cached_landing_page_gives_each_visitor_a_working_csrf_token(
+    django_capture_on_commit_callbacks,
+):
+    import re
+
+    PaperFactory(title="Cached paper")
+    for n in range(2):  # the second visitor is served the cached copy
+        visitor = Client(enforce_csrf_checks=True)
+        page = visitor.get("/").content.decode()
+        token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page).group(1)
+        assert "placeholder" not in token
+        with django_capture_on_commit_callbacks(execute=True):
+            response = visitor.post(
+                reverse("subscribe"),
+                {
+                    "csrfmiddlewaretoken": token,
+                    "email": f"visitor{n}@example.org",
+                    "query": "pruning",
+                    "frequency": "daily",
+                    "per_email": "10",
+                },
+            )
+        assert response.status_code == 302
+
+
+def test_the_cached_landing_page_never_carries_one_visitors_messages():
+    from subscribers.tokens import make_token
+    from tests.factories import SubscriberFactory
+
+    PaperFactory()
+    subscriber = SubscriberFactory()
+    saver, stranger = Client(), Client()
+    saved = saver.post(
+        reverse("manage", args=[make_token(subscriber, "manage")]),
+        {"query": "pruning", "frequency": "daily", "per_email": "10"},
+    )
+    assert saved.status_code == 302  # "Saved." now waits in the saver's session
+    assert "Saved." not in saver.get("/").content.decode()
+    assert "Saved." not in stranger.get("/").content.decode()
+    assert "Saved." in saver.get(saved["Location"]).content.decode()  # shown where it belongs
