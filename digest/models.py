@@ -191,9 +191,118 @@ class Paper(models.Model):
     def __str__(self) -> str:
         return self.title[:80]
 
+    def as_text(self) -> PaperText:
+        return PaperText(id=self.pk, title=self.title, abstract=self.abstract,
+                         authors=tuple(self.authors or ()), categories=tuple(self.categories or ()),
+                         upvotes=self.upvotes, published=self.published_at or self.first_seen_at)
+
     @property
     def authors_display(self) -> str:
         names = list(self.authors or [])
         if len(names) > 6:
             return ", ".join(names[:5]) + f" and {len(names) - 5} more"
         return ", ".join(names)
+
+
+class Edition(models.Model):
+    """One issue of the digest: a frequency, a period, and the window of papers it covers.
+
+    Windows chain: each starts where the previous edition of its frequency ended, so no paper
+    is missed or sent twice across editions, whenever ingestion happened to run.
+    """
+
+    class Frequency(models.TextChoices):
+        DAILY = "daily", "Daily"
+        WEEKLY = "weekly", "Weekly"
+
+    frequency = models.CharField(max_length=8, choices=Frequency.choices)
+    period = models.DateField(help_text="The day (daily) or the ISO week's Monday (weekly)")
+    window_start = models.DateTimeField(help_text="Papers first seen from here…")
+    window_end = models.DateTimeField(help_text="…until just before here")
+    created_at = models.DateTimeField(default=timezone.now)
+    planned_at = models.DateTimeField(null=True, blank=True,
+                                      help_text="When every delivery row existed")
+
+    class Meta:
+        ordering = ["-period", "frequency"]
+        constraints = [
+            models.UniqueConstraint(fields=["frequency", "period"], name="one_edition_per_period"),
+        ]
+        indexes = [
+            # "The latest edition of this frequency" (where the next window starts).
+            models.Index(fields=["frequency", "-window_end"], name="edition_latest"),
+        ]
+
+    def __str__(self) -> str:
+        return self.label
+
+    @property
+    def label(self) -> str:
+        if self.frequency == self.Frequency.WEEKLY:
+            year, week, _ = self.period.isocalendar()
+            return f"Weekly edition {year}-W{week:02d}"
+        return f"Daily edition of {self.period:%a %b %-d, %Y}"
+
+    def papers(self) -> PaperQuerySet:
+        return Paper.objects.first_seen_between(self.window_start, self.window_end)
+
+    def mark_planned(self) -> None:
+        self.planned_at = timezone.now()
+        self.save(update_fields=["planned_at"])
+
+
+class Delivery(models.Model):
+    """One subscriber's copy of one edition; unique, so nobody gets an edition twice."""
+
+    class Status(models.TextChoices):
+        PLANNED = "planned", "Planned"
+        SENDING = "sending", "Sending"
+        SENT = "sent", "Sent"
+        SKIPPED = "skipped", "Skipped"
+        FAILED = "failed", "Failed"
+
+    subscriber = models.ForeignKey("subscribers.Subscriber", on_delete=models.CASCADE,
+                                   related_name="deliveries")
+    edition = models.ForeignKey(Edition, on_delete=models.CASCADE, related_name="deliveries")
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.PLANNED)
+    failure_reason = models.TextField(blank=True)
+    paper_ids = models.JSONField(default=list, blank=True, help_text="The papers sent, in order")
+    query = models.TextField(blank=True, help_text="The keywords it was matched with")
+    message_id = models.CharField(max_length=300, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    created_at = models.DateTimeField(default=timezone.now)
+    dispatched_at = models.DateTimeField(null=True, blank=True)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name_plural = "deliveries"
+        constraints = [
+            models.UniqueConstraint(fields=["subscriber", "edition"],
+                                    name="one_delivery_per_edition"),
+        ]
+        indexes = [
+            # Per-edition counts, and dispatching an edition's planned deliveries.
+            models.Index(fields=["edition", "status"], name="delivery_edition_status"),
+            # The sweep: work that was dispatched or claimed long ago and never finished.
+            models.Index(fields=["status", "claimed_at"], name="delivery_unfinished",
+                         condition=models.Q(status__in=["planned", "sending"])),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.edition} to {self.subscriber_id} ({self.status})"
+
+    def mark_sent(self, message_id: str, paper_ids: list[int], query: str) -> None:
+        self.status, self.message_id, self.sent_at = self.Status.SENT, message_id, timezone.now()
+        self.paper_ids, self.query, self.failure_reason = paper_ids, query, ""
+        self.save(update_fields=["status", "message_id", "sent_at", "paper_ids", "query",
+                                 "failure_reason"])
+
+    def mark_skipped(self, reason: str) -> None:
+        self.status, self.failure_reason = self.Status.SKIPPED, reason
+        self.save(update_fields=["status", "failure_reason"])
+
+    def mark_failed(self, reason: str) -> None:
+        self.status, self.failure_reason = self.Status.FAILED, reason[:2000]
+        self.save(update_fields=["status", "failure_reason"])

@@ -1,4 +1,5 @@
-"""Celery glue: each task takes ids, calls one domain function and returns a summary line."""
+"""Celery glue: each task takes ints or strings, calls one domain function, fans out work and
+returns a summary line. The logic lives in ingest.py and sending.py."""
 
 from __future__ import annotations
 
@@ -6,8 +7,9 @@ import logging
 
 from celery import group, shared_task
 
-from digest import ingest
+from digest import ingest, sending
 from digest.models import Source
+from digest.sending import TransientSendError
 
 log = logging.getLogger(__name__)
 
@@ -26,3 +28,26 @@ def ingest_all_task() -> str:
     ids = list(Source.objects.filter(enabled=True).values_list("pk", flat=True))
     group(ingest_source_task.s(source_id) for source_id in ids).apply_async()
     return f"queued {len(ids)} sources"
+
+
+@shared_task(name="digest.send_edition")
+def send_edition_task(frequency: str) -> str:
+    edition = sending.plan_edition(frequency)
+    chunks = sending.dispatch(edition)
+    group(send_chunk_task.s(ids) for ids in chunks).apply_async()
+    return f"{edition}: dispatched {sum(map(len, chunks))} deliveries in {len(chunks)} chunks"
+
+
+# Only a busy or unreachable mail server is retried; a refused recipient is recorded as
+# failed inside send_chunk and never retried.
+@shared_task(name="digest.send_chunk", autoretry_for=(TransientSendError,), retry_backoff=5,
+             retry_backoff_max=300, retry_jitter=True, max_retries=5)
+def send_chunk_task(delivery_ids: list[int]) -> str:
+    return sending.send_chunk(delivery_ids).summary()
+
+
+@shared_task(name="digest.sweep")
+def sweep_task() -> str:
+    reclaimed, chunks = sending.sweep()
+    group(send_chunk_task.s(ids) for ids in chunks).apply_async()
+    return f"reclaimed {reclaimed}; re-dispatched {sum(map(len, chunks))} deliveries"

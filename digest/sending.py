@@ -1,0 +1,324 @@
+"""Plan an edition's deliveries, claim them, and match, compose and send each one exactly once.
+
+Exactly-once lives in the database: planning inserts at most one Delivery per (subscriber,
+edition); a worker claims deliveries with SELECT … FOR UPDATE SKIP LOCKED and a status-guarded
+UPDATE; each delivery is marked as soon as its message is handed over, so a crash loses at
+most the message in flight. A crashed worker's claims expire after a lease and the sweep
+hands them out again. Nothing here imports Celery; tasks.py wraps these functions.
+"""
+
+from __future__ import annotations
+
+import logging
+import smtplib
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from itertools import groupby, islice
+
+from anymail.exceptions import AnymailAPIError, AnymailError, AnymailRecipientsRefused
+from django.conf import settings
+from django.core import mail
+from django.core.exceptions import ImproperlyConfigured
+from django.core.mail import EmailMultiAlternatives
+from django.db import transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from digest import composing, editions
+from digest.matching import Match, PaperIndex, build_index, match_papers
+from digest.models import Delivery, Edition, Paper
+from digest.query import QueryError, parse_query
+from subscribers.models import Subscriber
+
+log = logging.getLogger(__name__)
+Status = Delivery.Status
+
+
+class TransientSendError(Exception):
+    """The mail server or ESP cannot take messages now; the rest of the chunk waits."""
+
+
+class PermanentSendError(Exception):
+    """This one message cannot be delivered (a refused recipient); record it and go on."""
+
+
+@dataclass(frozen=True)
+class ChunkResult:
+    sent: int = 0
+    skipped: int = 0
+    failed: int = 0
+
+    def summary(self) -> str:
+        return f"sent {self.sent}, skipped {self.skipped}, failed {self.failed}"
+
+
+@dataclass(frozen=True)
+class EditionPapers:
+    """An edition's papers, their index and rendered blocks: built once per chunk, shared by
+    its deliveries."""
+
+    papers: dict[int, Paper]
+    index: PaperIndex
+    blocks: composing.PaperBlocks = field(default_factory=composing.PaperBlocks)
+
+    @classmethod
+    def of(cls, papers: Iterable[Paper]) -> EditionPapers:
+        rows = list(papers)
+        return cls({p.pk: p for p in rows}, build_index([p.as_text() for p in rows]))
+
+
+def batched(items: Iterable[int], size: int) -> Iterable[tuple[int, ...]]:
+    iterator = iter(items)
+    while batch := tuple(islice(iterator, size)):
+        yield batch
+
+
+# --- planning -----------------------------------------------------------------------------------
+
+
+def plan_edition(frequency: str, now: datetime | None = None) -> Edition:
+    """Open the edition for now's period and create its deliveries; safe to run any number
+    of times, and concurrently."""
+    edition = editions.open_edition(frequency, now or timezone.now())
+    if edition.planned_at is None:
+        receiving = (Subscriber.objects.filter(status=Subscriber.Status.ACTIVE, paused=False,
+                                               frequency=frequency)
+                     .order_by("pk").values_list("pk", flat=True))
+        for batch in batched(receiving.iterator(chunk_size=5000), 5000):
+            Delivery.objects.bulk_create(
+                [Delivery(subscriber_id=pk, edition=edition) for pk in batch],
+                ignore_conflicts=True,  # a second planner's rows are the same rows
+            )
+        edition.mark_planned()
+    return edition
+
+
+def dispatch(edition: Edition | None = None, *, stale_before: datetime | None = None
+             ) -> list[list[int]]:
+    """Chunks of planned delivery ids to hand to workers, marked as dispatched now. Without an
+    edition: planned work of any edition whose dispatch is older than `stale_before`."""
+    planned = Delivery.objects.filter(status=Status.PLANNED)
+    if edition is not None:
+        planned = planned.filter(edition=edition, dispatched_at__isnull=True)
+    else:
+        planned = planned.filter(Q(dispatched_at__isnull=True) | Q(dispatched_at__lt=stale_before))
+    ids = list(planned.order_by("edition_id", "pk").values_list("pk", flat=True))
+    now = timezone.now()
+    for batch in batched(ids, 5000):
+        Delivery.objects.filter(pk__in=batch).update(dispatched_at=now)
+    return [list(chunk) for chunk in batched(ids, settings.DELIVERY_CHUNK_SIZE)]
+
+
+# --- sending ------------------------------------------------------------------------------------
+
+
+def claim_deliveries(ids: Sequence[int]) -> list[Delivery]:
+    """Take planned deliveries for this worker; rows another worker holds are skipped."""
+    now = timezone.now()
+    with transaction.atomic():
+        free = (Delivery.objects.select_for_update(skip_locked=True)
+                .filter(pk__in=ids, status=Status.PLANNED).values_list("pk", flat=True))
+        mine = list(free)
+        Delivery.objects.filter(pk__in=mine, status=Status.PLANNED).update(
+            status=Status.SENDING, claimed_at=now, attempts=F("attempts") + 1
+        )
+    return list(Delivery.objects.filter(pk__in=mine).select_related("subscriber", "edition")
+                .order_by("edition_id", "pk"))
+
+
+def send_chunk(ids: Sequence[int]) -> ChunkResult:
+    """Claim these deliveries and send each over one connection; on a transient failure the
+    unsent ones go back to planned and TransientSendError is raised (the task retries)."""
+    deliveries = claim_deliveries(ids)
+    outcomes: Counter[str] = Counter()
+    done = 0
+    try:
+        for edition, group in groupby(deliveries, key=lambda d: d.edition):
+            papers = EditionPapers.of(edition.papers())
+            with _open_connection() as connection:
+                for delivery in group:
+                    outcomes[deliver(delivery, papers, connection)] += 1
+                    done += 1
+    except TransientSendError as exc:
+        release(deliveries[done:], str(exc))
+        raise
+    finally:
+        _record_last_digest(deliveries[:done])
+    return ChunkResult(**outcomes)
+
+
+def _record_last_digest(deliveries: Sequence[Delivery]) -> None:
+    # Once per chunk, not per message: it is informational, and the per-message marking that
+    # guarantees exactly-once is Delivery.status.
+    sent = [d.subscriber_id for d in deliveries if d.status == Status.SENT]
+    if sent:
+        Subscriber.objects.filter(pk__in=sent).update(last_digest_at=timezone.now())
+
+
+def deliver(delivery: Delivery, papers: EditionPapers, connection: object) -> str:
+    """Match, compose and send one delivery; returns "sent", "skipped" or "failed"."""
+    subscriber = delivery.subscriber
+    if not subscriber.receives_digests:
+        delivery.mark_skipped("subscriber paused" if subscriber.paused else
+                              f"subscriber is {subscriber.get_status_display().lower()}")
+        return "skipped"
+    try:
+        matches = match_papers(parse_query(subscriber.query), papers.index, subscriber.per_email)
+    except QueryError as exc:
+        delivery.mark_failed(f"keywords no longer valid: {exc.message}")
+        return "failed"
+    if not matches and not settings.DIGEST_SEND_EMPTY:
+        delivery.mark_skipped("nothing matched")
+        return "skipped"
+    try:
+        message = composing.digest_message(subscriber, delivery.edition, matches,
+                                           papers.papers, delivery=delivery,
+                                           blocks=papers.blocks)
+    except Exception as exc:  # a bug in one digest must not stall the whole chunk
+        log.exception("composing delivery %s failed", delivery.pk)
+        delivery.mark_failed(f"could not compose the email: {type(exc).__name__}: {exc}")
+        return "failed"
+    try:
+        connection.send_messages([message])  # type: ignore[attr-defined]
+    except PermanentSendError as exc:
+        delivery.mark_failed(str(exc))
+        return "failed"
+    delivery.mark_sent(sent_message_id(message), [m.paper_id for m in matches], subscriber.query)
+    return "sent"
+
+
+def release(deliveries: Sequence[Delivery], reason: str) -> None:
+    """Give claimed deliveries back (planned again), or fail those out of attempts."""
+    for delivery in deliveries:
+        if delivery.attempts >= settings.DELIVERY_MAX_ATTEMPTS:
+            delivery.mark_failed(f"gave up after {delivery.attempts} attempts: {reason}")
+        else:
+            Delivery.objects.filter(pk=delivery.pk, status=Status.SENDING).update(
+                status=Status.PLANNED, claimed_at=None, failure_reason=f"will retry: {reason}"
+            )
+
+
+def sweep(now: datetime | None = None) -> tuple[int, list[list[int]]]:
+    """Recover work a crashed worker or a lost message left behind: claims older than the
+    lease go back to planned (or fail when out of attempts); returns how many were reclaimed
+    and the chunks of planned work to dispatch again."""
+    stale = (now or timezone.now()) - timedelta(seconds=settings.DELIVERY_LEASE_SECONDS)
+    lost = Delivery.objects.filter(status=Status.SENDING, claimed_at__lt=stale)
+    lost.filter(attempts__gte=settings.DELIVERY_MAX_ATTEMPTS).update(
+        status=Status.FAILED, failure_reason="the worker stopped while sending it, every attempt"
+    )
+    reclaimed = lost.update(status=Status.PLANNED, claimed_at=None,
+                            failure_reason="reclaimed after the worker stopped mid-send")
+    return reclaimed, dispatch(stale_before=stale)
+
+
+# --- errors -------------------------------------------------------------------------------------
+
+
+class _ClassifyingConnection:
+    """Wraps a mail connection so every failure comes out as Transient- or PermanentSendError."""
+
+    def __init__(self, connection: object) -> None:
+        self.connection = connection
+
+    def __enter__(self) -> _ClassifyingConnection:
+        try:
+            self.connection.open()  # type: ignore[attr-defined]
+        except Exception as exc:
+            raise classify(exc) from exc
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        try:
+            self.connection.close()  # type: ignore[attr-defined]
+        except Exception:  # noqa: BLE001 - a connection that will not close is no news
+            log.debug("closing the mail connection failed", exc_info=True)
+
+    def send_messages(self, messages: list[EmailMultiAlternatives]) -> int:
+        try:
+            return self.connection.send_messages(messages)  # type: ignore[attr-defined]
+        except Exception as exc:
+            raise classify(exc) from exc
+
+
+def _open_connection() -> _ClassifyingConnection:
+    return _ClassifyingConnection(mail.get_connection(fail_silently=False))
+
+
+def classify(exc: Exception) -> TransientSendError | PermanentSendError:
+    """Is this failure about the recipient (permanent) or about the server (try later)?"""
+    if isinstance(exc, AnymailRecipientsRefused):
+        return PermanentSendError(f"recipient refused by the ESP: {exc}")
+    if isinstance(exc, AnymailAPIError):
+        status = getattr(exc, "status_code", None)
+        if status in (400, 406, 422):
+            return PermanentSendError(f"the ESP refused this message (HTTP {status}): {exc}")
+        return TransientSendError(f"the ESP is unavailable (HTTP {status or 'no response'}): {exc}")
+    if isinstance(exc, AnymailError | ImproperlyConfigured):
+        # Configuration, not this message: every message would fail the same way, so stop
+        # the chunk rather than burn through the list (it fails after the last attempt).
+        return TransientSendError(f"email is misconfigured: {type(exc).__name__}: {exc}")
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        codes = [code for code, _ in exc.recipients.values()]
+        detail = "; ".join(f"{code} {msg.decode(errors='replace')}"
+                           for code, msg in exc.recipients.values())
+        if codes and all(500 <= code < 600 for code in codes):
+            return PermanentSendError(f"recipient refused: {detail}")
+        return TransientSendError(f"recipient deferred: {detail}")
+    if isinstance(exc, smtplib.SMTPDataError) and exc.smtp_code >= 500:
+        return PermanentSendError(f"message refused: {exc.smtp_code} {_text(exc.smtp_error)}")
+    if isinstance(exc, smtplib.SMTPResponseException):
+        return TransientSendError(f"mail server said {exc.smtp_code} {_text(exc.smtp_error)}")
+    if isinstance(exc, smtplib.SMTPException | OSError):
+        return TransientSendError(f"mail server unavailable: {type(exc).__name__}: {exc}")
+    return PermanentSendError(f"could not send: {type(exc).__name__}: {exc}")
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode(errors="replace") if isinstance(value, bytes) else str(value)
+
+
+def sent_message_id(message: EmailMultiAlternatives) -> str:
+    """The ESP's id when anymail reports one (its webhooks use it), else our Message-ID."""
+    status = getattr(message, "anymail_status", None)
+    return (status.message_id if status and status.message_id else
+            message.extra_headers.get("Message-ID", ""))
+
+
+# --- previews -----------------------------------------------------------------------------------
+
+
+def upcoming_edition(frequency: str, now: datetime | None = None) -> Edition:
+    """The edition that would close now (unsaved): for previews and dry runs."""
+    now = now or timezone.now()
+    latest = Edition.objects.filter(frequency=frequency).order_by("-window_end").first()
+    window = editions.window_for(frequency, now, latest.window_end if latest else None)
+    return Edition(frequency=window.frequency, period=window.period,
+                   window_start=window.start, window_end=window.end)
+
+
+def compose_for(subscriber: Subscriber, edition: Edition, papers: EditionPapers
+                ) -> tuple[EmailMultiAlternatives, list[Match]]:
+    """Match and compose one subscriber's digest without sending it (QueryError if invalid)."""
+    matches = match_papers(parse_query(subscriber.query), papers.index, subscriber.per_email)
+    return composing.digest_message(subscriber, edition, matches, papers.papers), matches
+
+
+def next_digest(subscriber: Subscriber, now: datetime | None = None
+                ) -> tuple[EmailMultiAlternatives, list[Match]]:
+    """The digest this subscriber would get if their next edition closed now (not sent)."""
+    edition = upcoming_edition(subscriber.frequency, now)
+    return compose_for(subscriber, edition, EditionPapers.of(edition.papers()))
+
+
+def delivered_digest(delivery: Delivery) -> EmailMultiAlternatives:
+    """Rebuild a sent digest for "view in browser": its papers, in its order, re-explained."""
+    stored = Paper.objects.in_bulk(delivery.paper_ids)
+    papers = EditionPapers.of(stored[pk] for pk in delivery.paper_ids if pk in stored)
+    order = {pk: i for i, pk in enumerate(delivery.paper_ids)}
+    matches = match_papers(parse_query(delivery.query), papers.index, len(order) or 1)
+    matches.sort(key=lambda m: order.get(m.paper_id, len(order)))
+    return composing.digest_message(delivery.subscriber, delivery.edition, matches,
+                                    papers.papers, delivery=delivery)

@@ -1,0 +1,325 @@
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+import pytest
+import time_machine
+from django.utils import timezone
+
+from digest import editions, sending
+from digest.models import Delivery, Edition
+from digest.sending import TransientSendError
+from subscribers.models import Subscriber
+from tests.factories import PaperFactory, SubscriberFactory
+from tests.support.mail import assert_email_contains, subject, text_and_html
+
+pytestmark = pytest.mark.django_db
+Status = Delivery.Status
+
+
+def at(hours: float):
+    """A moment `hours` after a fixed Monday 07:00 UTC."""
+    from datetime import UTC, datetime
+
+    return datetime(2026, 11, 23, 7, tzinfo=UTC) + timedelta(hours=hours)
+
+
+def papers_seen(when, *titles: str) -> list:
+    return [PaperFactory(title=t, abstract=f"About {t.lower()}.", first_seen_at=when) for t in titles]
+
+
+def send_all(edition: Edition) -> None:
+    for ids in sending.dispatch(edition):
+        sending.send_chunk(ids)
+
+
+# --- planning and windows -----------------------------------------------------------------------
+
+
+def test_planning_creates_one_delivery_per_receiving_subscriber():
+    receiving = SubscriberFactory(frequency="daily")
+    SubscriberFactory(frequency="daily", paused=True)
+    SubscriberFactory(frequency="daily", status="pending")
+    SubscriberFactory(frequency="daily", status="unsubscribed")
+    SubscriberFactory(frequency="weekly")
+    edition = sending.plan_edition("daily", at(0))
+    assert list(edition.deliveries.values_list("subscriber", flat=True)) == [receiving.pk]
+    assert edition.planned_at is not None
+
+
+def test_replanning_never_duplicates_a_delivery():
+    SubscriberFactory.create_batch(3)
+    first = sending.plan_edition("daily", at(0))
+    Edition.objects.filter(pk=first.pk).update(planned_at=None)  # as if a planner crashed mid-way
+    again = sending.plan_edition("daily", at(0.5))
+    assert again.pk == first.pk
+    assert Delivery.objects.count() == 3
+
+
+def test_windows_chain_so_no_paper_is_missed_or_repeated():
+    SubscriberFactory(query="pruning")
+    papers_seen(at(-2), "Pruning before Monday")
+    monday = sending.plan_edition("daily", at(0))
+    papers_seen(at(0.01), "Pruning just after Monday's edition")
+    tuesday = sending.plan_edition("daily", at(24))
+    assert tuesday.window_start == monday.window_end
+    assert [p.title for p in monday.papers()] == ["Pruning before Monday"]
+    assert [p.title for p in tuesday.papers()] == ["Pruning just after Monday's edition"]
+
+
+def test_after_downtime_the_next_edition_covers_everything_since_the_last():
+    sending.plan_edition("daily", at(0))
+    papers_seen(at(30), "Pruning on Tuesday")
+    papers_seen(at(60), "Pruning on Wednesday")
+    thursday = sending.plan_edition("daily", at(72))  # nothing ran on Tuesday or Wednesday
+    assert thursday.papers().count() == 2
+
+
+def test_periods_are_days_and_iso_weeks():
+    thursday = at(72)
+    assert editions.period_of("daily", thursday).isoformat() == "2026-11-26"
+    assert editions.period_of("weekly", thursday).isoformat() == "2026-11-23"  # its Monday
+
+
+# --- sending ------------------------------------------------------------------------------------
+
+
+def test_each_subscriber_gets_exactly_their_papers_once(smtp_sink):
+    papers_seen(at(-1), "Global channel pruning", "Federated learning at scale", "Diffusion art")
+    ada = SubscriberFactory(email="ada@example.org", query="pruning")
+    bob = SubscriberFactory(email="bob@example.org", query="federated learning\ndiffusion")
+    SubscriberFactory(email="cy@example.org", query="quantum chemistry")
+    edition = sending.plan_edition("daily", at(0))
+    send_all(edition)
+    send_all(edition)  # a second run finds nothing left to send
+    assert smtp_sink.counts() == {"ada@example.org": 1, "bob@example.org": 1}
+    (to_ada,) = smtp_sink.to("ada@example.org")
+    assert subject(to_ada) == "1 new paper on pruning — Nov 23"
+    assert "Federated" not in to_ada.get_body(("plain",)).get_content()
+    (to_bob,) = smtp_sink.to("bob@example.org")
+    assert subject(to_bob) == "2 new papers on federated learning, diffusion — Nov 23"
+    statuses = dict(Delivery.objects.values_list("subscriber__email", "status"))
+    assert statuses == {"ada@example.org": "sent", "bob@example.org": "sent", "cy@example.org": "skipped"}
+    ada.refresh_from_db()
+    assert ada.last_digest_at is not None
+    bobs = edition.papers().filter(title__in=["Federated learning at scale", "Diffusion art"])
+    assert sorted(Delivery.objects.get(subscriber=bob).paper_ids) == sorted(p.pk for p in bobs)
+    assert Delivery.objects.get(subscriber__email="cy@example.org").failure_reason == "nothing matched"
+
+
+def test_the_email_has_both_parts_headers_and_links(smtp_sink):
+    papers_seen(at(-1), "Global channel pruning")
+    subscriber = SubscriberFactory(email="ada@example.org", query="pruning")
+    edition = sending.plan_edition("daily", at(0))
+    send_all(edition)
+    (message,) = smtp_sink.messages
+    delivery = Delivery.objects.get()
+    assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    assert "<http://localhost:8000/unsubscribe/" in message["List-Unsubscribe"]
+    assert "<mailto:digest@localhost?subject=unsubscribe>" in message["List-Unsubscribe"]
+    assert message["List-Id"] == "Paper Digest <digest.localhost>"
+    assert message["Message-ID"] == f"<delivery-{delivery.pk}@localhost>" == delivery.message_id
+    for fragment in ("matched: ", "pruning", "/manage/", "/unsubscribe/", "/digest/",
+                     subscriber.email, "Daily digest · Monday, November 23"):
+        assert_email_contains(message, fragment)
+    text, html = text_and_html(message)
+    assert re.search(r"<mark[^>]*>pruning</mark>", html) and "<mark" not in text
+    assert 'style="' in html  # CSS inlined for Gmail
+    assert "prefers-color-scheme: dark" in html  # and kept for clients that honour it
+
+
+def test_hostile_titles_are_inert_in_html_and_text(smtp_sink):
+    PaperFactory(title='Pruning <script>alert("x")</script><img src=x onerror=alert(1)>',
+                 abstract='<a href="javascript:alert(1)">click</a> pruning', first_seen_at=at(-1))
+    SubscriberFactory(query="pruning")
+    send_all(sending.plan_edition("daily", at(0)))
+    text, html = text_and_html(smtp_sink.messages[0])
+    assert not re.search(r"<script|<img|<a [^>]*href=\"javascript:", html, re.IGNORECASE)
+    assert "&lt;script&gt;" in html
+    assert '<script>alert("x")</script>' in text  # plain text shows it as text, inert
+
+
+def test_a_refused_recipient_fails_alone_and_the_rest_are_sent(smtp_sink):
+    papers_seen(at(-1), "Pruning")
+    SubscriberFactory(email="gone@example.org")
+    SubscriberFactory(email="here@example.org")
+    smtp_sink.handler.refuse.add("gone@example.org")
+    send_all(sending.plan_edition("daily", at(0)))
+    failed = Delivery.objects.get(subscriber__email="gone@example.org")
+    assert failed.status == Status.FAILED
+    assert failed.failure_reason.startswith("recipient refused: 550")
+    assert Delivery.objects.get(subscriber__email="here@example.org").status == Status.SENT
+
+
+def test_a_busy_server_stops_the_chunk_and_leaves_the_rest_planned(smtp_sink):
+    papers_seen(at(-1), "Pruning")
+    SubscriberFactory.create_batch(3)
+    edition = sending.plan_edition("daily", at(0))
+    (ids,) = sending.dispatch(edition)
+    smtp_sink.handler.temporary_failure = True
+    with pytest.raises(TransientSendError, match="421"):
+        sending.send_chunk(ids)
+    assert set(Delivery.objects.values_list("status", "attempts")) == {(Status.PLANNED, 1)}
+    assert not smtp_sink.messages
+    smtp_sink.handler.temporary_failure = False
+    assert sending.send_chunk(ids).sent == 3  # the task's retry
+    assert set(Delivery.objects.values_list("status", "attempts")) == {(Status.SENT, 2)}
+
+
+def test_a_server_that_is_down_is_transient(settings):
+    from tests.support.smtp import free_port
+
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", free_port()
+    papers_seen(at(-1), "Pruning")
+    SubscriberFactory()
+    (ids,) = sending.dispatch(sending.plan_edition("daily", at(0)))
+    with pytest.raises(TransientSendError, match="unavailable"):
+        sending.send_chunk(ids)
+    assert Delivery.objects.get().status == Status.PLANNED
+
+
+def test_deliveries_out_of_attempts_fail_with_the_reason(smtp_sink, settings):
+    settings.DELIVERY_MAX_ATTEMPTS = 2
+    papers_seen(at(-1), "Pruning")
+    SubscriberFactory()
+    (ids,) = sending.dispatch(sending.plan_edition("daily", at(0)))
+    smtp_sink.handler.temporary_failure = True
+    for _ in range(2):
+        with pytest.raises(TransientSendError):
+            sending.send_chunk(ids)
+    delivery = Delivery.objects.get()
+    assert delivery.status == Status.FAILED
+    assert delivery.failure_reason.startswith("gave up after 2 attempts: recipient deferred: 421")
+
+
+def test_a_claimed_delivery_cannot_be_claimed_again():
+    SubscriberFactory()
+    (ids,) = sending.dispatch(sending.plan_edition("daily", at(0)))
+    assert len(sending.claim_deliveries(ids)) == 1
+    assert sending.claim_deliveries(ids) == []
+
+
+def test_the_sweep_reclaims_work_of_a_worker_that_died(settings, smtp_sink):
+    settings.DELIVERY_LEASE_SECONDS = 60
+    papers_seen(at(-1), "Pruning")
+    SubscriberFactory.create_batch(2)
+    (ids,) = sending.dispatch(sending.plan_edition("daily", at(0)))
+    sending.claim_deliveries(ids)  # ... and the worker is killed before sending anything
+    assert sending.sweep(timezone.now()) == (0, [])  # still within the lease
+    reclaimed, chunks = sending.sweep(timezone.now() + timedelta(seconds=61))
+    assert (reclaimed, chunks) == (2, [ids])
+    sending.send_chunk(chunks[0])
+    assert smtp_sink.counts().total() == 2
+    assert set(Delivery.objects.values_list("status", flat=True)) == {Status.SENT}
+
+
+def test_the_sweep_gives_up_on_work_that_keeps_killing_workers(settings):
+    settings.DELIVERY_LEASE_SECONDS, settings.DELIVERY_MAX_ATTEMPTS = 60, 1
+    SubscriberFactory()
+    (ids,) = sending.dispatch(sending.plan_edition("daily", at(0)))
+    sending.claim_deliveries(ids)
+    sending.sweep(timezone.now() + timedelta(seconds=61))
+    delivery = Delivery.objects.get()
+    assert delivery.status == Status.FAILED
+    assert "worker stopped" in delivery.failure_reason
+
+
+def test_the_sweep_redispatches_planned_work_whose_message_was_lost(settings):
+    settings.DELIVERY_LEASE_SECONDS = 60
+    SubscriberFactory()
+    (ids,) = sending.dispatch(sending.plan_edition("daily", at(0)))  # the chunk message is lost
+    assert sending.sweep(timezone.now()) == (0, [])
+    assert sending.sweep(timezone.now() + timedelta(seconds=61)) == (0, [ids])
+
+
+def test_subscribers_who_left_after_planning_are_skipped(mailoutbox):
+    papers_seen(at(-1), "Pruning")
+    subscriber = SubscriberFactory()
+    edition = sending.plan_edition("daily", at(0))
+    subscriber.unsubscribe("left")
+    send_all(edition)
+    assert not mailoutbox
+    assert Delivery.objects.get().failure_reason == "subscriber is unsubscribed"
+
+
+def test_keywords_that_became_invalid_fail_with_the_reason(mailoutbox):
+    SubscriberFactory()
+    edition = sending.plan_edition("daily", at(0))
+    Subscriber.objects.update(query="-only")
+    send_all(edition)
+    delivery = Delivery.objects.get()
+    assert delivery.status == Status.FAILED
+    assert delivery.failure_reason.startswith("keywords no longer valid: ")
+
+
+def test_nothing_new_emails_when_operators_want_them(settings, mailoutbox):
+    settings.DIGEST_SEND_EMPTY = True
+    SubscriberFactory(query="quantum chemistry")
+    with time_machine.travel(at(0)):
+        send_all(sending.plan_edition("daily", at(0)))
+    assert mailoutbox[0].subject == "Nothing new on your topics — Nov 23"
+    assert "No new paper matched your topics" in mailoutbox[0].body
+
+
+def test_weekly_subjects_name_the_week(mailoutbox):
+    papers_seen(at(-1), "Pruning")
+    SubscriberFactory(frequency="weekly")
+    send_all(sending.plan_edition("weekly", at(0)))
+    assert mailoutbox[0].subject == "1 new paper on pruning — week of Nov 23"
+
+
+# --- ESP (django-anymail against a fake Postmark API) -------------------------------------------
+
+
+def test_sending_through_an_esp_records_its_message_id_tags_and_metadata(postmark):
+    papers_seen(at(-1), "Pruning")
+    SubscriberFactory(email="ada@example.org")
+    edition = sending.plan_edition("daily", at(0))
+    send_all(edition)
+    (sent,) = postmark.sent
+    delivery = Delivery.objects.get()
+    assert delivery.message_id == sent["MessageID"]
+    assert sent["Metadata"] == {"delivery": str(delivery.pk), "edition": str(edition.pk),
+                                "frequency": "daily"}
+    assert sent["Tag"] == "digest"
+    headers = {h["Name"]: h["Value"] for h in sent["Headers"]}
+    assert headers["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    assert sent["TextBody"] and sent["HtmlBody"]
+
+
+def test_an_esp_refusing_a_recipient_fails_that_delivery_only(postmark):
+    papers_seen(at(-1), "Pruning")
+    SubscriberFactory(email="inactive@example.org")
+    SubscriberFactory(email="fine@example.org")
+    postmark.inactive.add("inactive@example.org")
+    send_all(sending.plan_edition("daily", at(0)))
+    failed = Delivery.objects.get(subscriber__email="inactive@example.org")
+    assert failed.status == Status.FAILED and "recipient refused by the ESP" in failed.failure_reason
+    assert Delivery.objects.get(subscriber__email="fine@example.org").status == Status.SENT
+
+
+def test_an_esp_outage_is_retried_not_failed(postmark):
+    papers_seen(at(-1), "Pruning")
+    SubscriberFactory.create_batch(2)
+    (ids,) = sending.dispatch(sending.plan_edition("daily", at(0)))
+    postmark.down = True
+    with pytest.raises(TransientSendError, match="HTTP 500"):
+        sending.send_chunk(ids)
+    assert set(Delivery.objects.values_list("status", flat=True)) == {Status.PLANNED}
+    postmark.down = False
+    assert sending.send_chunk(ids).sent == 2
+
+
+# --- previews -----------------------------------------------------------------------------------
+
+
+def test_the_next_digest_preview_sends_and_stores_nothing(mailoutbox):
+    papers_seen(timezone.now(), "Pruning today")
+    subscriber = SubscriberFactory()
+    message, matches = sending.next_digest(subscriber)
+    assert message.subject.startswith("1 new paper on pruning")
+    assert [m.paper_id for m in matches] and not mailoutbox
+    assert not Edition.objects.exists() and not Delivery.objects.exists()
+
