@@ -8,14 +8,24 @@ inlined (Gmail drops <style> in many cases); media queries for phones and dark m
 
 from __future__ import annotations
 
+from collections import Counter
 from email.utils import make_msgid
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import css_inline
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.template.loader import render_to_string
+
+from digest.matching import Match
+from digest.models import Edition
+from digest.query import QueryError, parse_query
+from subscribers import links
+
+if TYPE_CHECKING:
+    from digest.models import Delivery, Paper
+    from subscribers.models import Subscriber
 
 _inliner = css_inline.CSSInliner(load_remote_stylesheets=False)
 
@@ -70,3 +80,93 @@ def build_message(
     message.tags = list(tags)  # type: ignore[attr-defined]
     message.metadata = metadata or {}  # type: ignore[attr-defined]
     return message
+
+
+class PaperBlocks:
+    """Each paper's HTML and text block, rendered once per distinct explanation. Subscribers
+    with the same topics get the same blocks, so a chunk renders far fewer than it sends."""
+
+    def __init__(self, limit: int = 5_000) -> None:
+        self.limit = limit
+        self._blocks: dict[tuple, tuple[str, str]] = {}
+
+    def render(self, paper: Paper, match: Match) -> tuple[str, str]:
+        key = (paper.pk, match.topics, match.fields, match.stems, match.prefixes)
+        blocks = self._blocks.get(key)
+        if blocks is None:
+            context = {"paper": paper, "match": match, "site_url": settings.SITE_URL}
+            blocks = (render_to_string("email/_paper.html", context),
+                      render_to_string("email/_paper.txt", context))
+            if len(self._blocks) < self.limit:
+                self._blocks[key] = blocks
+        return blocks
+
+
+def digest_message(subscriber: Subscriber, edition: Edition, matches: list[Match],
+                   papers: dict[int, Paper], *, delivery: Delivery | None = None,
+                   blocks: PaperBlocks | None = None) -> EmailMultiAlternatives:
+    """One subscriber's digest: the same rendering for sending, previews and the browser."""
+    blocks = blocks or PaperBlocks()
+    rendered = [blocks.render(papers[m.paper_id], m) for m in matches if m.paper_id in papers]
+    unsubscribe_url = links.unsubscribe_url(subscriber)
+    context = {
+        "subscriber": subscriber,
+        "preheader": _clip(papers[matches[0].paper_id].title, 110) if rendered else "",
+        "html_blocks": [html for html, _ in rendered],
+        "text_blocks": [text for _, text in rendered],
+        "subject": digest_subject(matches, edition),
+        "heading": _heading(len(rendered)),
+        "edition_label": _edition_label(edition),
+        "topics": _topics(subscriber.query),
+        "manage_url": links.manage_url(subscriber),
+        "unsubscribe_url": unsubscribe_url,
+        "view_url": links.view_url(delivery) if delivery and delivery.pk else "",
+    }
+    metadata = {"frequency": edition.frequency}
+    if delivery:
+        metadata.update(delivery=str(delivery.pk), edition=str(edition.pk))
+    return build_message(
+        "digest", subscriber.email, context, unsubscribe_url=unsubscribe_url,
+        unsubscribe_mailto=links.unsubscribe_mailto(),
+        # Stable per delivery: a re-send after a crash carries the same id, which mailbox
+        # providers use to fold the duplicate away.
+        message_id=new_message_id(f"delivery-{delivery.pk}") if delivery and delivery.pk else "",
+        tags=("digest",), metadata=metadata,  # one tag: Postmark allows no more
+    )
+
+
+def digest_subject(matches: list[Match], edition: Edition) -> str:
+    """ "5 new papers on federated learning, pruning — Nov 24" """
+    when = f"{edition.period:%b} {edition.period.day}"
+    if edition.frequency == Edition.Frequency.WEEKLY:
+        when = f"week of {when}"
+    if not matches:
+        return f"Nothing new on your topics — {when}"
+    counts = Counter(topic for m in matches for topic in m.topics)
+    names = [_clip(topic) for topic, _ in counts.most_common(2)]
+    more = " and more" if len(counts) > 2 else ""
+    noun = "paper" if len(matches) == 1 else "papers"
+    return f"{len(matches)} new {noun} on {', '.join(names)}{more} — {when}"
+
+
+def _heading(count: int) -> str:
+    if not count:
+        return "Nothing new on your topics this time"
+    return f"{count} new paper{'s' if count != 1 else ''} on your topics"
+
+
+def _edition_label(edition: Edition) -> str:
+    if edition.frequency == Edition.Frequency.WEEKLY:
+        return f"Weekly digest · week of {edition.period:%B} {edition.period.day}"
+    return f"Daily digest · {edition.period:%A, %B} {edition.period.day}"
+
+
+def _topics(query: str) -> list[str]:
+    try:
+        return [topic.text for topic in parse_query(query).topics]
+    except QueryError:
+        return [query]
+
+
+def _clip(text: str, limit: int = 40) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"

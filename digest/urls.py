@@ -7,4 +7,5 @@ from digest import views
 urlpatterns = [
     path("", views.landing, name="landing"),
     path("healthz", views.healthz, name="healthz"),
+    path("digest/<str:token>/", views.view_digest, name="view_digest"),
 ]

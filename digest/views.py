@@ -4,15 +4,17 @@ from collections.abc import Iterable
 from itertools import groupby
 
 from django.core.cache import cache
+from django.core.mail import EmailMultiAlternatives
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
 from config.pagecache import cached_page
-from digest import recent
+from digest import recent, sending
 from digest.matching import Match
 from digest.models import Paper
 from digest.query import QueryError, parse_query
 from subscribers.forms import SignupForm
+from subscribers.tokens import BadToken, read_view_token
 
 PAGE_SIZE = 20
 # New papers show within VERSION_SECONDS of an ingest; hidden ones within PAGE_CACHE_SECONDS.
@@ -47,6 +49,29 @@ def _listing(page: int) -> dict:
         "has_next": len(rows) > PAGE_SIZE,
         "days": _by_day((paper, None) for paper in rows[:PAGE_SIZE]),
     }
+
+
+# The email's HTML carries inline styles (Gmail needs them), so this page relaxes the site's
+# style policy; scripts stay forbidden.
+EMAIL_PAGE_POLICY = "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; " \
+                    "frame-ancestors 'self'; base-uri 'none'; form-action 'none'"
+
+
+def view_digest(request: HttpRequest, token: str) -> HttpResponse:
+    try:
+        delivery = read_view_token(token)
+    except BadToken:
+        return render(request, "bad_link.html", status=400)
+    return email_page(sending.delivered_digest(delivery))
+
+
+def email_page(message: EmailMultiAlternatives) -> HttpResponse:
+    """An email's HTML part served as a page (view in browser, admin preview)."""
+    html = next(content for content, kind in message.alternatives if kind == "text/html")
+    response = HttpResponse(html)
+    response["Content-Security-Policy"] = EMAIL_PAGE_POLICY
+    response["X-Robots-Tag"] = "noindex"
+    return response
 
 
 def healthz(request: HttpRequest) -> HttpResponse:

@@ -7,8 +7,9 @@ from email.utils import parseaddr
 from django.conf import settings
 from django.urls import reverse
 
+from digest.models import Delivery
 from subscribers.models import Subscriber
-from subscribers.tokens import make_token
+from subscribers.tokens import make_token, make_view_token
 
 
 def absolute(path: str) -> str:
@@ -25,6 +26,10 @@ def manage_url(subscriber: Subscriber) -> str:
 
 def unsubscribe_url(subscriber: Subscriber) -> str:
     return absolute(reverse("unsubscribe", args=[make_token(subscriber, "unsubscribe")]))
+
+
+def view_url(delivery: Delivery) -> str:
+    return absolute(reverse("view_digest", args=[make_view_token(delivery)]))
 
 
 def unsubscribe_mailto() -> str:

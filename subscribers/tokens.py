@@ -13,6 +13,7 @@ from typing import Literal
 from django.conf import settings
 from django.core import signing
 
+from digest.models import Delivery
 from subscribers.models import Subscriber
 
 Purpose = Literal["confirm", "manage", "unsubscribe"]
@@ -47,6 +48,22 @@ def read_token(token: str, purpose: Purpose) -> Subscriber:
     return _subscriber([pk, version])
 
 
+def make_view_token(delivery: Delivery) -> str:
+    """For "view in browser": one delivery, dead once the subscriber's links are reset."""
+    return signing.dumps([delivery.pk, delivery.subscriber.token_version], salt=_salt("view"))
+
+
+def read_view_token(token: str) -> Delivery:
+    try:
+        pk, version = signing.loads(token, salt=_salt("view"))
+        delivery = Delivery.objects.select_related("subscriber", "edition").get(pk=int(pk))
+    except (signing.BadSignature, ValueError, TypeError, Delivery.DoesNotExist):
+        raise BadToken from None
+    if delivery.subscriber.token_version != version:
+        raise BadToken
+    return delivery
+
+
 def confirm_max_age() -> timedelta:
     return timedelta(days=settings.CONFIRM_LINK_DAYS)
 
@@ -62,5 +79,5 @@ def _subscriber(payload: object) -> Subscriber:
     return subscriber
 
 
-def _salt(purpose: Purpose) -> str:
+def _salt(purpose: str) -> str:
     return f"paperdigest.subscribers.{purpose}"

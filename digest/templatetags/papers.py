@@ -30,3 +30,9 @@ def excerpt(text: str, match: Match | None) -> SafeString:
 @register.filter
 def plain_excerpt(text: str, length: int = 320) -> str:
     return "".join(s for s, _ in highlighting.excerpt(text or "", None, length))
+
+
+@register.filter
+def linebreaks_indent(text: str, indent: str = "   ") -> str:
+    """Indent continuation lines of wrapped plain text to line up under a list item."""
+    return text.replace("\n", "\n" + indent)

@@ -14,3 +14,9 @@ def assert_email_contains(message, fragment: str) -> None:
     text, html = text_and_html(message)
     assert fragment in text, f"{fragment!r} not in the text part"
     assert fragment in html, f"{fragment!r} not in the HTML part"
+
+
+def subject(message) -> str:
+    # Django 5.2 folds an encoded Subject onto a continuation line ("Subject:\n =?utf-8?…");
+    # mail clients drop that folding space, Python's parser keeps it.
+    return str(message["Subject"]).strip()
