@@ -5,6 +5,8 @@ from django.urls import include, path
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    # ESP webhooks (bounces, complaints), secured by ANYMAIL_WEBHOOK_SECRET.
+    path("anymail/", include("anymail.urls")),
     path("", include("subscribers.urls")),
     path("", include("digest.urls")),
 ]

@@ -7,3 +7,10 @@ class SubscribersConfig(AppConfig):
     name = "subscribers"
     verbose_name = "Subscribers"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from anymail.signals import tracking
+
+        from subscribers.tracking import handle_tracking_event
+
+        tracking.connect(handle_tracking_event, dispatch_uid="subscribers.tracking")
