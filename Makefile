@@ -28,9 +28,10 @@ $(VENV)/.dev: $(VENV)/.installed
 migrate: $(VENV)/.installed
 	$(PY) manage.py migrate --no-input
 
+demo: export SITE_URL ?= http://$(HOST):$(PORT)
 demo: migrate
 	$(PY) manage.py demo
-	@echo "Serving Paper Digest at http://$(HOST):$(PORT)/  (Ctrl-C to stop)"
+	@echo "Serving Paper Digest at $(SITE_URL)/  (Ctrl-C to stop)"
 	$(PY) manage.py runserver $(HOST):$(PORT)
 
 test: $(VENV)/.dev

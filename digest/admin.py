@@ -1,13 +1,14 @@
 from __future__ import annotations
 
 from django.contrib import admin, messages
-from django.db.models import Count, QuerySet
+from django.db.models import Count, Q, QuerySet
 from django.http import HttpRequest
 from django.utils.html import format_html, format_html_join
 from django.utils.timesince import timesince
 
-from digest.models import FetchLog, Paper, Source
+from digest.models import Delivery, Edition, FetchLog, Paper, Source
 from digest.tasks import ingest_source_task
+from subscribers import links
 
 HEALTH_COLOURS = {
     Source.Status.OK: "#1a7f37",
@@ -139,3 +140,66 @@ class PaperAdmin(admin.ModelAdmin):
     @admin.display(description="Title", ordering="title")
     def title_short(self, paper: Paper) -> str:
         return paper.title[:100]
+
+
+@admin.register(Edition)
+class EditionAdmin(admin.ModelAdmin):
+    list_display = ("label", "window_start", "window_end", "planned_at", "sent", "skipped",
+                    "failed", "unfinished")
+    list_filter = ("frequency",)
+    date_hierarchy = "period"
+    readonly_fields = ("frequency", "period", "window_start", "window_end", "created_at",
+                       "planned_at")
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Edition]:
+        def count(*statuses: str) -> Count:
+            return Count("deliveries", filter=Q(deliveries__status__in=statuses))
+
+        return super().get_queryset(request).annotate(
+            n_sent=count("sent"), n_skipped=count("skipped"), n_failed=count("failed"),
+            n_unfinished=count("planned", "sending"),
+        )
+
+    @admin.display(description="Sent", ordering="n_sent")
+    def sent(self, edition: Edition) -> int:
+        return edition.n_sent
+
+    @admin.display(description="Skipped", ordering="n_skipped")
+    def skipped(self, edition: Edition) -> int:
+        return edition.n_skipped
+
+    @admin.display(description="Failed", ordering="n_failed")
+    def failed(self, edition: Edition) -> int:
+        return edition.n_failed
+
+    @admin.display(description="Unfinished", ordering="n_unfinished")
+    def unfinished(self, edition: Edition) -> int:
+        return edition.n_unfinished
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+
+@admin.register(Delivery)
+class DeliveryAdmin(admin.ModelAdmin):
+    list_display = ("edition", "subscriber", "status", "attempts", "sent_at", "failure_reason")
+    list_filter = ("status", "edition__frequency", "edition")
+    search_fields = ("subscriber__email",)
+    list_select_related = ("edition", "subscriber")
+    readonly_fields = ("subscriber", "edition", "status", "failure_reason", "paper_ids",
+                       "query", "message_id", "attempts", "created_at", "dispatched_at",
+                       "claimed_at", "sent_at", "rendered_email")
+    show_full_result_count = False
+
+    @admin.display(description="Email")
+    def rendered_email(self, delivery: Delivery) -> str:
+        if delivery.status != Delivery.Status.SENT:
+            return "Only sent deliveries have an email to show."
+        return format_html('<a href="{}" target="_blank">View the email as sent</a>',
+                           links.view_url(delivery))
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Delivery | None = None) -> bool:
+        return False

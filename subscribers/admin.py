@@ -2,7 +2,14 @@ from __future__ import annotations
 
 from django.contrib import admin, messages
 from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404
+from django.urls import path, reverse
+from django.utils.html import format_html
+
+from digest import sending
+from digest.query import QueryError
+from digest.views import email_page
 
 from subscribers import subscriptions
 from subscribers.models import StatusChange, Subscriber
@@ -43,11 +50,34 @@ class SubscriberAdmin(admin.ModelAdmin):
         "confirmed_at",
         "unsubscribed_at",
         "last_digest_at",
+        "next_digest",
     )
     inlines = (StatusChangeInline,)
     actions = ("resend_confirmation", "unsubscribe")
     date_hierarchy = "created_at"
     show_full_result_count = False
+
+    def get_urls(self) -> list:
+        preview = self.admin_site.admin_view(self.preview_view)
+        return [path("<int:pk>/preview/", preview, name="subscribers_subscriber_preview"),
+                *super().get_urls()]
+
+    @admin.display(description="Next digest")
+    def next_digest(self, subscriber: Subscriber) -> str:
+        if not subscriber.pk:
+            return "-"
+        url = reverse("admin:subscribers_subscriber_preview", args=[subscriber.pk])
+        return format_html('<a href="{}" target="_blank">Preview the next digest</a> '
+                           "(as if the edition closed now; nothing is sent)", url)
+
+    def preview_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        subscriber = get_object_or_404(Subscriber, pk=pk)
+        try:
+            message, _ = sending.next_digest(subscriber)
+        except QueryError as exc:
+            return HttpResponse(f"This subscriber's keywords are not valid: {exc.message}",
+                                content_type="text/plain", status=400)
+        return email_page(message)
 
     @admin.action(description="Resend the confirmation email (pending only)")
     def resend_confirmation(self, request: HttpRequest, queryset: QuerySet[Subscriber]) -> None:

@@ -48,3 +48,21 @@ def test_admin_is_refused_to_non_staff(client, django_user_model):
     response = client.get(reverse("admin:digest_source_changelist"))
     assert response.status_code == 302
     assert "/admin/login/" in response["Location"]
+
+
+def test_editions_show_their_delivery_counts(admin_client, mailoutbox):
+    from digest import sending
+    from tests.factories import PaperFactory, SubscriberFactory
+
+    PaperFactory(title="Pruning")
+    SubscriberFactory(query="pruning")
+    SubscriberFactory(query="quantum chemistry")
+    edition = sending.plan_edition("daily")
+    for ids in sending.dispatch(edition):
+        sending.send_chunk(ids)
+    page = admin_client.get(reverse("admin:digest_edition_changelist")).content.decode()
+    assert edition.label in page
+    assert '<td class="field-sent">1</td><td class="field-skipped">1</td>' in page
+    delivery = edition.deliveries.get(status="sent")
+    detail = admin_client.get(reverse("admin:digest_delivery_change", args=[delivery.pk]))
+    assert "View the email as sent" in detail.content.decode()

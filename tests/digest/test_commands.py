@@ -161,3 +161,69 @@ def test_an_invalid_query_gets_the_parsers_message_and_fails():
     with pytest.raises(CommandError) as raised:
         run("match", "fairness -")
     assert str(raised.value) == parsed.value.message
+
+
+# --- digests ---------------------------------------------------------------------------------------
+
+
+def digest_subscribers():
+    from tests.factories import PaperFactory, SubscriberFactory
+
+    PaperFactory(title="Global channel pruning")
+    SubscriberFactory(email="ada@example.org", query="pruning")
+    SubscriberFactory(email="bob@example.org", query="quantum chemistry")
+    SubscriberFactory(email="wes@example.org", query="pruning", frequency="weekly")
+
+
+def test_send_digests_sends_and_summarizes(mailoutbox):
+    digest_subscribers()
+    out = run("send_digests")
+    assert "Daily edition of" in out and "1 sent, 1 skipped, 0 failed" in out
+    assert "Weekly edition" in out
+    assert sorted(m.to[0] for m in mailoutbox) == ["ada@example.org", "wes@example.org"]
+    again = run("send_digests", "--frequency", "daily")
+    assert "1 sent, 1 skipped, 0 failed (nothing new to send)" in again
+    assert len(mailoutbox) == 2
+
+
+def test_send_digests_dry_run_sends_and_stores_nothing(mailoutbox):
+    from digest.models import Delivery, Edition
+
+    digest_subscribers()
+    out = run("send_digests", "--dry-run", "--frequency", "daily")
+    assert "1 would send" in out and "1 would skip (nothing matched)" in out
+    assert out.strip().endswith("Nothing sent.")
+    assert not mailoutbox and not Edition.objects.exists() and not Delivery.objects.exists()
+
+
+def test_send_digests_reports_an_unavailable_mail_server(settings):
+    from tests.support.smtp import free_port
+
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", free_port()
+    digest_subscribers()
+    out = StringIO()
+    with pytest.raises(CommandError, match="still planned because the mail server"):
+        call_command("send_digests", "--frequency", "daily", stdout=out, stderr=StringIO())
+    assert "0 sent, 0 skipped, 0 failed, 2 still planned" in out.getvalue()
+
+
+def test_preview_digest_prints_the_next_digest_and_writes_html(tmp_path, mailoutbox):
+    digest_subscribers()
+    out = run("preview_digest", "ADA@example.org", "--html", str(tmp_path / "d.html"))
+    assert "Subject: 1 new paper on pruning —" in out
+    assert "Global channel pruning" in out
+    assert "pruning</mark>" in (tmp_path / "d.html").read_text()
+    assert not mailoutbox
+
+
+def test_preview_digest_for_an_unknown_address():
+    with pytest.raises(CommandError, match="No subscriber with the address nobody@example.org"):
+        run("preview_digest", "nobody@example.org")
+
+
+def test_demo_sends_digests_to_the_outbox_and_prints_where_to_look(mailoutbox):
+    out = run("demo")
+    assert "Demo subscribers" in out
+    assert "/digest/" in out and "/manage/" in out
+    assert {m.to[0] for m in mailoutbox} == {"ada@example.org", "grace@example.org", "alan@example.org"}

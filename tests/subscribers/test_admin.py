@@ -44,3 +44,22 @@ def test_unsubscribe_action_records_the_operator(admin_client, admin_user):
     subscriber.refresh_from_db()
     assert subscriber.status == Subscriber.Status.UNSUBSCRIBED
     assert subscriber.status_changes.get().reason == f"unsubscribed by operator {admin_user}"
+
+
+def test_operators_can_preview_a_subscribers_next_digest(admin_client, mailoutbox):
+    from tests.factories import PaperFactory
+
+    PaperFactory(title="Global channel pruning")
+    subscriber = SubscriberFactory(query="pruning")
+    change = admin_client.get(reverse("admin:subscribers_subscriber_change", args=[subscriber.pk]))
+    assert "Preview the next digest" in change.content.decode()
+    page = admin_client.get(reverse("admin:subscribers_subscriber_preview", args=[subscriber.pk]))
+    assert page.status_code == 200
+    assert "1 new paper on your topics" in page.content.decode()
+    assert not mailoutbox
+
+
+def test_digest_previews_are_for_staff_only(client):
+    subscriber = SubscriberFactory()
+    response = client.get(reverse("admin:subscribers_subscriber_preview", args=[subscriber.pk]))
+    assert response.status_code == 302 and "/admin/login/" in response["Location"]

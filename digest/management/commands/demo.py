@@ -4,29 +4,64 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings
+from django.core.management import call_command
 from django.core.management.base import BaseCommand
+from django.urls import reverse
+from django.utils import timezone
 
 from digest import ingest
-from digest.models import Source
+from digest.models import Delivery, Source
+from subscribers import links
+from subscribers.models import Subscriber
 
 SAMPLES = Path(__file__).resolve().parents[2] / "sample_data"
 DEMO_SOURCES = [
     ("arXiv cs.LG", "https://rss.arxiv.org/rss/cs.LG", Source.Kind.ARXIV_RSS, "arxiv-cs-lg.xml"),
-    (
-        "Hugging Face daily papers",
-        "https://huggingface.co/api/daily_papers",
-        Source.Kind.HF_DAILY,
-        "hf-daily.json",
-    ),
+    ("Hugging Face daily papers", "https://huggingface.co/api/daily_papers", Source.Kind.HF_DAILY,
+     "hf-daily.json"),
+]
+DEMO_SUBSCRIBERS = [
+    ("ada@example.org", "federated learning\npruning", "daily", 10),
+    ("grace@example.org", '"mixture of experts"\ndiffusion OR "data selection"', "daily", 5),
+    ("alan@example.org", "title:global -federated\nfair*", "weekly", 10),
+    ("katherine@example.org", "quantum error correction", "daily", 10),  # nothing matches
 ]
 
 
 class Command(BaseCommand):
-    help = "Load the bundled sample feeds (no network needed) so the site has papers to show."
+    help = ("Load the bundled sample feeds, create demo subscribers and send their digests to the "
+            "local outbox (no network needed). Safe to run again.")
 
     def handle(self, *args: Any, **options: Any) -> None:
+        self.stdout.write("Ingesting the bundled sample feeds…")
         for name, url, kind, filename in DEMO_SOURCES:
             source, _ = Source.objects.get_or_create(name=name, defaults={"url": url, "kind": kind})
             result = ingest.ingest_file(SAMPLES / filename, kind=kind, source=source)
             self.stdout.write(f"  {result.summary()}")
+        self.stdout.write("Demo subscribers (already confirmed):")
+        for email, query, frequency, per_email in DEMO_SUBSCRIBERS:
+            subscriber, _ = Subscriber.objects.get_or_create(
+                email=email, defaults={"query": query, "frequency": frequency,
+                                       "per_email": per_email, "status": "active",
+                                       "confirmed_at": timezone.now()})
+            self.stdout.write(f"  {email} ({frequency}): {query.replace(chr(10), ' | ')}")
+        self.stdout.write("Sending their digests…")
+        call_command("send_digests", stdout=self.stdout, stderr=self.stderr)
+        self.report()
+
+    def report(self) -> None:
+        outbox = Path(settings.EMAIL_FILE_PATH)
+        if settings.EMAIL_BACKEND.endswith("filebased.EmailBackend"):
+            self.stdout.write(f"Emails are in {outbox}/ (raw MIME; one .log file per sending batch).")
+        self.stdout.write("Open the digests in your browser:")
+        for delivery in Delivery.objects.filter(status="sent").select_related("subscriber", "edition"):
+            self.stdout.write(f"  {delivery.subscriber.email}, {delivery.edition.label}: "
+                              f"{links.view_url(delivery)}")
+        self.stdout.write("Preferences pages (the link in every email):")
+        for subscriber in Subscriber.objects.filter(email__in=[s[0] for s in DEMO_SUBSCRIBERS]):
+            self.stdout.write(f"  {subscriber.email}: {links.manage_url(subscriber)}")
+        self.stdout.write(f"Preview any subscriber's next digest: python manage.py preview_digest "
+                          f"ada@example.org --html /tmp/digest.html")
+        self.stdout.write(f"Admin: {settings.SITE_URL}{reverse('admin:index')} "
+                          f"(create a login with: python manage.py createsuperuser)")
         self.stdout.write(self.style.SUCCESS(f"Demo ready. Landing page: {settings.SITE_URL}/"))
