@@ -163,3 +163,16 @@ def pytest_runtest_makereport(item, call):
     report = yield
     setattr(item, f"rep_{report.when}", report)
     return report
+
+
+@pytest.fixture
+def postmark(settings):
+    """django-anymail's Postmark backend, talking to a fake Postmark API on loopback."""
+    from tests.support.esp import FakePostmark
+
+    fake = FakePostmark()
+    settings.EMAIL_BACKEND = "anymail.backends.postmark.EmailBackend"
+    settings.ANYMAIL = {"POSTMARK_SERVER_TOKEN": "test-token", "POSTMARK_API_URL": fake.url,
+                        "WEBHOOK_SECRET": "hooks:s3cret"}
+    yield fake
+    fake.stop()

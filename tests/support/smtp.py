@@ -3,6 +3,7 @@ refuse chosen recipients permanently (550) or everything temporarily (421)."""
 
 from __future__ import annotations
 
+import asyncio
 import email
 import email.policy
 import socket
@@ -24,6 +25,7 @@ class SinkHandler:
         self.messages: list[EmailMessage] = []
         self.refuse: set[str] = set()
         self.temporary_failure = False
+        self.delay = 0.0  # seconds before accepting each message (a slow server)
         self.lock = threading.Lock()
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
@@ -35,6 +37,8 @@ class SinkHandler:
         return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):
+        if self.delay:
+            await asyncio.sleep(self.delay)
         parsed = email.message_from_bytes(envelope.content, policy=email.policy.default)
         with self.lock:
             self.messages.append(parsed)  # type: ignore[arg-type]
