@@ -8,8 +8,11 @@ inlined (Gmail drops <style> in many cases); media queries for phones and dark m
 
 from __future__ import annotations
 
+import secrets
 from collections import Counter
+from dataclasses import dataclass
 from email.utils import make_msgid
+from html import escape  # plain str out: Django's escape() costs 3× more per call
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -17,7 +20,9 @@ import css_inline
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.template.loader import render_to_string
+from django.utils.safestring import mark_safe
 
+from digest import highlighting
 from digest.matching import Match
 from digest.models import Edition
 from digest.query import QueryError, parse_query
@@ -51,12 +56,16 @@ def build_message(
     message_id: str = "",
     tags: tuple[str, ...] = (),
     metadata: dict[str, str] | None = None,
+    fragments: dict[str, str] | None = None,
 ) -> EmailMultiAlternatives:
-    """Render templates/email/<kind>.* into a message with both parts and our headers."""
+    """Render templates/email/<kind>.* into a message with both parts and our headers.
+    `fragments` are HTML put in place of their markers after the CSS is inlined."""
     context = {"site_name": settings.SITE_NAME, "site_url": settings.SITE_URL, **context}
     subject = " ".join(render_to_string(f"email/{kind}.subject.txt", context).split())
     text = render_to_string(f"email/{kind}.txt", context)
     html = _inliner.inline(render_to_string(f"email/{kind}.html", context))
+    for marker, fragment in (fragments or {}).items():
+        html = html.replace(marker, fragment)
     headers = {
         "Message-ID": message_id or new_message_id(),
         "List-Id": f"{settings.SITE_NAME} <digest.{site_domain()}>",
@@ -83,36 +92,84 @@ def build_message(
 
 
 class PaperBlocks:
-    """Each paper's HTML and text block, rendered once per distinct explanation. Subscribers
-    with the same topics get the same blocks, so a chunk renders far fewer than it sends."""
+    """Each paper's HTML (CSS inlined) and text block, rendered from the templates once per
+    run; what differs per subscriber (highlighted title and excerpt, the "matched" line) is
+    filled into markers. Untrusted text cannot forge a marker: they are random per instance."""
 
-    def __init__(self, limit: int = 5_000) -> None:
-        self.limit = limit
-        self._blocks: dict[tuple, tuple[str, str]] = {}
+    def __init__(self) -> None:
+        self._marker = f"pd{secrets.token_hex(8)}"
+        self._papers: dict[int, _PaperBlock] = {}
+        self._css = render_to_string("email/styles.css")
+        mark = css_inline.inline_fragment("<mark>x</mark>", self._css)
+        self._mark_open = mark[: mark.index(">") + 1]
 
     def render(self, paper: Paper, match: Match) -> tuple[str, str]:
-        key = (paper.pk, match.topics, match.fields, match.stems, match.prefixes)
-        blocks = self._blocks.get(key)
-        if blocks is None:
-            context = {"paper": paper, "match": match, "site_url": settings.SITE_URL}
-            blocks = (render_to_string("email/_paper.html", context),
-                      render_to_string("email/_paper.txt", context))
-            if len(self._blocks) < self.limit:
-                self._blocks[key] = blocks
-        return blocks
+        block = self._papers.get(paper.pk)
+        if block is None:
+            block = self._papers[paper.pk] = self._skeleton(paper)
+        fields = f" (in {', '.join(match.fields)})" if match.fields else ""
+        values = {
+            "title": self._marked(highlighting.highlight(paper.title, match, block.title)),
+            "excerpt": self._marked(
+                highlighting.excerpt(paper.abstract, match, indexed=block.abstract)
+            ),
+            "matched": escape(match.matched),
+            "matched_in": escape(fields),
+        }
+        html = "".join(values[part] if i % 2 else part for i, part in enumerate(block.html))
+        text = "".join(match.matched if i % 2 else part for i, part in enumerate(block.text))
+        return html, text
+
+    def _skeleton(self, paper: Paper) -> _PaperBlock:
+        slots = {name: mark_safe(f"{self._marker}{name}{self._marker}") for name in SLOTS}
+        context = {"paper": paper, "site_url": settings.SITE_URL, **slots}
+        html = css_inline.inline_fragment(render_to_string("email/_paper.html", context), self._css)
+        text = render_to_string("email/_paper.txt", context)
+        # Split at the markers: literal parts at even positions, slot names at odd ones.
+        return _PaperBlock(
+            html=tuple(html.split(self._marker)),
+            text=tuple(text.split(self._marker)),
+            title=highlighting.IndexedText.of(paper.title),
+            abstract=highlighting.IndexedText.of(paper.abstract),
+        )
+
+    def _marked(self, segments: highlighting.Segments) -> str:
+        return "".join(
+            f"{self._mark_open}{escape(text)}</mark>" if hit else escape(text)
+            for text, hit in segments
+        )
 
 
-def digest_message(subscriber: Subscriber, edition: Edition, matches: list[Match],
-                   papers: dict[int, Paper], *, delivery: Delivery | None = None,
-                   blocks: PaperBlocks | None = None) -> EmailMultiAlternatives:
+SLOTS = ("title", "excerpt", "matched", "matched_in")
+
+
+@dataclass(frozen=True)
+class _PaperBlock:
+    html: tuple[str, ...]
+    text: tuple[str, ...]
+    title: highlighting.IndexedText
+    abstract: highlighting.IndexedText
+
+
+def digest_message(
+    subscriber: Subscriber,
+    edition: Edition,
+    matches: list[Match],
+    papers: dict[int, Paper],
+    *,
+    delivery: Delivery | None = None,
+    blocks: PaperBlocks | None = None,
+) -> EmailMultiAlternatives:
     """One subscriber's digest: the same rendering for sending, previews and the browser."""
     blocks = blocks or PaperBlocks()
     rendered = [blocks.render(papers[m.paper_id], m) for m in matches if m.paper_id in papers]
     unsubscribe_url = links.unsubscribe_url(subscriber)
+    # The papers go in after the page's CSS is inlined: they come inlined already.
+    papers_slot = f"<!--papers-{secrets.token_hex(8)}-->"
     context = {
         "subscriber": subscriber,
         "preheader": _clip(papers[matches[0].paper_id].title, 110) if rendered else "",
-        "html_blocks": [html for html, _ in rendered],
+        "papers_html": mark_safe(papers_slot) if rendered else "",
         "text_blocks": [text for _, text in rendered],
         "subject": digest_subject(matches, edition),
         "heading": _heading(len(rendered)),
@@ -126,12 +183,17 @@ def digest_message(subscriber: Subscriber, edition: Edition, matches: list[Match
     if delivery:
         metadata.update(delivery=str(delivery.pk), edition=str(edition.pk))
     return build_message(
-        "digest", subscriber.email, context, unsubscribe_url=unsubscribe_url,
+        "digest",
+        subscriber.email,
+        context,
+        unsubscribe_url=unsubscribe_url,
         unsubscribe_mailto=links.unsubscribe_mailto(),
         # Stable per delivery: a re-send after a crash carries the same id, which mailbox
         # providers use to fold the duplicate away.
         message_id=new_message_id(f"delivery-{delivery.pk}") if delivery and delivery.pk else "",
-        tags=("digest",), metadata=metadata,  # one tag: Postmark allows no more
+        tags=("digest",),
+        metadata=metadata,  # one tag: Postmark allows no more
+        fragments={papers_slot: "".join(html for html, _ in rendered)},
     )
 
 

@@ -1,56 +1,101 @@
 """Mark the words that made a paper match, for the email, the preview and search results.
 
 Returns plain (text, is_hit) segments; templates escape each one and wrap hits in <mark>, so
-untrusted titles never reach a page unescaped.
+untrusted titles never reach a page unescaped. A digest run splits and stems each paper's
+text once (`IndexedText`) and looks up every subscriber's matched stems in it.
 """
 
 from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
 
 from digest.matching import Match
 from digest.text import stem, word_spans
 
 Segments = list[tuple[str, bool]]
+Span = tuple[int, int]
 
 
-def highlight(text: str, match: Match | None) -> Segments:
+@dataclass(frozen=True)
+class IndexedText:
+    """A text's words with their offsets, by stem, so finding a match's words is a lookup."""
+
+    text: str
+    words: tuple[tuple[int, int, str], ...]  # (start, end, folded word)
+    by_stem: dict[str, tuple[Span, ...]]
+
+    @classmethod
+    def of(cls, text: str) -> IndexedText:
+        words = tuple(word_spans(text))
+        by_stem: dict[str, list[Span]] = defaultdict(list)
+        for start, end, word in words:
+            by_stem[stem(word)].append((start, end))
+        return cls(text, words, {s: tuple(spans) for s, spans in by_stem.items()})
+
+    def hits(self, match: Match) -> list[Span]:
+        spans = [span for s in match.stems for span in self.by_stem.get(s, ())]
+        if match.prefixes:
+            spans += [
+                (start, end) for start, end, word in self.words if word.startswith(match.prefixes)
+            ]
+        return sorted(set(spans))
+
+
+def _hit_spans(text: str, match: Match, indexed: IndexedText | None) -> list[Span]:
+    if indexed is not None:
+        return indexed.hits(match)
+    return [
+        (start, end)
+        for start, end, word in word_spans(text)
+        if stem(word) in match.stems or word.startswith(match.prefixes)
+    ]
+
+
+def highlight(text: str, match: Match | None, indexed: IndexedText | None = None) -> Segments:
     """Split text into segments, marking words whose stem (or prefix) made the paper match."""
     if match is None or not (match.stems or match.prefixes):
         return [(text, False)] if text else []
+    return _segments(text, _hit_spans(text, match, indexed), 0, len(text))
+
+
+def _segments(text: str, hits: list[Span], lo: int, hi: int) -> Segments:
     segments: Segments = []
-    last = 0
-    for start, end, word in word_spans(text):
-        if stem(word) in match.stems or word.startswith(match.prefixes):
-            if start > last:
-                segments.append((text[last:start], False))
-            segments.append((text[start:end], True))
-            last = end
-    if last < len(text):
-        segments.append((text[last:], False))
+    last = lo
+    for start, end in hits:
+        if start < lo or end > hi:
+            continue
+        if start > last:
+            segments.append((text[last:start], False))
+        segments.append((text[start:end], True))
+        last = end
+    if last < hi:
+        segments.append((text[last:hi], False))
     return segments
 
 
-def excerpt(text: str, match: Match | None, length: int = 320) -> Segments:
+def excerpt(
+    text: str, match: Match | None, length: int = 320, indexed: IndexedText | None = None
+) -> Segments:
     """About `length` characters of text around the first hit, cut at word boundaries."""
     if len(text) <= length:
-        return highlight(text, match)
-    first_hit = _first_hit(text, match)
+        return highlight(text, match, indexed)
+    active = match is not None and bool(match.stems or match.prefixes)
+    hits = _hit_spans(text, match, indexed) if active else []
+    first_hit = hits[0][0] if hits else 0
     start = max(0, min(first_hit - length // 4, len(text) - length))
     if start:
         start = text.find(" ", start) + 1 or start
     end = text.rfind(" ", start, start + length)
     end = end if end > start else start + length
-    segments = highlight(text[start:end].strip(), match)
+    lo, hi = start, end
+    while lo < hi and text[lo].isspace():
+        lo += 1
+    while hi > lo and text[hi - 1].isspace():
+        hi -= 1
+    segments = _segments(text, hits, lo, hi)
     if start:
         segments.insert(0, ("… ", False))
     if end < len(text):
         segments.append((" …", False))
     return segments
-
-
-def _first_hit(text: str, match: Match | None) -> int:
-    if match is None:
-        return 0
-    for start, _, word in word_spans(text):
-        if stem(word) in match.stems or word.startswith(match.prefixes):
-            return start
-    return 0

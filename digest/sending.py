@@ -68,6 +68,23 @@ class EditionPapers:
         rows = list(papers)
         return cls({p.pk: p for p in rows}, build_index([p.as_text() for p in rows]))
 
+    @classmethod
+    def for_edition(cls, edition: Edition) -> EditionPapers:
+        """The edition's papers, reused by the next chunk this process sends while they are
+        unchanged (an edit, a hide or a late arrival changes the fingerprint)."""
+        rows = edition.papers()
+        fingerprint = (edition.pk, hash(tuple(rows.order_by("pk").values_list("pk", "updated_at"))))
+        cached = _edition_cache.get(fingerprint)
+        if cached is None:
+            _edition_cache.clear()  # one edition at a time is what a worker sends
+            cached = _edition_cache[fingerprint] = cls.of(rows)
+        return cached
+
+
+# Per process: a Celery prefork child runs one task at a time. Under a threaded pool two
+# chunks may both build it; either copy is correct.
+_edition_cache: dict[tuple[int, int], EditionPapers] = {}
+
 
 def batched(items: Iterable[int], size: int) -> Iterable[tuple[int, ...]]:
     iterator = iter(items)
@@ -83,9 +100,13 @@ def plan_edition(frequency: str, now: datetime | None = None) -> Edition:
     of times, and concurrently."""
     edition = editions.open_edition(frequency, now or timezone.now())
     if edition.planned_at is None:
-        receiving = (Subscriber.objects.filter(status=Subscriber.Status.ACTIVE, paused=False,
-                                               frequency=frequency)
-                     .order_by("pk").values_list("pk", flat=True))
+        receiving = (
+            Subscriber.objects.filter(
+                status=Subscriber.Status.ACTIVE, paused=False, frequency=frequency
+            )
+            .order_by("pk")
+            .values_list("pk", flat=True)
+        )
         for batch in batched(receiving.iterator(chunk_size=5000), 5000):
             Delivery.objects.bulk_create(
                 [Delivery(subscriber_id=pk, edition=edition) for pk in batch],
@@ -95,8 +116,9 @@ def plan_edition(frequency: str, now: datetime | None = None) -> Edition:
     return edition
 
 
-def dispatch(edition: Edition | None = None, *, stale_before: datetime | None = None
-             ) -> list[list[int]]:
+def dispatch(
+    edition: Edition | None = None, *, stale_before: datetime | None = None
+) -> list[list[int]]:
     """Chunks of planned delivery ids to hand to workers, marked as dispatched now. Without an
     edition: planned work of any edition whose dispatch is older than `stale_before`."""
     planned = Delivery.objects.filter(status=Status.PLANNED)
@@ -118,14 +140,20 @@ def claim_deliveries(ids: Sequence[int]) -> list[Delivery]:
     """Take planned deliveries for this worker; rows another worker holds are skipped."""
     now = timezone.now()
     with transaction.atomic():
-        free = (Delivery.objects.select_for_update(skip_locked=True)
-                .filter(pk__in=ids, status=Status.PLANNED).values_list("pk", flat=True))
+        free = (
+            Delivery.objects.select_for_update(skip_locked=True)
+            .filter(pk__in=ids, status=Status.PLANNED)
+            .values_list("pk", flat=True)
+        )
         mine = list(free)
         Delivery.objects.filter(pk__in=mine, status=Status.PLANNED).update(
             status=Status.SENDING, claimed_at=now, attempts=F("attempts") + 1
         )
-    return list(Delivery.objects.filter(pk__in=mine).select_related("subscriber", "edition")
-                .order_by("edition_id", "pk"))
+    return list(
+        Delivery.objects.filter(pk__in=mine)
+        .select_related("subscriber", "edition")
+        .order_by("edition_id", "pk")
+    )
 
 
 def send_chunk(ids: Sequence[int]) -> ChunkResult:
@@ -136,7 +164,7 @@ def send_chunk(ids: Sequence[int]) -> ChunkResult:
     done = 0
     try:
         for edition, group in groupby(deliveries, key=lambda d: d.edition):
-            papers = EditionPapers.of(edition.papers())
+            papers = EditionPapers.for_edition(edition)
             with _open_connection() as connection:
                 for delivery in group:
                     outcomes[deliver(delivery, papers, connection)] += 1
@@ -161,8 +189,11 @@ def deliver(delivery: Delivery, papers: EditionPapers, connection: object) -> st
     """Match, compose and send one delivery; returns "sent", "skipped" or "failed"."""
     subscriber = delivery.subscriber
     if not subscriber.receives_digests:
-        delivery.mark_skipped("subscriber paused" if subscriber.paused else
-                              f"subscriber is {subscriber.get_status_display().lower()}")
+        delivery.mark_skipped(
+            "subscriber paused"
+            if subscriber.paused
+            else f"subscriber is {subscriber.get_status_display().lower()}"
+        )
         return "skipped"
     try:
         matches = match_papers(parse_query(subscriber.query), papers.index, subscriber.per_email)
@@ -173,9 +204,14 @@ def deliver(delivery: Delivery, papers: EditionPapers, connection: object) -> st
         delivery.mark_skipped("nothing matched")
         return "skipped"
     try:
-        message = composing.digest_message(subscriber, delivery.edition, matches,
-                                           papers.papers, delivery=delivery,
-                                           blocks=papers.blocks)
+        message = composing.digest_message(
+            subscriber,
+            delivery.edition,
+            matches,
+            papers.papers,
+            delivery=delivery,
+            blocks=papers.blocks,
+        )
     except Exception as exc:  # a bug in one digest must not stall the whole chunk
         log.exception("composing delivery %s failed", delivery.pk)
         delivery.mark_failed(f"could not compose the email: {type(exc).__name__}: {exc}")
@@ -209,8 +245,11 @@ def sweep(now: datetime | None = None) -> tuple[int, list[list[int]]]:
     lost.filter(attempts__gte=settings.DELIVERY_MAX_ATTEMPTS).update(
         status=Status.FAILED, failure_reason="the worker stopped while sending it, every attempt"
     )
-    reclaimed = lost.update(status=Status.PLANNED, claimed_at=None,
-                            failure_reason="reclaimed after the worker stopped mid-send")
+    reclaimed = lost.update(
+        status=Status.PLANNED,
+        claimed_at=None,
+        failure_reason="reclaimed after the worker stopped mid-send",
+    )
     return reclaimed, dispatch(stale_before=stale)
 
 
@@ -233,7 +272,7 @@ class _ClassifyingConnection:
     def __exit__(self, *exc_info: object) -> None:
         try:
             self.connection.close()  # type: ignore[attr-defined]
-        except Exception:  # noqa: BLE001 - a connection that will not close is no news
+        except Exception:
             log.debug("closing the mail connection failed", exc_info=True)
 
     def send_messages(self, messages: list[EmailMultiAlternatives]) -> int:
@@ -262,8 +301,9 @@ def classify(exc: Exception) -> TransientSendError | PermanentSendError:
         return TransientSendError(f"email is misconfigured: {type(exc).__name__}: {exc}")
     if isinstance(exc, smtplib.SMTPRecipientsRefused):
         codes = [code for code, _ in exc.recipients.values()]
-        detail = "; ".join(f"{code} {msg.decode(errors='replace')}"
-                           for code, msg in exc.recipients.values())
+        detail = "; ".join(
+            f"{code} {msg.decode(errors='replace')}" for code, msg in exc.recipients.values()
+        )
         if codes and all(500 <= code < 600 for code in codes):
             return PermanentSendError(f"recipient refused: {detail}")
         return TransientSendError(f"recipient deferred: {detail}")
@@ -283,8 +323,11 @@ def _text(value: bytes | str) -> str:
 def sent_message_id(message: EmailMultiAlternatives) -> str:
     """The ESP's id when anymail reports one (its webhooks use it), else our Message-ID."""
     status = getattr(message, "anymail_status", None)
-    return (status.message_id if status and status.message_id else
-            message.extra_headers.get("Message-ID", ""))
+    return (
+        status.message_id
+        if status and status.message_id
+        else message.extra_headers.get("Message-ID", "")
+    )
 
 
 # --- previews -----------------------------------------------------------------------------------
@@ -295,19 +338,25 @@ def upcoming_edition(frequency: str, now: datetime | None = None) -> Edition:
     now = now or timezone.now()
     latest = Edition.objects.filter(frequency=frequency).order_by("-window_end").first()
     window = editions.window_for(frequency, now, latest.window_end if latest else None)
-    return Edition(frequency=window.frequency, period=window.period,
-                   window_start=window.start, window_end=window.end)
+    return Edition(
+        frequency=window.frequency,
+        period=window.period,
+        window_start=window.start,
+        window_end=window.end,
+    )
 
 
-def compose_for(subscriber: Subscriber, edition: Edition, papers: EditionPapers
-                ) -> tuple[EmailMultiAlternatives, list[Match]]:
+def compose_for(
+    subscriber: Subscriber, edition: Edition, papers: EditionPapers
+) -> tuple[EmailMultiAlternatives, list[Match]]:
     """Match and compose one subscriber's digest without sending it (QueryError if invalid)."""
     matches = match_papers(parse_query(subscriber.query), papers.index, subscriber.per_email)
     return composing.digest_message(subscriber, edition, matches, papers.papers), matches
 
 
-def next_digest(subscriber: Subscriber, now: datetime | None = None
-                ) -> tuple[EmailMultiAlternatives, list[Match]]:
+def next_digest(
+    subscriber: Subscriber, now: datetime | None = None
+) -> tuple[EmailMultiAlternatives, list[Match]]:
     """The digest this subscriber would get if their next edition closed now (not sent)."""
     edition = upcoming_edition(subscriber.frequency, now)
     return compose_for(subscriber, edition, EditionPapers.of(edition.papers()))
@@ -320,5 +369,6 @@ def delivered_digest(delivery: Delivery) -> EmailMultiAlternatives:
     order = {pk: i for i, pk in enumerate(delivery.paper_ids)}
     matches = match_papers(parse_query(delivery.query), papers.index, len(order) or 1)
     matches.sort(key=lambda m: order.get(m.paper_id, len(order)))
-    return composing.digest_message(delivery.subscriber, delivery.edition, matches,
-                                    papers.papers, delivery=delivery)
+    return composing.digest_message(
+        delivery.subscriber, delivery.edition, matches, papers.papers, delivery=delivery
+    )

@@ -1,0 +1,324 @@
+"""Plan and deliver a whole edition through the real path, against a raw-SMTP ceiling.
+
+    python bench/send.py [--subscribers 10000] [--papers 500] [--workers 2] [--also 50000]
+
+A throwaway database gets --papers papers in the edition window and --subscribers active
+subscribers with realistic keywords (the match benchmark's long-tailed topics). The edition
+is then planned and sent by Celery workers on the configured broker (or, without one, by a
+process pool calling the same sending functions): PostgreSQL, matching, composing, SMTP to an
+aiosmtpd sink in its own process. The ceiling sends the same number of pre-built messages of
+the same size straight over SMTP to the same sink from the same number of processes.
+--also N repeats the delivery with N subscribers to show memory stays flat.
+Target: digests_per_s >= 50% of ceiling_per_s; flat worker memory from 10k to 50k.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing
+import os
+import random
+import smtplib
+import subprocess
+import sys
+import threading
+import time
+
+from common import ROOT, database_url, emit, setup_django, throwaway_database
+
+# This process and its workers share a private queue (read by settings at start-up).
+QUEUE = os.environ["CELERY_QUEUE"] = f"bench-send-{os.getpid()}"
+setup_django()
+
+import psutil  # noqa: E402
+from django.conf import settings  # noqa: E402
+from django.utils import timezone  # noqa: E402
+
+from bench.feedgen import synthetic_papers  # noqa: E402
+from bench.match import make_queries, topic_pool  # noqa: E402
+from digest import ingest, sending  # noqa: E402
+from digest.feeds import PaperData  # noqa: E402
+from digest.matching import PaperText  # noqa: E402
+from digest.models import Delivery, Edition  # noqa: E402
+from subscribers.models import Subscriber  # noqa: E402
+from tests.support.smtp import free_port  # noqa: E402
+
+
+def load(papers: int, subscribers: int) -> None:
+    now = timezone.now()
+    data = synthetic_papers(papers, seed=11)
+    ingest.store_papers(
+        [
+            PaperData(
+                key=f"arxiv:{p['arxiv_id']}",
+                title=p["title"],
+                abstract=p["abstract"],
+                authors=tuple(p["authors"]),
+                categories=tuple(p["categories"]),
+                arxiv_id=p["arxiv_id"],
+                upvotes=p["upvotes"],
+                version=1,
+                abs_url=f"https://arxiv.org/abs/{p['arxiv_id']}",
+                pdf_url=f"https://arxiv.org/pdf/{p['arxiv_id']}",
+                published_at=now,
+            )
+            for p in data
+        ]
+    )
+    from digest.models import Paper
+
+    Paper.objects.update(first_seen_at=now - timezone.timedelta(hours=1))
+    rng = random.Random(5)
+    texts = [
+        PaperText(
+            id=i,
+            title=p["title"],
+            abstract=p["abstract"],
+            authors=tuple(p["authors"]),
+            categories=tuple(p["categories"]),
+        )
+        for i, p in enumerate(data)
+    ]
+    queries = make_queries(topic_pool(texts, rng), subscribers, rng)
+    Subscriber.objects.bulk_create(
+        [
+            Subscriber(
+                email=f"reader{i}@example.org",
+                email_key=f"reader{i}@example.org",
+                query=query,
+                per_email=limit,
+                status="active",
+                confirmed_at=now,
+            )
+            for i, (query, limit) in enumerate(queries)
+        ],
+        batch_size=2000,
+    )
+
+
+def reset_deliveries() -> None:
+    Delivery.objects.all().delete()
+    Edition.objects.all().delete()
+
+
+def start_sink(port: int) -> subprocess.Popen:
+    sink = subprocess.Popen(
+        [sys.executable, str(ROOT / "bench" / "smtpsink.py"), str(port)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert sink.stdout.readline().strip() == "ready"
+    return sink
+
+
+def stop_sink(sink: subprocess.Popen) -> int:
+    sink.terminate()
+    return json.loads(sink.stdout.readline())["messages"]
+
+
+def worker_env(port: int) -> dict[str, str]:
+    return {
+        **os.environ,
+        "DATABASE_URL": database_url(),
+        "CELERY_QUEUE": QUEUE,
+        "EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+        "EMAIL_HOST": "127.0.0.1",
+        "EMAIL_PORT": str(port),
+        "LOG_LEVEL": "ERROR",
+    }
+
+
+class Memory:
+    """Samples the resident memory of the sending processes while they work."""
+
+    def __init__(self, roots: list[int]) -> None:
+        self.roots, self.peak_mb, self.stop = roots, 0.0, threading.Event()
+        threading.Thread(target=self.watch, daemon=True).start()
+
+    def watch(self) -> None:
+        while not self.stop.wait(0.25):
+            for pid in self.roots:
+                try:
+                    root = psutil.Process(pid)
+                    for proc in [root, *root.children(recursive=True)]:
+                        self.peak_mb = max(self.peak_mb, proc.memory_info().rss / 1_048_576)
+                except psutil.NoSuchProcess:
+                    pass
+
+
+def deliver_with_celery(port: int, workers: int) -> tuple[float, float]:
+    from digest.tasks import send_edition_task
+
+    procs = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "config",
+                "worker",
+                "-Q",
+                QUEUE,
+                "-c",
+                "1",
+                "-n",
+                f"bench{i}-{os.getpid()}@%h",
+                "--without-gossip",
+                "--without-mingle",
+                "-l",
+                "warning",
+            ],
+            cwd=ROOT,
+            env=worker_env(port),
+            stdout=subprocess.DEVNULL,
+        )
+        for i in range(workers)
+    ]
+    time.sleep(4)  # workers connect to the broker
+    memory = Memory([p.pid for p in procs])
+    started = time.perf_counter()
+    send_edition_task.delay("daily")
+    wait_until_delivered()
+    seconds = time.perf_counter() - started
+    memory.stop.set()
+    for proc in procs:
+        proc.terminate()
+        proc.wait(timeout=30)
+    return seconds, memory.peak_mb
+
+
+def deliver_in_processes(port: int, workers: int) -> tuple[float, float]:
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", port
+    started = time.perf_counter()
+    chunks = sending.dispatch(sending.plan_edition("daily"))
+    from django.db import connections
+
+    connections.close_all()  # each forked process opens its own
+    with multiprocessing.get_context("fork").Pool(workers) as pool:
+        memory = Memory([p.pid for p in pool._pool])
+        pool.map(_send_chunk, chunks)
+        memory.stop.set()
+    return time.perf_counter() - started, memory.peak_mb
+
+
+def _send_chunk(ids: list[int]) -> None:
+    sending.send_chunk(ids)
+
+
+def wait_until_delivered() -> None:
+    time.sleep(1)
+    while (
+        Delivery.objects.filter(status__in=["planned", "sending"]).exists()
+        or not Delivery.objects.exists()
+    ):
+        time.sleep(0.2)
+
+
+def ceiling(port: int, message: bytes, count: int, workers: int) -> float:
+    started = time.perf_counter()
+    with multiprocessing.get_context("fork").Pool(workers) as pool:
+        pool.starmap(_blast, [(port, message, count // workers)] * workers)
+    return count / (time.perf_counter() - started)
+
+
+def _blast(port: int, message: bytes, count: int) -> None:
+    with smtplib.SMTP("127.0.0.1", port) as smtp:
+        for i in range(count):
+            smtp.sendmail("digest@localhost", [f"reader{i}@example.org"], message)
+
+
+def deliver_edition(workers: int) -> dict:
+    """Send the daily edition to every subscriber (fresh deliveries) and check the sink's count."""
+    deliver = deliver_with_celery if using_celery() else deliver_in_processes
+    reset_deliveries()
+    port = free_port()
+    sink = start_sink(port)
+    seconds, peak_mb = deliver(port, workers)
+    received = stop_sink(sink)
+    counts = {
+        status: Delivery.objects.filter(status=status).count()
+        for status in ("sent", "skipped", "failed")
+    }
+    assert received == counts["sent"], (received, counts)
+    return {"seconds": seconds, "peak_mb": peak_mb, **counts}
+
+
+def using_celery() -> bool:
+    return settings.CELERY_BROKER_URL.startswith("redis")
+
+
+def add_subscribers(total: int) -> None:
+    """Grow to `total` subscribers by repeating the existing keyword mix."""
+    existing = list(Subscriber.objects.values_list("query", "per_email"))
+    more = total - len(existing)
+    Subscriber.objects.bulk_create(
+        [
+            Subscriber(
+                email=f"more{i}@example.org",
+                email_key=f"more{i}@example.org",
+                query=existing[i % len(existing)][0],
+                per_email=existing[i % len(existing)][1],
+                status="active",
+                confirmed_at=timezone.now(),
+            )
+            for i in range(more)
+        ],
+        batch_size=2000,
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--subscribers", type=int, default=10_000)
+    parser.add_argument("--papers", type=int, default=500)
+    parser.add_argument("--workers", type=int, default=4, help="sending processes (4 beats 2 here)")
+    parser.add_argument("--also", type=int, default=50_000, help="second size for memory (0: skip)")
+    args = parser.parse_args()
+    with throwaway_database(shared=True) as vendor:
+        if vendor == "sqlite":
+            args.workers = 1  # SQLite takes one writer at a time; PostgreSQL shows the real figure
+        load(args.papers, args.subscribers)
+        run = deliver_edition(args.workers)
+        sample = (
+            Delivery.objects.filter(status="sent").select_related("subscriber", "edition").first()
+        )
+        message = (
+            sending.delivered_digest(sample).message().as_bytes(linesep="\r\n")
+        )  # as Django sends
+        port = free_port()
+        sink = start_sink(port)
+        ceiling_per_s = ceiling(port, message, run["sent"], args.workers)
+        stop_sink(sink)
+        digests_per_s = run["sent"] / run["seconds"]
+        figures = {
+            "bench": "send",
+            "digests": args.subscribers,
+            "papers": args.papers,
+            "workers": args.workers,
+            "db": vendor,
+            "path": "celery+redis" if using_celery() else "process pool",
+            "sent": run["sent"],
+            "skipped": run["skipped"],
+            "failed": run["failed"],
+            "message_bytes": len(message),
+            "seconds": round(run["seconds"], 2),
+            "digests_per_s": round(digests_per_s, 1),
+            "ceiling_per_s": round(ceiling_per_s, 1),
+            "ratio": round(digests_per_s / ceiling_per_s, 3),
+            "peak_rss_mb": round(run["peak_mb"], 1),
+        }
+        if args.also:
+            add_subscribers(args.also)
+            bigger = deliver_edition(args.workers)
+            figures[f"peak_rss_mb_{args.also // 1000}k"] = round(bigger["peak_mb"], 1)
+            figures[f"digests_per_s_{args.also // 1000}k"] = round(
+                bigger["sent"] / bigger["seconds"], 1
+            )
+        emit(figures)
+
+
+if __name__ == "__main__":
+    main()
