@@ -46,6 +46,10 @@ class Subscriber(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
+        permissions = [
+            ("export_subscribers", "Can export subscribers as CSV"),
+            ("import_subscribers", "Can import subscribers from CSV"),
+        ]
         indexes = [
             # The edition planner: active, unpaused subscribers of one frequency.
             models.Index(
