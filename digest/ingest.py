@@ -167,6 +167,35 @@ def ingest_body(
         )
 
 
+@dataclass(frozen=True)
+class DryRun:
+    """What ingesting a source would do now, for the admin's "test fetch"."""
+
+    papers: tuple[tuple[PaperData, bool], ...] = ()  # (paper, already stored)
+    notes: tuple[str, ...] = ()
+    error: str = ""
+
+    @property
+    def new(self) -> int:
+        return sum(not known for _, known in self.papers)
+
+
+def dry_run(url: str, kind: str | None) -> DryRun:
+    """Fetch and parse without storing anything or touching the Source (an unconditional GET,
+    so its ETag stays valid for the next real fetch)."""
+    try:
+        body = fetching.fetch(url).body or b""
+        parsed = feeds.parse(body, kind)
+    except (fetching.FetchError, FeedError) as exc:
+        return DryRun(error=str(exc))
+    papers = list(dedupe(parsed.papers).values())
+    known = set(Paper.objects.filter(key__in=[p.key for p in papers]).values_list("key", flat=True))
+    return DryRun(
+        papers=tuple((p, p.key in known) for p in papers),
+        notes=(*parsed.warnings, *(str(item) for item in parsed.rejected)),
+    )
+
+
 def store_papers(papers: Sequence[PaperData], *, source: Source | None = None) -> StoreCounts:
     """Insert new papers and update changed ones in bulk; untouched rows are not written."""
     incoming = dedupe(papers)

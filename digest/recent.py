@@ -1,9 +1,9 @@
 """The index of recent papers behind the live preview and the landing page search.
 
-Built once per process and rebuilt when an ingest has landed since (a new FetchLog row) or
-after a few minutes (papers hidden in the admin), so previews cost a lookup, not an index
-build. The lock keeps two threads from building it at once; readers never see a half-built
-index because the reference is swapped whole.
+Built once per process and rebuilt when an ingest has landed or an operator has hidden or
+merged papers since (see papers_version), or after a few minutes, so previews cost a lookup,
+not an index build. The lock keeps two threads from building it at once; readers never see a
+half-built index because the reference is swapped whole.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ MAX_AGE_SECONDS = 300
 @dataclass(frozen=True)
 class Recent:
     index: PaperIndex
-    version: int
+    version: str
     built_at: float
 
 
@@ -33,9 +33,12 @@ _lock = threading.Lock()
 _current: Recent | None = None
 
 
-def papers_version() -> int:
-    """Changes whenever an ingest finishes (cheap: one indexed lookup)."""
-    return FetchLog.objects.order_by("-id").values_list("id", flat=True).first() or 0
+def papers_version() -> str:
+    """Changes whenever an ingest finishes or an operator hides or merges papers (two indexed
+    lookups)."""
+    fetched = FetchLog.objects.order_by("-id").values_list("id", flat=True).first() or 0
+    changed = Paper.objects.order_by("-updated_at").values_list("updated_at", flat=True).first()
+    return f"{fetched}-{changed.timestamp() if changed else 0}"
 
 
 def recent_index() -> PaperIndex:

@@ -23,7 +23,8 @@ from django.core import mail
 from django.core.exceptions import ImproperlyConfigured
 from django.core.mail import EmailMultiAlternatives
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import F, Q, Value
+from django.db.models.functions import Concat
 from django.utils import timezone
 
 from digest import composing, editions
@@ -251,6 +252,47 @@ def sweep(now: datetime | None = None) -> tuple[int, list[list[int]]]:
         failure_reason="reclaimed after the worker stopped mid-send",
     )
     return reclaimed, dispatch(stale_before=stale)
+
+
+def retry_failed(edition: Edition) -> list[list[int]]:
+    """Give an edition's failed deliveries a fresh set of attempts; returns the chunks to
+    dispatch. The old reason stays in front of the new one, for the record."""
+    Delivery.objects.filter(edition=edition, status=Status.FAILED).update(
+        status=Status.PLANNED,
+        attempts=0,
+        claimed_at=None,
+        dispatched_at=None,
+        failure_reason=Concat(Value("retried by an operator after: "), F("failure_reason")),
+    )
+    return dispatch(edition)
+
+
+def send_test_digest(
+    to: str,
+    *,
+    subscriber: Subscriber | None = None,
+    query: str = "",
+    per_email: int = 10,
+    frequency: str = "daily",
+) -> str:
+    """Send one digest now, subject marked [Test], recorded nowhere (no Delivery row): a
+    subscriber's own, or one for keywords typed by an operator. Raises QueryError for invalid
+    keywords, TransientSendError/PermanentSendError if the mail server says no."""
+    subscriber = subscriber or Subscriber(
+        email=to, query=query, per_email=per_email, frequency=frequency
+    )
+    edition = upcoming_edition(subscriber.frequency)
+    papers = EditionPapers.of(edition.papers())
+    if not papers.papers:  # just after an edition went out: show the last one instead
+        edition = Edition.objects.filter(frequency=subscriber.frequency).first() or edition
+        papers = EditionPapers.of(edition.papers())
+    message, matches = compose_for(subscriber, edition, papers)
+    message.subject = f"[Test] {message.subject}"
+    message.to = [to]
+    message.tags = ["test"]  # type: ignore[attr-defined]
+    with _open_connection() as connection:
+        connection.send_messages([message])
+    return f"test digest with {len(matches)} papers sent to {to}"
 
 
 # --- errors -------------------------------------------------------------------------------------

@@ -8,8 +8,9 @@ import logging
 from celery import group, shared_task
 
 from digest import ingest, sending
-from digest.models import Source
+from digest.models import Edition, Source
 from digest.sending import TransientSendError
+from subscribers.models import Subscriber
 
 log = logging.getLogger(__name__)
 
@@ -40,8 +41,14 @@ def send_edition_task(frequency: str) -> str:
 
 # Only a busy or unreachable mail server is retried; a refused recipient is recorded as
 # failed inside send_chunk and never retried.
-@shared_task(name="digest.send_chunk", autoretry_for=(TransientSendError,), retry_backoff=5,
-             retry_backoff_max=300, retry_jitter=True, max_retries=5)
+@shared_task(
+    name="digest.send_chunk",
+    autoretry_for=(TransientSendError,),
+    retry_backoff=5,
+    retry_backoff_max=300,
+    retry_jitter=True,
+    max_retries=5,
+)
 def send_chunk_task(delivery_ids: list[int]) -> str:
     return sending.send_chunk(delivery_ids).summary()
 
@@ -51,3 +58,24 @@ def sweep_task() -> str:
     reclaimed, chunks = sending.sweep()
     group(send_chunk_task.s(ids) for ids in chunks).apply_async()
     return f"reclaimed {reclaimed}; re-dispatched {sum(map(len, chunks))} deliveries"
+
+
+@shared_task(name="digest.retry_failed")
+def retry_failed_task(edition_id: int) -> str:
+    chunks = sending.retry_failed(Edition.objects.get(pk=edition_id))
+    group(send_chunk_task.s(ids) for ids in chunks).apply_async()
+    return f"retrying {sum(map(len, chunks))} failed deliveries"
+
+
+@shared_task(name="digest.send_test_digest")
+def send_test_digest_task(
+    to: str,
+    subscriber_id: int | None = None,
+    query: str = "",
+    per_email: int = 10,
+    frequency: str = "daily",
+) -> str:
+    subscriber = Subscriber.objects.get(pk=subscriber_id) if subscriber_id else None
+    return sending.send_test_digest(
+        to, subscriber=subscriber, query=query, per_email=per_email, frequency=frequency
+    )

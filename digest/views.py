@@ -17,7 +17,7 @@ from subscribers.forms import SignupForm
 from subscribers.tokens import BadToken, read_view_token
 
 PAGE_SIZE = 20
-# New papers show within VERSION_SECONDS of an ingest; hidden ones within PAGE_CACHE_SECONDS.
+# New, hidden and merged papers show within VERSION_SECONDS (see recent.papers_version).
 VERSION_SECONDS = 5
 PAGE_CACHE_SECONDS = 120
 MAX_PAGE = 500
@@ -53,8 +53,10 @@ def _listing(page: int) -> dict:
 
 # The email's HTML carries inline styles (Gmail needs them), so this page relaxes the site's
 # style policy; scripts stay forbidden.
-EMAIL_PAGE_POLICY = "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; " \
-                    "frame-ancestors 'self'; base-uri 'none'; form-action 'none'"
+EMAIL_PAGE_POLICY = (
+    "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; "
+    "frame-ancestors 'self'; base-uri 'none'; form-action 'none'"
+)
 
 
 def view_digest(request: HttpRequest, token: str) -> HttpResponse:

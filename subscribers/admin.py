@@ -1,17 +1,22 @@
 from __future__ import annotations
 
+import csv
+
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils import timezone
 from django.utils.html import format_html
 
+from config.adminconfirm import confirmation_page, confirmed
 from digest import sending
 from digest.query import QueryError
 from digest.views import email_page
-
-from subscribers import subscriptions
+from subscribers import csvio, subscriptions
 from subscribers.models import StatusChange, Subscriber
 
 
@@ -53,35 +58,124 @@ class SubscriberAdmin(admin.ModelAdmin):
         "next_digest",
     )
     inlines = (StatusChangeInline,)
-    actions = ("resend_confirmation", "unsubscribe")
+    actions = ("resend_confirmation", "unsubscribe", "export_csv")
+    change_list_template = "admin/subscribers/subscriber/change_list.html"
     date_hierarchy = "created_at"
     show_full_result_count = False
 
     def get_urls(self) -> list:
         preview = self.admin_site.admin_view(self.preview_view)
-        return [path("<int:pk>/preview/", preview, name="subscribers_subscriber_preview"),
-                *super().get_urls()]
+        import_view = self.admin_site.admin_view(self.import_view)
+        return [
+            path("import/", import_view, name="subscribers_subscriber_import"),
+            path("<int:pk>/preview/", preview, name="subscribers_subscriber_preview"),
+            *super().get_urls(),
+        ]
 
     @admin.display(description="Next digest")
     def next_digest(self, subscriber: Subscriber) -> str:
         if not subscriber.pk:
             return "-"
         url = reverse("admin:subscribers_subscriber_preview", args=[subscriber.pk])
-        return format_html('<a href="{}" target="_blank">Preview the next digest</a> '
-                           "(as if the edition closed now; nothing is sent)", url)
+        return format_html(
+            '<a href="{}" target="_blank">Preview the next digest</a> '
+            "(as if the edition closed now; nothing is sent)",
+            url,
+        )
 
     def preview_view(self, request: HttpRequest, pk: int) -> HttpResponse:
         subscriber = get_object_or_404(Subscriber, pk=pk)
         try:
             message, _ = sending.next_digest(subscriber)
         except QueryError as exc:
-            return HttpResponse(f"This subscriber's keywords are not valid: {exc.message}",
-                                content_type="text/plain", status=400)
+            return HttpResponse(
+                f"This subscriber's keywords are not valid: {exc.message}",
+                content_type="text/plain",
+                status=400,
+            )
         return email_page(message)
 
-    @admin.action(description="Resend the confirmation email (pending only)")
-    def resend_confirmation(self, request: HttpRequest, queryset: QuerySet[Subscriber]) -> None:
+    def has_export_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("subscribers.export_subscribers")
+
+    def has_import_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("subscribers.import_subscribers")
+
+    def changelist_view(
+        self, request: HttpRequest, extra_context: dict | None = None
+    ) -> HttpResponse:
+        context = {"can_import": self.has_import_permission(request), **(extra_context or {})}
+        return super().changelist_view(request, context)
+
+    def import_view(self, request: HttpRequest) -> HttpResponse:
+        """Upload, check every row, then import on a second click (the file travels in the
+        confirmation form, re-checked, so nothing is kept on the server in between)."""
+        if not self.has_import_permission(request):
+            raise PermissionDenied
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": "Import subscribers from CSV",
+            "max_rows": csvio.MAX_IMPORT_ROWS,
+        }
+        if request.method != "POST":
+            return TemplateResponse(request, "admin/subscribers/subscriber/import.html", context)
+        upload = request.FILES.get("file")
+        data = upload.read(csvio.MAX_IMPORT_BYTES + 1) if upload else request.POST.get("csv", "")
+        try:
+            rows = csvio.check_import(data)
+        except csvio.CsvError as exc:
+            context["error"] = str(exc)
+            return TemplateResponse(request, "admin/subscribers/subscriber/import.html", context)
+        if request.POST.get("confirmed") == "yes":
+            rows = csvio.run_import(rows, operator=str(request.user))
+            created = sum(r.outcome == "created" for r in rows)
+            self.message_user(
+                request,
+                f"Imported {created} pending subscriber(s); each was sent a confirmation email.",
+                messages.SUCCESS,
+            )
+            context["done"] = True
+        context.update(
+            rows=rows,
+            csv_text=data.decode("utf-8-sig") if isinstance(data, bytes) else data,
+            counts={
+                o: sum(r.outcome == o for r in rows) for o in ("new", "known", "error", "created")
+            },
+        )
+        return TemplateResponse(request, "admin/subscribers/subscriber/import.html", context)
+
+    @admin.action(description="Export as CSV", permissions=["export"])
+    def export_csv(
+        self, request: HttpRequest, queryset: QuerySet[Subscriber]
+    ) -> StreamingHttpResponse:
+        writer = csv.writer(_Echo())
+        rows = csvio.export_rows(queryset.order_by("pk").iterator(chunk_size=2000))
+        response = StreamingHttpResponse(
+            (writer.writerow(row) for row in rows), content_type="text/csv; charset=utf-8"
+        )
+        stamp = timezone.now().strftime("%Y%m%d-%H%M")
+        response["Content-Disposition"] = f'attachment; filename="subscribers-{stamp}.csv"'
+        return response
+
+    @admin.action(
+        description="Resend the confirmation email (pending only)", permissions=["change"]
+    )
+    def resend_confirmation(
+        self, request: HttpRequest, queryset: QuerySet[Subscriber]
+    ) -> HttpResponse | None:
         pending = queryset.filter(status=Subscriber.Status.PENDING)
+        if not confirmed(request):
+            return confirmation_page(
+                self,
+                request,
+                pending,
+                action="resend_confirmation",
+                title="Resend confirmation emails?",
+                consequence="Each pending subscriber below gets the confirmation email again "
+                "(others in your selection are left alone).",
+                button="Yes, send them",
+            )
         for subscriber in pending:
             subscriptions.resend_confirmation(subscriber)
         self.message_user(
@@ -89,9 +183,31 @@ class SubscriberAdmin(admin.ModelAdmin):
             f"Confirmation emails queued for {pending.count()} pending subscriber(s).",
             messages.SUCCESS,
         )
+        return None
 
-    @admin.action(description="Unsubscribe")
-    def unsubscribe(self, request: HttpRequest, queryset: QuerySet[Subscriber]) -> None:
+    @admin.action(description="Unsubscribe", permissions=["change"])
+    def unsubscribe(
+        self, request: HttpRequest, queryset: QuerySet[Subscriber]
+    ) -> HttpResponse | None:
+        if not confirmed(request):
+            return confirmation_page(
+                self,
+                request,
+                queryset,
+                action="unsubscribe",
+                title="Unsubscribe these people?",
+                consequence="They stop getting digests at once. Only they can subscribe again, "
+                "through the double opt-in.",
+                button="Yes, unsubscribe them",
+            )
         reason = f"unsubscribed by operator {request.user}"
         done = sum(subscriptions.unsubscribe(s, reason) for s in queryset)
         self.message_user(request, f"Unsubscribed {done} subscriber(s).", messages.SUCCESS)
+        return None
+
+
+class _Echo:
+    """A file-like object whose write returns the line, for streaming csv.writer output."""
+
+    def write(self, value: str) -> str:
+        return value

@@ -12,7 +12,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 
 from subscribers.addresses import normalize_email
-from subscribers.models import Subscriber
+from subscribers.models import StatusChange, Subscriber
 from subscribers.ratelimit import allow
 
 log = logging.getLogger(__name__)
@@ -43,6 +43,26 @@ def subscribe(email: str, *, query: str, frequency: str, per_email: int) -> Subs
     else:
         _restart(subscriber, query=query, frequency=frequency, per_email=per_email)
     return subscriber
+
+
+def import_pending(email: str, *, query: str, frequency: str, per_email: int, reason: str) -> bool:
+    """An operator's import: a new pending subscriber who gets the confirmation email (never
+    active without their click). False, and nothing changes, if the address is known."""
+    try:
+        with transaction.atomic():
+            subscriber = Subscriber.objects.create(
+                email=email, query=query, frequency=frequency, per_email=per_email
+            )
+            StatusChange.objects.create(
+                subscriber=subscriber,
+                from_status=Status.PENDING,
+                to_status=Status.PENDING,
+                reason=reason[:500],
+            )
+    except IntegrityError:
+        return False
+    _send(subscriber, "confirm")
+    return True
 
 
 def _restart(subscriber: Subscriber, **preferences: object) -> None:
