@@ -45,6 +45,7 @@ bench: $(VENV)/.dev
 	$(PY) bench/ingest.py
 	$(PY) bench/match.py
 	$(PY) bench/web.py
+	$(PY) bench/send.py
 
 run: migrate
 	@[ -n "$$CELERY_BROKER_URL" ] || echo "CELERY_BROKER_URL is unset; using redis://127.0.0.1:6379/0"

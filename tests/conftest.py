@@ -172,7 +172,10 @@ def postmark(settings):
 
     fake = FakePostmark()
     settings.EMAIL_BACKEND = "anymail.backends.postmark.EmailBackend"
-    settings.ANYMAIL = {"POSTMARK_SERVER_TOKEN": "test-token", "POSTMARK_API_URL": fake.url,
-                        "WEBHOOK_SECRET": "hooks:s3cret"}
+    settings.ANYMAIL = {
+        "POSTMARK_SERVER_TOKEN": "test-token",
+        "POSTMARK_API_URL": fake.url,
+        "WEBHOOK_SECRET": "hooks:s3cret",
+    }
     yield fake
     fake.stop()

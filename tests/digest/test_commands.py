@@ -163,7 +163,7 @@ def test_an_invalid_query_gets_the_parsers_message_and_fails():
     assert str(raised.value) == parsed.value.message
 
 
-# --- digests ---------------------------------------------------------------------------------------
+# --- digests ---------------------------------------------------------------------------------
 
 
 def digest_subscribers():
@@ -218,7 +218,7 @@ def test_preview_digest_prints_the_next_digest_and_writes_html(tmp_path, mailout
 
 
 def test_preview_digest_for_an_unknown_address():
-    with pytest.raises(CommandError, match="No subscriber with the address nobody@example.org"):
+    with pytest.raises(CommandError, match=r"No subscriber with the address nobody@example\.org"):
         run("preview_digest", "nobody@example.org")
 
 
@@ -226,4 +226,8 @@ def test_demo_sends_digests_to_the_outbox_and_prints_where_to_look(mailoutbox):
     out = run("demo")
     assert "Demo subscribers" in out
     assert "/digest/" in out and "/manage/" in out
-    assert {m.to[0] for m in mailoutbox} == {"ada@example.org", "grace@example.org", "alan@example.org"}
+    assert {m.to[0] for m in mailoutbox} == {
+        "ada@example.org",
+        "grace@example.org",
+        "alan@example.org",
+    }

@@ -26,7 +26,9 @@ def at(hours: float):
 
 
 def papers_seen(when, *titles: str) -> list:
-    return [PaperFactory(title=t, abstract=f"About {t.lower()}.", first_seen_at=when) for t in titles]
+    return [
+        PaperFactory(title=t, abstract=f"About {t.lower()}.", first_seen_at=when) for t in titles
+    ]
 
 
 def send_all(edition: Edition) -> None:
@@ -100,12 +102,18 @@ def test_each_subscriber_gets_exactly_their_papers_once(smtp_sink):
     (to_bob,) = smtp_sink.to("bob@example.org")
     assert subject(to_bob) == "2 new papers on federated learning, diffusion — Nov 23"
     statuses = dict(Delivery.objects.values_list("subscriber__email", "status"))
-    assert statuses == {"ada@example.org": "sent", "bob@example.org": "sent", "cy@example.org": "skipped"}
+    assert statuses == {
+        "ada@example.org": "sent",
+        "bob@example.org": "sent",
+        "cy@example.org": "skipped",
+    }
     ada.refresh_from_db()
     assert ada.last_digest_at is not None
     bobs = edition.papers().filter(title__in=["Federated learning at scale", "Diffusion art"])
     assert sorted(Delivery.objects.get(subscriber=bob).paper_ids) == sorted(p.pk for p in bobs)
-    assert Delivery.objects.get(subscriber__email="cy@example.org").failure_reason == "nothing matched"
+    assert (
+        Delivery.objects.get(subscriber__email="cy@example.org").failure_reason == "nothing matched"
+    )
 
 
 def test_the_email_has_both_parts_headers_and_links(smtp_sink):
@@ -120,8 +128,15 @@ def test_the_email_has_both_parts_headers_and_links(smtp_sink):
     assert "<mailto:digest@localhost?subject=unsubscribe>" in message["List-Unsubscribe"]
     assert message["List-Id"] == "Paper Digest <digest.localhost>"
     assert message["Message-ID"] == f"<delivery-{delivery.pk}@localhost>" == delivery.message_id
-    for fragment in ("matched: ", "pruning", "/manage/", "/unsubscribe/", "/digest/",
-                     subscriber.email, "Daily digest · Monday, November 23"):
+    for fragment in (
+        "matched: ",
+        "pruning",
+        "/manage/",
+        "/unsubscribe/",
+        "/digest/",
+        subscriber.email,
+        "Daily digest · Monday, November 23",
+    ):
         assert_email_contains(message, fragment)
     text, html = text_and_html(message)
     assert re.search(r"<mark[^>]*>pruning</mark>", html) and "<mark" not in text
@@ -130,8 +145,11 @@ def test_the_email_has_both_parts_headers_and_links(smtp_sink):
 
 
 def test_hostile_titles_are_inert_in_html_and_text(smtp_sink):
-    PaperFactory(title='Pruning <script>alert("x")</script><img src=x onerror=alert(1)>',
-                 abstract='<a href="javascript:alert(1)">click</a> pruning', first_seen_at=at(-1))
+    PaperFactory(
+        title='Pruning <script>alert("x")</script><img src=x onerror=alert(1)>',
+        abstract='<a href="javascript:alert(1)">click</a> pruning',
+        first_seen_at=at(-1),
+    )
     SubscriberFactory(query="pruning")
     send_all(sending.plan_edition("daily", at(0)))
     text, html = text_and_html(smtp_sink.messages[0])
@@ -281,8 +299,11 @@ def test_sending_through_an_esp_records_its_message_id_tags_and_metadata(postmar
     (sent,) = postmark.sent
     delivery = Delivery.objects.get()
     assert delivery.message_id == sent["MessageID"]
-    assert sent["Metadata"] == {"delivery": str(delivery.pk), "edition": str(edition.pk),
-                                "frequency": "daily"}
+    assert sent["Metadata"] == {
+        "delivery": str(delivery.pk),
+        "edition": str(edition.pk),
+        "frequency": "daily",
+    }
     assert sent["Tag"] == "digest"
     headers = {h["Name"]: h["Value"] for h in sent["Headers"]}
     assert headers["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
@@ -296,7 +317,9 @@ def test_an_esp_refusing_a_recipient_fails_that_delivery_only(postmark):
     postmark.inactive.add("inactive@example.org")
     send_all(sending.plan_edition("daily", at(0)))
     failed = Delivery.objects.get(subscriber__email="inactive@example.org")
-    assert failed.status == Status.FAILED and "recipient refused by the ESP" in failed.failure_reason
+    assert (
+        failed.status == Status.FAILED and "recipient refused by the ESP" in failed.failure_reason
+    )
     assert Delivery.objects.get(subscriber__email="fine@example.org").status == Status.SENT
 
 
@@ -322,4 +345,3 @@ def test_the_next_digest_preview_sends_and_stores_nothing(mailoutbox):
     assert message.subject.startswith("1 new paper on pruning")
     assert [m.paper_id for m in matches] and not mailoutbox
     assert not Edition.objects.exists() and not Delivery.objects.exists()
-

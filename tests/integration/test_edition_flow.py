@@ -18,15 +18,27 @@ from tests.support.mail import subject
 
 pytestmark = [pytest.mark.redis, pytest.mark.postgres]
 TITLES = [
-    "Global Channel Pruning for Multitask CNNs", "Federated Orthogonal Training",
+    "Global Channel Pruning for Multitask CNNs",
+    "Federated Orthogonal Training",
     "Demons in the Detail: Load Balancing Loss for Mixture-of-Expert Models",
-    "Addressing Negative Transfer in Diffusion Models", "Grokking Tickets: Lottery Tickets Accelerate Grokking",
-    "Large-Scale Data Selection for Instruction Tuning", "FRL: Federated Rank Learning",
-    "Sparse Training via Boosting Pruning Plasticity", "Scaling Laws for Data Filtering",
+    "Addressing Negative Transfer in Diffusion Models",
+    "Grokking Tickets: Lottery Tickets Accelerate Grokking",
+    "Large-Scale Data Selection for Instruction Tuning",
+    "FRL: Federated Rank Learning",
+    "Sparse Training via Boosting Pruning Plasticity",
+    "Scaling Laws for Data Filtering",
     "Coverage-centric Coreset Selection for High Pruning Rates",
 ]
-QUERIES = ["pruning", "federated learning", '"mixture of experts"', "diffusion\ngrok*",
-           'coreset OR "data selection"', "title:scaling", "quantum chemistry", "pruning -coreset"]
+QUERIES = [
+    "pruning",
+    "federated learning",
+    '"mixture of experts"',
+    "diffusion\ngrok*",
+    'coreset OR "data selection"',
+    "title:scaling",
+    "quantum chemistry",
+    "pruning -coreset",
+]
 
 
 def wait_for(condition, timeout: float = 90.0, what: str = "condition") -> None:
@@ -43,8 +55,12 @@ def unfinished() -> int:
 
 
 def worker_env(sink, **extra: str) -> dict[str, str]:
-    return {"EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
-            "EMAIL_HOST": "127.0.0.1", "EMAIL_PORT": str(sink.port), **extra}
+    return {
+        "EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+        "EMAIL_HOST": "127.0.0.1",
+        "EMAIL_PORT": str(sink.port),
+        **extra,
+    }
 
 
 @pytest.fixture
@@ -52,15 +68,20 @@ def edition_setup(settings):
     settings.DELIVERY_CHUNK_SIZE = 4
     for title in TITLES:
         PaperFactory(title=title, abstract=f"We study {title.lower()}.")
-    return [SubscriberFactory(email=f"reader{i}@example.org", query=QUERIES[i % len(QUERIES)])
-            for i in range(24)]
+    return [
+        SubscriberFactory(email=f"reader{i}@example.org", query=QUERIES[i % len(QUERIES)])
+        for i in range(24)
+    ]
 
 
 def expected_titles(subscriber: Subscriber) -> set[str]:
     papers = list(Paper.objects.all())
     index = build_index([p.as_text() for p in papers])
     by_id = {p.pk: p.title for p in papers}
-    return {by_id[m.paper_id] for m in match_papers(parse_query(subscriber.query), index, subscriber.per_email)}
+    return {
+        by_id[m.paper_id]
+        for m in match_papers(parse_query(subscriber.query), index, subscriber.per_email)
+    }
 
 
 def received_titles(message) -> set[str]:
@@ -68,7 +89,9 @@ def received_titles(message) -> set[str]:
     return {t for t in TITLES if t in text}
 
 
-def test_each_subscriber_gets_exactly_their_papers_once_through_two_workers(workers, smtp_sink, edition_setup):
+def test_each_subscriber_gets_exactly_their_papers_once_through_two_workers(
+    workers, smtp_sink, edition_setup
+):
     for _ in range(2):
         workers.start(concurrency=2, env=worker_env(smtp_sink))
     send_edition_task.delay("daily")
@@ -88,11 +111,14 @@ def test_each_subscriber_gets_exactly_their_papers_once_through_two_workers(work
         assert message.get_body(("html",)) is not None
         assert subject(message).startswith(f"{len(expected)} new paper")
     assert Counter(Delivery.objects.values_list("status", flat=True)) == {
-        "sent": len(smtp_sink.messages), "skipped": 24 - len(smtp_sink.messages)}
+        "sent": len(smtp_sink.messages),
+        "skipped": 24 - len(smtp_sink.messages),
+    }
 
 
 def test_a_worker_killed_mid_chunk_loses_nothing_and_repeats_at_most_its_in_flight_messages(
-        workers, smtp_sink, edition_setup, settings):
+    workers, smtp_sink, edition_setup, settings
+):
     settings.DELIVERY_LEASE_SECONDS = 3
     Subscriber.objects.update(query="pruning OR federated OR diffusion OR data OR grok*")
     smtp_sink.handler.delay = 0.3
@@ -115,7 +141,8 @@ def test_a_worker_killed_mid_chunk_loses_nothing_and_repeats_at_most_its_in_flig
 
 
 def test_a_server_answering_421_for_a_while_delays_but_loses_and_repeats_nothing(
-        workers, smtp_sink, edition_setup):
+    workers, smtp_sink, edition_setup
+):
     Subscriber.objects.update(query="pruning OR federated OR diffusion")
     smtp_sink.handler.temporary_failure = True
     workers.start(concurrency=2, env=worker_env(smtp_sink))
@@ -130,12 +157,16 @@ def test_a_server_answering_421_for_a_while_delays_but_loses_and_repeats_nothing
     assert len(smtp_sink.counts()) == 24
 
 
-def test_a_refused_recipient_is_failed_with_the_reason_and_the_rest_are_sent(workers, smtp_sink, edition_setup):
+def test_a_refused_recipient_is_failed_with_the_reason_and_the_rest_are_sent(
+    workers, smtp_sink, edition_setup
+):
     Subscriber.objects.update(query="pruning OR federated OR diffusion")
     smtp_sink.handler.refuse.add("reader3@example.org")
     workers.start(concurrency=2, env=worker_env(smtp_sink))
     send_edition_task.delay("daily")
     wait_for(lambda: Delivery.objects.count() == 24 and not unfinished(), what="the edition")
     refused = Delivery.objects.get(subscriber__email="reader3@example.org")
-    assert refused.status == "failed" and refused.failure_reason.startswith("recipient refused: 550")
+    assert refused.status == "failed" and refused.failure_reason.startswith(
+        "recipient refused: 550"
+    )
     assert Delivery.objects.filter(status="sent").count() == 23

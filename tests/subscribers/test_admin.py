@@ -33,14 +33,21 @@ def test_resend_confirmation_action_emails_pending_subscribers_only(
     with django_capture_on_commit_callbacks(execute=True):
         admin_client.post(
             CHANGELIST,
-            {"action": "resend_confirmation", "_selected_action": [pending.pk, active.pk]},
+            {
+                "action": "resend_confirmation",
+                "_selected_action": [pending.pk, active.pk],
+                "confirmed": "yes",
+            },
         )
     assert [m.to for m in mail.outbox] == [[pending.email]]
 
 
 def test_unsubscribe_action_records_the_operator(admin_client, admin_user):
     subscriber = SubscriberFactory()
-    admin_client.post(CHANGELIST, {"action": "unsubscribe", "_selected_action": [subscriber.pk]})
+    admin_client.post(
+        CHANGELIST,
+        {"action": "unsubscribe", "_selected_action": [subscriber.pk], "confirmed": "yes"},
+    )
     subscriber.refresh_from_db()
     assert subscriber.status == Subscriber.Status.UNSUBSCRIBED
     assert subscriber.status_changes.get().reason == f"unsubscribed by operator {admin_user}"

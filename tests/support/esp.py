@@ -42,14 +42,23 @@ class FakePostmark:
             return 500, {"ErrorCode": 100, "Message": "Service unavailable (maintenance)."}
         to = payload["To"]
         if to.lower() in self.inactive:
-            return 422, {"ErrorCode": 406, "Message": (
-                f"You tried to send to recipient(s) that have been marked as inactive. Found "
-                f"inactive addresses: {to}. Inactive recipients are ones that have generated a "
-                f"hard bounce, a spam complaint, or a manual suppression.")}
+            return 422, {
+                "ErrorCode": 406,
+                "Message": (
+                    f"You tried to send to recipient(s) that have been marked as inactive. Found "
+                    f"inactive addresses: {to}. Inactive recipients are ones that have generated a "
+                    f"hard bounce, a spam complaint, or a manual suppression."
+                ),
+            }
         message_id = str(uuid.uuid4())
         self.sent.append({**payload, "MessageID": message_id})
-        return 200, {"To": to, "SubmittedAt": "2026-11-24T07:00:01Z", "MessageID": message_id,
-                     "ErrorCode": 0, "Message": "OK"}
+        return 200, {
+            "To": to,
+            "SubmittedAt": "2026-11-24T07:00:01Z",
+            "MessageID": message_id,
+            "ErrorCode": 0,
+            "Message": "OK",
+        }
 
     def stop(self) -> None:
         self.httpd.shutdown()

@@ -1,0 +1,44 @@
+"""An operator logs in, reads the dashboard and hides a spam paper, in headless Chromium.
+The dashboard screenshot is kept under var/screenshots/ (a CI artifact, not committed)."""
+
+from __future__ import annotations
+
+import pytest
+from playwright.sync_api import expect
+
+from digest.models import Paper
+from tests.conftest import SCREENSHOTS
+from tests.factories import PaperFactory, SubscriberFactory
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def test_operator_logs_in_reads_the_dashboard_and_hides_a_paper(
+    page, live_server, django_user_model
+):
+    django_user_model.objects.create_superuser("ops", "ops@example.org", "a-long-password-1")
+    for status in ("active", "active", "pending", "unsubscribed"):
+        SubscriberFactory(status=status)
+    spam = PaperFactory(title="Cheap watches, best prices")
+    PaperFactory(title="Global Channel Pruning for Multitask CNNs")
+
+    page.goto(live_server.url + "/admin/")
+    page.get_by_label("Username").fill("ops")
+    page.get_by_label("Password").fill("a-long-password-1")
+    page.get_by_role("button", name="Log in").click()
+    expect(page.get_by_role("heading", name="Subscribers", exact=True)).to_be_visible()
+    expect(page.get_by_role("img", name="Signups and confirmations per day")).to_be_visible()
+    expect(page.get_by_role("row", name="Active 2 0 2")).to_be_visible()
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / "admin-dashboard.png"), full_page=True)
+
+    page.get_by_role("link", name="Papers", exact=True).click()
+    page.get_by_role("row", name="Cheap watches").get_by_role("checkbox").check()
+    page.get_by_label("Action:").select_option("hide")
+    page.get_by_role("button", name="Go").click()
+    expect(page.get_by_role("heading", name="Hide these papers?")).to_be_visible()
+    page.get_by_role("button", name="Yes, hide them").click()
+    expect(page.get_by_text("Hid 1 paper(s).")).to_be_visible()
+    spam.refresh_from_db()
+    assert spam.hidden
+    assert not Paper.objects.get(title__startswith="Global").hidden

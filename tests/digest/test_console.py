@@ -1,0 +1,344 @@
+"""The operator's console: dashboard, permissions, source/paper/edition tools, test digests."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.contrib.auth.models import Group
+from django.urls import reverse
+from django.utils import timezone
+
+from digest.models import Delivery, Edition, Paper, Source
+from subscribers.models import StatusChange, Subscriber
+from tests.factories import PaperFactory, SubscriberFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def staff(django_user_model):
+    def make(group: str):
+        user = django_user_model.objects.create_user(
+            f"{group}-user", password="a-long-test-password", is_staff=True
+        )
+        user.groups.add(Group.objects.get(name=group))
+        return user
+
+    return make
+
+
+def act(client, model: str, action: str, ids: list[int], **extra):
+    url = reverse(f"admin:digest_{model}_changelist")
+    return client.post(url, {"action": action, "_selected_action": ids, **extra}, follow=True)
+
+
+# --- dashboard ------------------------------------------------------------------------------
+
+
+def test_dashboard_shows_subscribers_editions_sources_and_a_chart(admin_client):
+    SubscriberFactory(status="active", frequency="daily")
+    SubscriberFactory(status="active", frequency="weekly")
+    SubscriberFactory(status="pending")
+    Source.objects.create(
+        name="cs.LG listing",
+        url="https://rss.arxiv.org/rss/cs.LG",
+        kind="arxiv-rss",
+        last_status="error",
+        last_error="HTTP 503 from arXiv",
+    )
+    page = admin_client.get(reverse("admin:index")).content.decode()
+    assert "Subscribers" in page and "Pending confirmation" in page
+    assert "<svg" in page and "Signups and confirmations per day" in page
+    assert "cs.LG listing" in page and "HTTP 503 from arXiv" in page
+    assert "Send the daily edition" not in page  # schedules live under Periodic tasks
+    assert "Tasks run inside the web process" in page  # no broker in this test
+    assert "Daily" in page and "Weekly" in page
+
+
+def test_dashboard_warns_when_complaints_pass_gmails_limit(admin_client):
+    subscriber = SubscriberFactory(status="active")
+    edition = Edition.objects.create(
+        frequency="daily",
+        period=timezone.now().date(),
+        window_start=timezone.now() - timedelta(days=1),
+        window_end=timezone.now(),
+    )
+    Delivery.objects.create(
+        subscriber=subscriber, edition=edition, status="sent", sent_at=timezone.now()
+    )
+    assert "above Gmail" not in admin_client.get(reverse("admin:index")).content.decode()
+    StatusChange.objects.create(
+        subscriber=subscriber,
+        from_status="active",
+        to_status="complained",
+        reason="Postmark: SpamComplaint",
+    )
+    page = admin_client.get(reverse("admin:index")).content.decode()
+    assert "above Gmail&#x27;s 0.3% limit" in page or "above Gmail's 0.3% limit" in page
+    assert "100.00%" in page
+
+
+def test_signups_and_confirmations_are_counted_per_day():
+    from digest.dashboard import daily_signups
+
+    now = timezone.now()
+    SubscriberFactory(created_at=now)
+    SubscriberFactory(created_at=now - timedelta(days=2))
+    SubscriberFactory(created_at=now - timedelta(days=40))
+    days = daily_signups(30, now)
+    assert len(days) == 30 and days[-1].day == now.date()
+    assert days[-1].signups == 1 and days[-3].signups == 1
+    assert sum(d.signups for d in days) == 2
+
+
+# --- permissions ------------------------------------------------------------------------------
+
+ADMIN_PAGES = [
+    "admin:index",
+    "admin:digest_source_changelist",
+    "admin:digest_source_add",
+    "admin:digest_paper_changelist",
+    "admin:digest_edition_changelist",
+    "admin:digest_delivery_changelist",
+    "admin:digest_fetchlog_changelist",
+    "admin:subscribers_subscriber_changelist",
+    "admin:subscribers_subscriber_import",
+    "admin:send_test_digest",
+    "admin:django_celery_beat_periodictask_changelist",
+]
+
+
+@pytest.mark.parametrize("name", ADMIN_PAGES)
+def test_admin_pages_render_for_staff(admin_client, name):
+    assert admin_client.get(reverse(name)).status_code == 200
+
+
+@pytest.mark.parametrize("name", ADMIN_PAGES)
+def test_admin_pages_are_refused_to_visitors_and_non_staff(client, django_user_model, name):
+    response = client.get(reverse(name))
+    assert response.status_code == 302 and "/admin/login/" in response["Location"]
+    client.force_login(django_user_model.objects.create_user("someone", password="pw-1234567"))
+    response = client.get(reverse(name))
+    assert response.status_code == 302 and "/admin/login/" in response["Location"]
+
+
+def test_viewer_can_read_but_not_act(client, staff):
+    client.force_login(staff("viewer"))
+    paper = PaperFactory(title="Spam paper")
+    assert client.get(reverse("admin:digest_paper_changelist")).status_code == 200
+    act(client, "paper", "hide", [paper.pk], confirmed="yes")
+    paper.refresh_from_db()
+    assert not paper.hidden
+    assert client.get(reverse("admin:send_test_digest")).status_code == 403
+    assert client.get(reverse("admin:subscribers_subscriber_import")).status_code == 403
+
+
+def test_groups_from_the_migration_give_operators_the_tools():
+    operator = Group.objects.get(name="operator").permissions.values_list("codename", flat=True)
+    assert {
+        "change_paper",
+        "retry_edition",
+        "send_test_digest",
+        "import_subscribers",
+        "export_subscribers",
+        "change_periodictask",
+    } <= set(operator)
+    assert "delete_subscriber" not in operator
+    viewer = Group.objects.get(name="viewer").permissions.values_list("codename", flat=True)
+    assert viewer and all(code.startswith("view_") for code in viewer)
+
+
+def test_admin_login_attempts_are_rate_limited(client, settings):
+    settings.ADMIN_LOGIN_LIMIT = 3
+    url = reverse("admin:login")
+    codes = [
+        client.post(url, {"username": "root", "password": f"guess{i}"}).status_code
+        for i in range(4)
+    ]
+    assert codes == [200, 200, 200, 429]
+
+
+# --- sources ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("url", "kind", "message"),
+    [
+        ("ftp://example.org/feed", "feed", "Feeds are fetched over http or https only."),
+        ("https://user:pw@example.org/feed", "feed", "Leave credentials out of the URL"),
+        ("https://example.org/api?q=x", "arxiv-api", "export.arxiv.org"),
+    ],
+)
+def test_source_form_explains_what_is_wrong(admin_client, url, kind, message):
+    response = admin_client.post(
+        reverse("admin:digest_source_add"), {"name": "x", "url": url, "kind": kind, "enabled": "on"}
+    )
+    assert response.status_code == 200 and message in response.content.decode()
+    assert not Source.objects.exists()
+
+
+def test_test_fetch_shows_what_would_be_ingested_and_stores_nothing(
+    admin_client, feed_server, data_dir
+):
+    body = (data_dir / "feeds" / "arxiv-rss.xml").read_bytes()
+    url = feed_server.route("/rss", body=body)
+    source = Source.objects.create(name="cs.LG", url=url, kind="arxiv-rss", etag='"v1"')
+    response = act(admin_client, "source", "test_fetch", [source.pk])
+    page = response.content.decode()
+    assert "12 papers" in page and "12 would be new" in page
+    assert "Global Channel Pruning" in page
+    assert Paper.objects.count() == 0
+    source.refresh_from_db()
+    assert source.etag == '"v1"' and source.last_status == "never"
+
+
+def test_disable_asks_first_then_stops_fetching(admin_client):
+    source = Source.objects.create(
+        name="HF", url="https://huggingface.co/api/daily_papers", kind="hf-daily"
+    )
+    first = act(admin_client, "source", "disable", [source.pk])
+    assert "Disable these sources?" in first.content.decode()
+    source.refresh_from_db()
+    assert source.enabled
+    act(admin_client, "source", "disable", [source.pk], confirmed="yes")
+    source.refresh_from_db()
+    assert not source.enabled
+
+
+# --- papers -----------------------------------------------------------------------------------
+
+
+def test_hiding_a_paper_keeps_it_out_of_digests_and_the_landing_page(admin_client, client):
+    spam = PaperFactory(title="Buy cheap pruning shears now")
+    keep = PaperFactory(title="Global Channel Pruning")
+    assert "cheap pruning shears" in client.get("/").content.decode()
+    act(admin_client, "paper", "hide", [spam.pk], confirmed="yes")
+    assert "cheap pruning shears" not in client.get("/").content.decode()
+    from digest import sending
+
+    edition = sending.upcoming_edition("daily")
+    assert list(edition.papers()) == [keep]
+
+
+def test_merging_duplicates_keeps_one_and_hides_the_rest(admin_client):
+    a = PaperFactory(title="Grokking Tickets", upvotes=3, pdf_url="")
+    b = PaperFactory(
+        title="Grokking tickets (HF)", upvotes=40, pdf_url="https://arxiv.org/pdf/2402.00001"
+    )
+    page = act(admin_client, "paper", "merge_papers", [a.pk, b.pk]).content.decode()
+    assert "Keep this one" in page
+    act(admin_client, "paper", "merge_papers", [a.pk, b.pk], keep=a.pk)
+    a.refresh_from_db()
+    b.refresh_from_db()
+    assert (a.hidden, a.upvotes, a.pdf_url) == (False, 40, "https://arxiv.org/pdf/2402.00001")
+    assert b.hidden and b.merged_into == a
+
+
+def test_papers_filter_by_category(admin_client):
+    PaperFactory(title="A vision paper", categories=["cs.CV"])
+    PaperFactory(title="A learning paper", categories=["cs.LG", "stat.ML"])
+    page = admin_client.get(
+        reverse("admin:digest_paper_changelist"), {"category": "cs.LG"}
+    ).content.decode()
+    assert "A learning paper" in page and "A vision paper" not in page
+
+
+# --- editions and test digests -----------------------------------------------------------------
+
+
+def test_retry_failed_resends_only_the_failed_deliveries(admin_client, mailoutbox):
+    from digest import sending
+
+    PaperFactory(title="Pruning at scale")
+    ok, broken = SubscriberFactory(query="pruning"), SubscriberFactory(query="pruning")
+    edition = sending.plan_edition("daily")
+    Delivery.objects.filter(subscriber=ok).update(status="sent", sent_at=timezone.now())
+    Delivery.objects.filter(subscriber=broken).update(
+        status="failed", attempts=10, failure_reason="gave up: 421"
+    )
+    page = admin_client.post(
+        reverse("admin:digest_edition_changelist"),
+        {"action": "retry_failed", "_selected_action": [edition.pk]},
+    )
+    assert "Retry failed deliveries?" in page.content.decode() and not mailoutbox
+    admin_client.post(
+        reverse("admin:digest_edition_changelist"),
+        {"action": "retry_failed", "_selected_action": [edition.pk], "confirmed": "yes"},
+    )
+    assert [m.to for m in mailoutbox] == [[broken.email]]
+    retried = Delivery.objects.get(subscriber=broken)
+    assert retried.status == "sent"
+
+
+def test_edition_page_is_read_only_and_links_to_its_deliveries(admin_client):
+    edition = Edition.objects.create(
+        frequency="weekly",
+        period=timezone.now().date(),
+        window_start=timezone.now() - timedelta(days=7),
+        window_end=timezone.now(),
+    )
+    page = admin_client.get(reverse("admin:digest_edition_change", args=[edition.pk]))
+    html = page.content.decode()
+    assert f"?edition__id__exact={edition.pk}" in html
+    assert 'name="_save"' not in html
+
+
+def test_send_test_digest_for_keywords_is_marked_and_not_recorded(admin_client, mailoutbox):
+    PaperFactory(title="Federated learning on phones")
+    response = admin_client.post(
+        reverse("admin:send_test_digest"),
+        {
+            "query": "federated learning",
+            "frequency": "daily",
+            "per_email": 10,
+            "to": "operator@example.org",
+        },
+        follow=True,
+    )
+    assert "on its way to operator@example.org" in response.content.decode()
+    (message,) = mailoutbox
+    assert message.subject.startswith("[Test] 1 new paper on federated learning")
+    assert message.to == ["operator@example.org"]
+    assert not Delivery.objects.exists()
+
+
+def test_send_test_digest_for_a_subscriber_uses_their_keywords(admin_client, mailoutbox):
+    PaperFactory(title="Diffusion models for art")
+    SubscriberFactory(email="ada@example.org", query="diffusion", status="active")
+    admin_client.post(
+        reverse("admin:send_test_digest"),
+        {"subscriber_email": "ada@example.org", "frequency": "daily", "per_email": 10},
+    )
+    (message,) = mailoutbox
+    assert message.to == ["ada@example.org"] and "diffusion" in message.subject
+
+
+@pytest.mark.parametrize(
+    ("data", "error"),
+    [
+        ({"to": "x@example.org"}, "Give either a subscriber"),
+        ({"subscriber_email": "nobody@example.org"}, "No subscriber has that address."),
+        ({"query": '"unbalanced', "to": "x@example.org"}, "quote"),
+        ({"query": "pruning", "to": "not an address"}, "Email addresses can"),
+    ],
+)
+def test_send_test_digest_form_errors(admin_client, mailoutbox, data, error):
+    page = admin_client.post(
+        reverse("admin:send_test_digest"), {"frequency": "daily", "per_email": 10, **data}
+    )
+    assert page.status_code == 200 and error in page.content.decode()
+    assert not mailoutbox
+
+
+def test_subscriber_actions_ask_before_unsubscribing(admin_client):
+    subscriber = SubscriberFactory(status="active")
+    url = reverse("admin:subscribers_subscriber_changelist")
+    admin_client.post(url, {"action": "unsubscribe", "_selected_action": [subscriber.pk]})
+    subscriber.refresh_from_db()
+    assert subscriber.status == Subscriber.Status.ACTIVE
+    admin_client.post(
+        url, {"action": "unsubscribe", "_selected_action": [subscriber.pk], "confirmed": "yes"}
+    )
+    subscriber.refresh_from_db()
+    assert subscriber.status == Subscriber.Status.UNSUBSCRIBED
