@@ -12,7 +12,7 @@ import secrets
 from collections import Counter
 from dataclasses import dataclass
 from email.utils import make_msgid
-from html import escape  # plain str out: Django's escape() costs 3× more per call
+from html import escape  # plain str out: Django's escape() costs 3x more per call
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 

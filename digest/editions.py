@@ -47,7 +47,11 @@ def open_edition(frequency: str, now: datetime) -> Edition:
     window = window_for(frequency, now, latest.window_end if latest else None)
     try:
         with transaction.atomic():
-            return Edition.objects.create(frequency=frequency, period=window.period,
-                                          window_start=window.start, window_end=window.end)
+            return Edition.objects.create(
+                frequency=frequency,
+                period=window.period,
+                window_start=window.start,
+                window_end=window.end,
+            )
     except IntegrityError:  # another planner opened it a moment ago
         return Edition.objects.get(frequency=frequency, period=period)

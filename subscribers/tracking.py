@@ -16,8 +16,9 @@ log = logging.getLogger(__name__)
 SUPPRESSING = {"bounced": Subscriber.Status.BOUNCED, "complained": Subscriber.Status.COMPLAINED}
 
 
-def handle_tracking_event(sender: object, event: AnymailTrackingEvent, esp_name: str,
-                          **kwargs: Any) -> None:
+def handle_tracking_event(
+    sender: object, event: AnymailTrackingEvent, esp_name: str, **kwargs: Any
+) -> None:
     status = SUPPRESSING.get(event.event_type)
     if status is None or not event.recipient or not _permanent(event):
         return

@@ -17,8 +17,12 @@ from subscribers.models import Subscriber
 SAMPLES = Path(__file__).resolve().parents[2] / "sample_data"
 DEMO_SOURCES = [
     ("arXiv cs.LG", "https://rss.arxiv.org/rss/cs.LG", Source.Kind.ARXIV_RSS, "arxiv-cs-lg.xml"),
-    ("Hugging Face daily papers", "https://huggingface.co/api/daily_papers", Source.Kind.HF_DAILY,
-     "hf-daily.json"),
+    (
+        "Hugging Face daily papers",
+        "https://huggingface.co/api/daily_papers",
+        Source.Kind.HF_DAILY,
+        "hf-daily.json",
+    ),
 ]
 DEMO_SUBSCRIBERS = [
     ("ada@example.org", "federated learning\npruning", "daily", 10),
@@ -29,8 +33,10 @@ DEMO_SUBSCRIBERS = [
 
 
 class Command(BaseCommand):
-    help = ("Load the bundled sample feeds, create demo subscribers and send their digests to the "
-            "local outbox (no network needed). Safe to run again.")
+    help = (
+        "Load the bundled sample feeds, create demo subscribers and send their digests to the "
+        "local outbox (no network needed). Safe to run again."
+    )
 
     def handle(self, *args: Any, **options: Any) -> None:
         self.stdout.write("Ingesting the bundled sample feeds…")
@@ -40,10 +46,16 @@ class Command(BaseCommand):
             self.stdout.write(f"  {result.summary()}")
         self.stdout.write("Demo subscribers (already confirmed):")
         for email, query, frequency, per_email in DEMO_SUBSCRIBERS:
-            subscriber, _ = Subscriber.objects.get_or_create(
-                email=email, defaults={"query": query, "frequency": frequency,
-                                       "per_email": per_email, "status": "active",
-                                       "confirmed_at": timezone.now()})
+            Subscriber.objects.get_or_create(
+                email=email,
+                defaults={
+                    "query": query,
+                    "frequency": frequency,
+                    "per_email": per_email,
+                    "status": "active",
+                    "confirmed_at": timezone.now(),
+                },
+            )
             self.stdout.write(f"  {email} ({frequency}): {query.replace(chr(10), ' | ')}")
         self.stdout.write("Sending their digests…")
         call_command("send_digests", stdout=self.stdout, stderr=self.stderr)
@@ -52,16 +64,26 @@ class Command(BaseCommand):
     def report(self) -> None:
         outbox = Path(settings.EMAIL_FILE_PATH)
         if settings.EMAIL_BACKEND.endswith("filebased.EmailBackend"):
-            self.stdout.write(f"Emails are in {outbox}/ (raw MIME; one .log file per sending batch).")
+            self.stdout.write(
+                f"Emails are in {outbox}/ (raw MIME; one .log file per sending batch)."
+            )
         self.stdout.write("Open the digests in your browser:")
-        for delivery in Delivery.objects.filter(status="sent").select_related("subscriber", "edition"):
-            self.stdout.write(f"  {delivery.subscriber.email}, {delivery.edition.label}: "
-                              f"{links.view_url(delivery)}")
+        for delivery in Delivery.objects.filter(status="sent").select_related(
+            "subscriber", "edition"
+        ):
+            self.stdout.write(
+                f"  {delivery.subscriber.email}, {delivery.edition.label}: "
+                f"{links.view_url(delivery)}"
+            )
         self.stdout.write("Preferences pages (the link in every email):")
         for subscriber in Subscriber.objects.filter(email__in=[s[0] for s in DEMO_SUBSCRIBERS]):
             self.stdout.write(f"  {subscriber.email}: {links.manage_url(subscriber)}")
-        self.stdout.write(f"Preview any subscriber's next digest: python manage.py preview_digest "
-                          f"ada@example.org --html /tmp/digest.html")
-        self.stdout.write(f"Admin: {settings.SITE_URL}{reverse('admin:index')} "
-                          f"(create a login with: python manage.py createsuperuser)")
+        self.stdout.write(
+            "Preview any subscriber's next digest: python manage.py preview_digest "
+            "ada@example.org --html /tmp/digest.html"
+        )
+        self.stdout.write(
+            f"Admin: {settings.SITE_URL}{reverse('admin:index')} "
+            f"(create a login with: python manage.py createsuperuser)"
+        )
         self.stdout.write(self.style.SUCCESS(f"Demo ready. Landing page: {settings.SITE_URL}/"))

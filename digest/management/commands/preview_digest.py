@@ -16,8 +16,12 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("email", help="the subscriber's address")
-        parser.add_argument("--html", type=Path, metavar="FILE",
-                            help="also write the HTML part to FILE (open it in a browser)")
+        parser.add_argument(
+            "--html",
+            type=Path,
+            metavar="FILE",
+            help="also write the HTML part to FILE (open it in a browser)",
+        )
 
     def handle(self, *args: Any, email: str, html: Path | None, **options: Any) -> None:
         subscriber = Subscriber.objects.filter(email_key=normalize_email(email)).first()
@@ -28,8 +32,10 @@ class Command(BaseCommand):
         except QueryError as exc:
             raise CommandError(f"{email}'s keywords are not valid: {exc.message}") from None
         if not subscriber.receives_digests:
-            self.stderr.write(f"Note: {email} is {subscriber.get_status_display().lower()}"
-                              f"{' and paused' if subscriber.paused else ''}; nothing would be sent.")
+            self.stderr.write(
+                f"Note: {email} is {subscriber.get_status_display().lower()}"
+                f"{' and paused' if subscriber.paused else ''}; nothing would be sent."
+            )
         self.stdout.write(f"To: {message.to[0]}\nSubject: {message.subject}\n\n{message.body}")
         if html:
             html.write_text(message.alternatives[0][0], encoding="utf-8")
