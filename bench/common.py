@@ -63,3 +63,23 @@ def peak_rss_mb() -> float:
 
 def emit(figures: dict) -> None:
     print(json.dumps(figures), flush=True)
+
+
+def as_paper_data(paper: dict, published_at: object) -> object:
+    """A synthetic paper (bench/feedgen.py) in the shape ingestion stores."""
+    from digest.feeds import PaperData
+
+    arxiv_id = paper["arxiv_id"]
+    return PaperData(
+        key=f"arxiv:{arxiv_id}",
+        title=paper["title"],
+        abstract=paper["abstract"],
+        authors=tuple(paper["authors"]),
+        categories=tuple(paper["categories"]),
+        arxiv_id=arxiv_id,
+        version=1,
+        upvotes=paper["upvotes"],
+        abs_url=f"https://arxiv.org/abs/{arxiv_id}",
+        pdf_url=f"https://arxiv.org/pdf/{arxiv_id}",
+        published_at=published_at,
+    )

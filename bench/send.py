@@ -25,7 +25,7 @@ import sys
 import threading
 import time
 
-from common import ROOT, database_url, emit, setup_django, throwaway_database
+from common import ROOT, as_paper_data, database_url, emit, setup_django, throwaway_database
 
 # This process and its workers share a private queue (read by settings at start-up).
 QUEUE = os.environ["CELERY_QUEUE"] = f"bench-send-{os.getpid()}"
@@ -38,7 +38,6 @@ from django.utils import timezone  # noqa: E402
 from bench.feedgen import synthetic_papers  # noqa: E402
 from bench.match import make_queries, topic_pool  # noqa: E402
 from digest import ingest, sending  # noqa: E402
-from digest.feeds import PaperData  # noqa: E402
 from digest.matching import PaperText  # noqa: E402
 from digest.models import Delivery, Edition  # noqa: E402
 from subscribers.models import Subscriber  # noqa: E402
@@ -48,24 +47,7 @@ from tests.support.smtp import free_port  # noqa: E402
 def load(papers: int, subscribers: int) -> None:
     now = timezone.now()
     data = synthetic_papers(papers, seed=11)
-    ingest.store_papers(
-        [
-            PaperData(
-                key=f"arxiv:{p['arxiv_id']}",
-                title=p["title"],
-                abstract=p["abstract"],
-                authors=tuple(p["authors"]),
-                categories=tuple(p["categories"]),
-                arxiv_id=p["arxiv_id"],
-                upvotes=p["upvotes"],
-                version=1,
-                abs_url=f"https://arxiv.org/abs/{p['arxiv_id']}",
-                pdf_url=f"https://arxiv.org/pdf/{p['arxiv_id']}",
-                published_at=now,
-            )
-            for p in data
-        ]
-    )
+    ingest.store_papers([as_paper_data(p, now) for p in data])
     from digest.models import Paper
 
     Paper.objects.update(first_seen_at=now - timezone.timedelta(hours=1))

@@ -21,7 +21,7 @@ import sys
 import tempfile
 import time
 
-from common import ROOT, database_url, emit, setup_django, throwaway_database
+from common import ROOT, as_paper_data, database_url, emit, setup_django, throwaway_database
 
 setup_django()
 
@@ -31,7 +31,6 @@ from django.utils import timezone  # noqa: E402
 
 from bench.feedgen import synthetic_papers  # noqa: E402
 from digest import ingest  # noqa: E402
-from digest.feeds import PaperData  # noqa: E402
 
 BENCH_QUEUE = f"bench-web-{os.getpid()}"
 SIGNUP_LUA = """
@@ -53,21 +52,7 @@ def load_papers(count: int) -> None:
     now = timezone.now()
     batch = []
     for i, p in enumerate(synthetic_papers(count)):
-        batch.append(
-            PaperData(
-                key=f"arxiv:{p['arxiv_id']}",
-                title=p["title"],
-                abstract=p["abstract"],
-                authors=tuple(p["authors"]),
-                categories=tuple(p["categories"]),
-                arxiv_id=p["arxiv_id"],
-                version=1,
-                upvotes=p["upvotes"],
-                abs_url=f"https://arxiv.org/abs/{p['arxiv_id']}",
-                pdf_url=f"https://arxiv.org/pdf/{p['arxiv_id']}",
-                published_at=now - timezone.timedelta(minutes=i),
-            )
-        )
+        batch.append(as_paper_data(p, now - timezone.timedelta(minutes=i)))
         if len(batch) == 5000:
             ingest.store_papers(batch)
             batch = []
