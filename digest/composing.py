@@ -18,17 +18,18 @@ from urllib.parse import urlsplit
 
 import css_inline
 from django.conf import settings
-from django.core.mail import EmailMultiAlternatives
 from django.template.loader import render_to_string
 from django.utils.safestring import mark_safe
 
-from digest import highlighting
+from digest import highlighting, mime
 from digest.matching import Match
 from digest.models import Edition
 from digest.query import QueryError, parse_query
 from subscribers import links
 
 if TYPE_CHECKING:
+    from django.core.mail import EmailMultiAlternatives
+
     from digest.models import Delivery, Paper
     from subscribers.models import Subscriber
 
@@ -51,21 +52,42 @@ def build_message(
     to: str,
     context: dict[str, Any],
     *,
-    unsubscribe_url: str = "",
-    unsubscribe_mailto: str = "",
-    message_id: str = "",
-    tags: tuple[str, ...] = (),
-    metadata: dict[str, str] | None = None,
     fragments: dict[str, str] | None = None,
+    **envelope: Any,
 ) -> EmailMultiAlternatives:
     """Render templates/email/<kind>.* into a message with both parts and our headers.
-    `fragments` are HTML put in place of their markers after the CSS is inlined."""
+    `fragments` are HTML put in place of their markers after the CSS is inlined; `envelope`
+    is what assemble() takes besides the parts."""
+    subject, text, html = render_parts(kind, context, fragments)
+    return assemble(to, subject, text, html, **envelope)
+
+
+def render_parts(
+    kind: str, context: dict[str, Any], fragments: dict[str, str] | None = None
+) -> tuple[str, str, str]:
+    """Subject, plain text and HTML (CSS inlined) of templates/email/<kind>.*."""
     context = {"site_name": settings.SITE_NAME, "site_url": settings.SITE_URL, **context}
     subject = " ".join(render_to_string(f"email/{kind}.subject.txt", context).split())
     text = render_to_string(f"email/{kind}.txt", context)
     html = _inliner.inline(render_to_string(f"email/{kind}.html", context))
     for marker, fragment in (fragments or {}).items():
         html = html.replace(marker, fragment)
+    return subject, text, html
+
+
+def assemble(
+    to: str,
+    subject: str,
+    text: str,
+    html: str,
+    *,
+    unsubscribe_url: str = "",
+    unsubscribe_mailto: str = "",
+    message_id: str = "",
+    tags: tuple[str, ...] = (),
+    metadata: dict[str, str] | None = None,
+) -> EmailMultiAlternatives:
+    """A message with both parts and the headers mailbox providers expect of bulk mail."""
     headers = {
         "Message-ID": message_id or new_message_id(),
         "List-Id": f"{settings.SITE_NAME} <digest.{site_domain()}>",
@@ -77,7 +99,7 @@ def build_message(
         headers["List-Unsubscribe"] = ", ".join(targets)
         # RFC 8058: mailbox providers POST "List-Unsubscribe=One-Click" to the https URL.
         headers["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
-    message = EmailMultiAlternatives(
+    message = mime.Email(
         subject=subject,
         body=text,
         from_email=settings.DEFAULT_FROM_EMAIL,
@@ -91,22 +113,36 @@ def build_message(
     return message
 
 
-class PaperBlocks:
-    """Each paper's HTML (CSS inlined) and text block, rendered from the templates once per
-    run; what differs per subscriber (highlighted title and excerpt, the "matched" line) is
-    filled into markers. Untrusted text cannot forge a marker: they are random per instance."""
+class Stencil:
+    """A template rendered once with a marker around each per-message value's name; fill()
+    is then a join. Literal parts sit at even positions, value names at odd ones."""
+
+    def __init__(self, rendered: str, marker: str) -> None:
+        self.parts = tuple(rendered.split(marker))
+
+    def fill(self, values: dict[str, str]) -> str:
+        return "".join(values[part] if i % 2 else part for i, part in enumerate(self.parts))
+
+
+class Prerendered:
+    """What every digest of a run shares, rendered from the templates once: each paper's HTML
+    (CSS inlined) and text block, and the page around the papers. What differs per
+    subscriber (highlighted title and excerpt, the "matched" line, links, topics) is filled
+    into markers. Untrusted text cannot forge a marker: they are random per instance."""
 
     def __init__(self) -> None:
         self._marker = f"pd{secrets.token_hex(8)}"
         self._papers: dict[int, _PaperBlock] = {}
+        self._frame: tuple[Stencil, Stencil, Stencil] | None = None
         self._css = render_to_string("email/styles.css")
         mark = css_inline.inline_fragment("<mark>x</mark>", self._css)
         self._mark_open = mark[: mark.index(">") + 1]
 
-    def render(self, paper: Paper, match: Match) -> tuple[str, str]:
+    def paper(self, paper: Paper, match: Match) -> tuple[str, str]:
+        """One paper's HTML and text block, highlighted for this match."""
         block = self._papers.get(paper.pk)
         if block is None:
-            block = self._papers[paper.pk] = self._skeleton(paper)
+            block = self._papers[paper.pk] = self._paper_block(paper)
         fields = f" (in {', '.join(match.fields)})" if match.fields else ""
         values = {
             "title": self._marked(highlighting.highlight(paper.title, match, block.title)),
@@ -116,19 +152,35 @@ class PaperBlocks:
             "matched": escape(match.matched),
             "matched_in": escape(fields),
         }
-        html = "".join(values[part] if i % 2 else part for i, part in enumerate(block.html))
-        text = "".join(match.matched if i % 2 else part for i, part in enumerate(block.text))
-        return html, text
+        return block.html.fill(values), block.text.fill({"matched": match.matched})
 
-    def _skeleton(self, paper: Paper) -> _PaperBlock:
-        slots = {name: mark_safe(f"{self._marker}{name}{self._marker}") for name in SLOTS}
+    def digest(self, values: dict[str, str], papers_html: str) -> tuple[str, str, str]:
+        """Subject, text and HTML of a digest with papers and a view-in-browser link: the
+        frame rendered once, the values escaped here as the templates would."""
+        if self._frame is None:
+            slots = {name: self._slot(name) for name in DIGEST_SLOTS}
+            self._frame = tuple(  # type: ignore[assignment]
+                Stencil(part, self._marker)
+                for part in render_parts("digest", {**slots, "papers_html": self._slot("html")})
+            )
+        subject, text, html = self._frame  # type: ignore[misc]
+        escaped = {name: escape(value) for name, value in values.items()}
+        return (
+            " ".join(subject.fill(values).split()),
+            text.fill(values),
+            html.fill({**escaped, "html": papers_html}),
+        )
+
+    def _slot(self, name: str) -> str:
+        return mark_safe(f"{self._marker}{name}{self._marker}")
+
+    def _paper_block(self, paper: Paper) -> _PaperBlock:
+        slots = {name: self._slot(name) for name in PAPER_SLOTS}
         context = {"paper": paper, "site_url": settings.SITE_URL, **slots}
         html = css_inline.inline_fragment(render_to_string("email/_paper.html", context), self._css)
-        text = render_to_string("email/_paper.txt", context)
-        # Split at the markers: literal parts at even positions, slot names at odd ones.
         return _PaperBlock(
-            html=tuple(html.split(self._marker)),
-            text=tuple(text.split(self._marker)),
+            html=Stencil(html, self._marker),
+            text=Stencil(render_to_string("email/_paper.txt", context), self._marker),
             title=highlighting.IndexedText.of(paper.title),
             abstract=highlighting.IndexedText.of(paper.abstract),
         )
@@ -140,13 +192,26 @@ class PaperBlocks:
         )
 
 
-SLOTS = ("title", "excerpt", "matched", "matched_in")
+PAPER_SLOTS = ("title", "excerpt", "matched", "matched_in")
+DIGEST_SLOTS = (
+    "subject",
+    "preheader",
+    "heading",
+    "edition_label",
+    "view_url",
+    "papers_text",
+    "frequency",
+    "recipient",
+    "topics",
+    "manage_url",
+    "unsubscribe_url",
+)
 
 
 @dataclass(frozen=True)
 class _PaperBlock:
-    html: tuple[str, ...]
-    text: tuple[str, ...]
+    html: Stencil
+    text: Stencil
     title: highlighting.IndexedText
     abstract: highlighting.IndexedText
 
@@ -158,34 +223,39 @@ def digest_message(
     papers: dict[int, Paper],
     *,
     delivery: Delivery | None = None,
-    blocks: PaperBlocks | None = None,
+    prerendered: Prerendered | None = None,
 ) -> EmailMultiAlternatives:
     """One subscriber's digest: the same rendering for sending, previews and the browser."""
-    blocks = blocks or PaperBlocks()
-    rendered = [blocks.render(papers[m.paper_id], m) for m in matches if m.paper_id in papers]
+    prerendered = prerendered or Prerendered()
+    rendered = [prerendered.paper(papers[m.paper_id], m) for m in matches if m.paper_id in papers]
     unsubscribe_url = links.unsubscribe_url(subscriber)
-    # The papers go in after the page's CSS is inlined: they come inlined already.
-    papers_slot = f"<!--papers-{secrets.token_hex(8)}-->"
-    context = {
-        "subscriber": subscriber,
-        "preheader": _clip(papers[matches[0].paper_id].title, 110) if rendered else "",
-        "papers_html": mark_safe(papers_slot) if rendered else "",
-        "text_blocks": [text for _, text in rendered],
+    values = {
         "subject": digest_subject(matches, edition),
+        "preheader": _clip(papers[matches[0].paper_id].title, 110) if rendered else "",
         "heading": _heading(len(rendered)),
         "edition_label": _edition_label(edition),
-        "topics": _topics(subscriber.query),
+        "view_url": links.view_url(delivery) if delivery and delivery.pk else "",
+        "papers_text": "".join(f"\n{i}. {text}\n" for i, (_, text) in enumerate(rendered, 1)),
+        "frequency": subscriber.get_frequency_display().lower(),
+        "recipient": subscriber.email,
+        "topics": ", ".join(_topics(subscriber.query)),
         "manage_url": links.manage_url(subscriber),
         "unsubscribe_url": unsubscribe_url,
-        "view_url": links.view_url(delivery) if delivery and delivery.pk else "",
     }
+    papers_html = "".join(html for html, _ in rendered)
+    if papers_html and values["view_url"]:  # what a send is made of: the prerendered frame
+        parts = prerendered.digest(values, papers_html)
+    else:  # previews and empty digests: the templates with their conditions
+        # The papers go in after the page's CSS is inlined: they come inlined already.
+        papers_slot = f"<!--papers-{secrets.token_hex(8)}-->"
+        context = {**values, "papers_html": mark_safe(papers_slot) if papers_html else ""}
+        parts = render_parts("digest", context, {papers_slot: papers_html})
     metadata = {"frequency": edition.frequency}
     if delivery:
         metadata.update(delivery=str(delivery.pk), edition=str(edition.pk))
-    return build_message(
-        "digest",
+    return assemble(
         subscriber.email,
-        context,
+        *parts,
         unsubscribe_url=unsubscribe_url,
         unsubscribe_mailto=links.unsubscribe_mailto(),
         # Stable per delivery: a re-send after a crash carries the same id, which mailbox
@@ -193,7 +263,6 @@ def digest_message(
         message_id=new_message_id(f"delivery-{delivery.pk}") if delivery and delivery.pk else "",
         tags=("digest",),
         metadata=metadata,  # one tag: Postmark allows no more
-        fragments={papers_slot: "".join(html for html, _ in rendered)},
     )
 
 

@@ -57,12 +57,12 @@ class ChunkResult:
 
 @dataclass(frozen=True)
 class EditionPapers:
-    """An edition's papers, their index and rendered blocks: built once per chunk, shared by
-    its deliveries."""
+    """An edition's papers, their index and prerendered email parts: built once per chunk,
+    shared by its deliveries."""
 
     papers: dict[int, Paper]
     index: PaperIndex
-    blocks: composing.PaperBlocks = field(default_factory=composing.PaperBlocks)
+    prerendered: composing.Prerendered = field(default_factory=composing.Prerendered)
 
     @classmethod
     def of(cls, papers: Iterable[Paper]) -> EditionPapers:
@@ -211,7 +211,7 @@ def deliver(delivery: Delivery, papers: EditionPapers, connection: object) -> st
             matches,
             papers.papers,
             delivery=delivery,
-            blocks=papers.blocks,
+            prerendered=papers.prerendered,
         )
     except Exception as exc:  # a bug in one digest must not stall the whole chunk
         log.exception("composing delivery %s failed", delivery.pk)
