@@ -199,7 +199,7 @@ def test_send_digests_dry_run_sends_and_stores_nothing(mailoutbox):
 def test_send_digests_reports_an_unavailable_mail_server(settings):
     from tests.support.smtp import free_port
 
-    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_BACKEND = "digest.mime.SMTPBackend"
     settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", free_port()
     digest_subscribers()
     out = StringIO()

@@ -188,7 +188,7 @@ def test_a_busy_server_stops_the_chunk_and_leaves_the_rest_planned(smtp_sink):
 def test_a_server_that_is_down_is_transient(settings):
     from tests.support.smtp import free_port
 
-    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_BACKEND = "digest.mime.SMTPBackend"
     settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", free_port()
     papers_seen(at(-1), "Pruning")
     SubscriberFactory()

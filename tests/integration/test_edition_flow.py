@@ -56,7 +56,7 @@ def unfinished() -> int:
 
 def worker_env(sink, **extra: str) -> dict[str, str]:
     return {
-        "EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+        "EMAIL_BACKEND": "digest.mime.SMTPBackend",
         "EMAIL_HOST": "127.0.0.1",
         "EMAIL_PORT": str(sink.port),
         **extra,

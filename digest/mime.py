@@ -1,0 +1,148 @@
+"""Our email messages, and an SMTP backend that turns them into bytes several times faster.
+
+Django builds a tree of email.mime objects and Python's email package serialises it; per
+27 kB digest that cost 1.3 ms, more than composing the digest. Most of it is generality we
+don't use: inventing a boundary (a regex built and searched over the whole message), folding
+every header through email.header, choosing Q or B encoding character by character, writing
+the body line by line. Our messages have one shape (text plus HTML alternative, ASCII
+addresses), so Email.as_bytes() writes that shape directly and hands anything else to
+Django. ESP backends (anymail) read the message's fields and never call either.
+"""
+
+from __future__ import annotations
+
+import base64
+import secrets
+from email.utils import formatdate, make_msgid
+
+from django.conf import settings
+from django.core.mail import EmailMultiAlternatives
+from django.core.mail.backends.smtp import EmailBackend
+from django.core.mail.message import RFC5322_EMAIL_LINE_LENGTH_LIMIT, BadHeaderError
+from django.core.mail.utils import DNS_NAME
+
+FOLD_AT = 78  # RFC 5322's recommended line length for headers
+_OWN_HEADERS = {"from", "to", "cc", "reply-to", "date", "subject", "content-type", "mime-version"}
+
+
+class Email(EmailMultiAlternatives):
+    def as_bytes(self) -> bytes:
+        """The message as sent over SMTP (CRLF line ends), the same MIME as Django's."""
+        return _serialise(self) or self.message().as_bytes(linesep="\r\n")
+
+
+class SMTPBackend(EmailBackend):
+    """Django's SMTP backend; Email messages take the fast serialiser."""
+
+    def _send(self, email_message: EmailMultiAlternatives) -> bool:
+        if not isinstance(email_message, Email) or not email_message.recipients():
+            return super()._send(email_message)
+        raw = _serialise(email_message)
+        if raw is None:
+            return super()._send(email_message)
+        try:
+            # smtplib takes the bare addresses out of "Name <address>" for the envelope.
+            self.connection.sendmail(email_message.from_email, email_message.recipients(), raw)
+        except Exception:
+            if not self.fail_silently:
+                raise
+            return False
+        return True
+
+
+def _serialise(message: Email) -> bytes | None:
+    """multipart/alternative of 8bit text and HTML, or None for what Django should do."""
+    alternatives = message.alternatives
+    if (
+        message.attachments
+        or message.cc
+        or message.reply_to
+        or message.encoding
+        or message.content_subtype != "plain"
+        or len(alternatives) != 1
+        or alternatives[0][1] != "text/html"
+        or not isinstance(alternatives[0][0], str)
+        or any(name.lower() in _OWN_HEADERS for name in message.extra_headers)
+    ):
+        return None
+    text, html = message.body, alternatives[0][0]
+    if not all(address.isascii() for address in [message.from_email, *message.recipients()]):
+        return None
+    if _has_long_lines(text, html):
+        return None
+    headers = {
+        "Subject": _encoded(message.subject),
+        "From": message.from_email,
+        "To": ", ".join(message.to),
+        "Date": formatdate(localtime=settings.EMAIL_USE_LOCALTIME),
+    }
+    if "message-id" not in {name.lower() for name in message.extra_headers}:
+        headers["Message-ID"] = make_msgid(domain=DNS_NAME)
+    headers.update((name, str(value)) for name, value in message.extra_headers.items())
+    for name, value in headers.items():
+        if "\n" in value or "\r" in value:  # as Django: no header injection
+            raise BadHeaderError(f"Header values can't contain newlines (got {value!r} for {name})")
+        if not value.isascii():
+            return None
+    boundary = f"=_pd{secrets.token_hex(16)}"
+    lines = [
+        f'Content-Type: multipart/alternative;\r\n boundary="{boundary}"',
+        "MIME-Version: 1.0",
+        *(_folded(f"{name}: {value}") for name, value in headers.items()),
+        "",
+        _part(boundary, "plain", text),
+        _part(boundary, "html", html),
+        f"--{boundary}--",
+        "",
+    ]
+    return "\r\n".join(lines).encode("utf-8", errors="surrogateescape")
+
+
+def _part(boundary: str, subtype: str, body: str) -> str:
+    crlf = body.replace("\r\n", "\n").replace("\r", "\n").replace("\n", "\r\n")
+    return (
+        f"--{boundary}\r\n"
+        f'Content-Type: text/{subtype}; charset="utf-8"\r\n'
+        "Content-Transfer-Encoding: 8bit\r\n\r\n"
+        f"{crlf}"
+    )
+
+
+def _has_long_lines(*bodies: str) -> bool:
+    return any(
+        max(map(len, body.encode(errors="surrogateescape").splitlines()), default=0)
+        > RFC5322_EMAIL_LINE_LENGTH_LIMIT
+        for body in bodies
+    )
+
+
+def _encoded(subject: str) -> str:
+    """RFC 2047 base64 encoded-words of at most 45 bytes each (75 characters with the
+    wrapper), split between characters, never inside one."""
+    subject = str(subject)
+    if subject.isascii():
+        return subject
+    words, chunk = [], b""
+    for char in subject:
+        encoded = char.encode("utf-8", errors="surrogateescape")
+        if len(chunk) + len(encoded) > 45:
+            words.append(chunk)
+            chunk = b""
+        chunk += encoded
+    words.append(chunk)
+    return " ".join(f"=?utf-8?b?{base64.b64encode(word).decode()}?=" for word in words)
+
+
+def _folded(line: str) -> str:
+    """Fold a header line at spaces so lines stay near 78 characters."""
+    if len(line) <= FOLD_AT:
+        return line
+    out, current = [], ""
+    for word in line.split(" "):
+        if current and len(current) + 1 + len(word) > FOLD_AT:
+            out.append(current)
+            current = word
+        else:
+            current = f"{current} {word}" if current else word
+    out.append(current)
+    return "\r\n ".join(out)

@@ -1,0 +1,115 @@
+"""The fast MIME writer says what Django's would, and steps aside for what it can't write."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import smtplib
+
+import pytest
+from django.core.mail import BadHeaderError, get_connection
+
+from digest import composing, mime, sending
+from digest.models import Delivery
+from tests.factories import PaperFactory, SubscriberFactory
+from tests.support.mail import text_and_html
+
+pytestmark = pytest.mark.django_db
+
+SUBJECTS = [
+    "3 new papers on pruning — Nov 24",
+    "Plain ASCII subject",
+    "Émoji 🧪 and كلمات عربية with a \u202eright-to-left override\u202c — Nov 24",
+    "A long subject " + "über-long words " * 12,
+]
+
+
+def email_of(subject: str, **overrides: object) -> mime.Email:
+    fields = {
+        "to": "ada@example.org",
+        "subject": subject,
+        "text": "Hello,\nplain part.\n.a line that starts with a dot\n",
+        "html": "<p>Hello, <b>HTML</b> part — ünïcode</p>\n" * 40,
+        "unsubscribe_url": "https://digest.example.org/unsubscribe/" + "x" * 90 + "/",
+        "unsubscribe_mailto": "digest@example.org",
+        "message_id": "<delivery-7@example.org>",
+    }
+    fields.update(overrides)
+    return composing.assemble(
+        fields.pop("to"), fields.pop("subject"), fields.pop("text"), fields.pop("html"), **fields
+    )
+
+
+def parsed(raw: bytes) -> email.message.EmailMessage:
+    return email.message_from_bytes(raw, policy=email.policy.default)
+
+
+def headers(message: email.message.EmailMessage) -> dict[str, str]:
+    skip = {"content-type", "date", "mime-version"}  # boundary and time differ by design
+    return {
+        k.lower(): " ".join(str(v).split()) for k, v in message.items() if k.lower() not in skip
+    }
+
+
+@pytest.mark.parametrize("subject", SUBJECTS)
+def test_fast_bytes_parse_to_what_django_writes(subject):
+    message = email_of(subject)
+    fast = message.as_bytes()
+    slow = message.message().as_bytes(linesep="\r\n")
+    ours, django = parsed(fast), parsed(slow)
+    assert headers(ours) == headers(django)
+    assert " ".join(str(ours["Subject"]).split()) == " ".join(subject.split())
+    assert text_and_html(ours) == text_and_html(django)
+    assert ours.get_content_type() == "multipart/alternative"
+    assert b"\r\n" in fast and b"\n" not in fast.replace(b"\r\n", b"")  # CRLF only
+    assert max(len(line) for line in fast.split(b"\r\n")) <= 998
+
+
+def test_header_lines_are_folded_near_78_characters():
+    raw = email_of(SUBJECTS[3]).as_bytes()
+    head = raw.split(b"\r\n\r\n", 1)[0]
+    assert all(len(line) <= 78 for line in head.split(b"\r\n") if b"://" not in line)
+
+
+def test_header_injection_is_refused_as_django_refuses_it():
+    with pytest.raises(BadHeaderError):
+        email_of("Hi\r\nBcc: victim@example.org").as_bytes()
+    with pytest.raises(BadHeaderError):
+        email_of("fine", to="ada@example.org\nBcc: victim@example.org").as_bytes()
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {"to": "åda@exämple.org"},  # a non-ASCII address: Django encodes it
+        {"html": "<p>" + "x" * 2000 + "</p>"},  # a line over SMTP's limit: quoted-printable
+    ],
+)
+def test_what_it_cannot_write_goes_to_django(overrides):
+    message = email_of("Subject — Nov 24", **overrides)
+    assert mime._serialise(message) is None
+    assert parsed(message.as_bytes()).get_body(("html",)).get_content().startswith("<p>")
+
+
+def test_both_backends_deliver_the_same_digest(smtp_sink, settings):
+    PaperFactory(title="Global channel pruning", abstract="Pruning channels.")
+    SubscriberFactory(email="ada@example.org", query="pruning")
+    edition = sending.plan_edition("daily")
+    delivery = Delivery.objects.get()
+    papers = sending.EditionPapers.for_edition(edition)
+    message, _ = sending.compose_for(delivery.subscriber, edition, papers)
+    for backend in ("digest.mime.SMTPBackend", "django.core.mail.backends.smtp.EmailBackend"):
+        with get_connection(backend) as connection:
+            assert connection.send_messages([message]) == 1
+    ours, django = smtp_sink.messages
+    assert headers(ours) == headers(django)
+    assert text_and_html(ours) == text_and_html(django)
+
+
+def test_a_refused_recipient_raises_as_with_django(smtp_sink):
+    smtp_sink.handler.refuse.add("gone@example.org")
+    with (
+        pytest.raises(smtplib.SMTPRecipientsRefused),
+        get_connection("digest.mime.SMTPBackend") as connection,
+    ):
+        connection.send_messages([email_of("Hi", to="gone@example.org")])
