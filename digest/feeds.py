@@ -10,6 +10,7 @@ from __future__ import annotations
 import calendar
 import html
 import json
+import math
 import re
 import time
 from collections.abc import Callable, Iterable
@@ -28,6 +29,7 @@ MAX_ABSTRACT = 20_000
 MAX_AUTHORS = 200
 MAX_NAME = 200
 MAX_CATEGORIES = 20
+MAX_ATTRIBUTES = 1_000  # per element
 EARLIEST_DATE = datetime(1991, 1, 1, tzinfo=UTC)  # arXiv's first paper; older dates are junk
 
 # Bidi overrides/isolates and C0/C1 controls: invisible, and used to disguise text.
@@ -140,6 +142,8 @@ def date_from_iso(text: Any) -> datetime | None:
 def as_count(value: Any) -> int | None:
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
+    if isinstance(value, float) and not math.isfinite(value):  # JSON's 1e999 is infinity
+        return None
     return max(0, min(int(value), 10_000_000))
 
 
@@ -172,6 +176,7 @@ def parse(body: bytes, kind: str | None = None) -> ParseResult:
         return _collect(_hf_items(body), _from_hf_item)
     if kind not in KINDS:
         raise FeedError(f"unknown feed kind {kind!r}; expected one of {', '.join(KINDS)}")
+    _refuse_attribute_floods(body)
     parsed = _feedparser(body)
     entry_reader = {"arxiv-rss": _from_arxiv_rss, "arxiv-api": _from_arxiv_api}.get(
         kind, _from_feed_entry
@@ -188,9 +193,24 @@ def parse(body: bytes, kind: str | None = None) -> ParseResult:
     return result
 
 
+def _refuse_attribute_floods(body: bytes) -> None:
+    """feedparser reads attributes through xml.sax, whose lookup by name is a linear scan:
+    an element with n attributes costs n² (100,000 took minutes). No feed needs many."""
+    if body.count(b"=") <= MAX_ATTRIBUTES:
+        return
+    for segment in body.split(b"<"):
+        if segment.count(b"=") > MAX_ATTRIBUTES:
+            raise FeedError(f"an element has over {MAX_ATTRIBUTES:,} attributes; not a real feed")
+
+
 def _feedparser(body: bytes) -> feedparser.FeedParserDict:
-    # We strip every tag ourselves (clean_text), so feedparser's slow sanitizer is redundant.
-    parsed = feedparser.parse(body, sanitize_html=False, resolve_relative_uris=False)
+    if b"&#" in body:
+        body = _BAD_CHAR_REFERENCE.sub(_replace_bad_reference, body)
+    try:
+        # We strip every tag ourselves (clean_text), so feedparser's sanitizer is redundant.
+        parsed = feedparser.parse(body, sanitize_html=False, resolve_relative_uris=False)
+    except Exception as exc:  # feedparser has crashed on inputs we did not foresee; say so
+        raise FeedError(f"unreadable feed: the parser failed ({type(exc).__name__})") from None
     if parsed.entries or parsed.get("version"):
         return parsed
     if b"<html" in body[:4096].lower():
@@ -198,6 +218,19 @@ def _feedparser(body: bytes) -> feedparser.FeedParserDict:
     if parsed.bozo:
         raise FeedError(f"unreadable feed: {_bozo_message(parsed.get('bozo_exception'))}")
     raise FeedError("not a recognised feed: expected RSS, Atom or Hugging Face JSON")
+
+
+_BAD_CHAR_REFERENCE = re.compile(rb"&#(?:[xX]([0-9a-fA-F]{1,8})|([0-9]{1,10}));")
+
+
+def _replace_bad_reference(match: re.Match[bytes]) -> bytes:
+    """feedparser crashes on a reference to a surrogate or to no character at all (&#xD800;);
+    such references become U+FFFD, as an HTML parser would make them."""
+    hex_digits, digits = match.groups()
+    code = int(hex_digits, 16) if hex_digits else int(digits)
+    if code == 0 or 0xD800 <= code <= 0xDFFF or code > 0x10FFFF:
+        return b"&#xFFFD;"
+    return match.group()
 
 
 def _bozo_message(exc: BaseException | None) -> str:
@@ -213,7 +246,7 @@ def _collect(entries: Iterable[Any], read: Callable[[Any], PaperData]) -> ParseR
             papers.append(read(entry))
         except EntryError as exc:
             rejected.append(Rejected(position, str(exc)))
-        except (TypeError, ValueError, AttributeError, KeyError) as exc:
+        except (TypeError, ValueError, ArithmeticError, AttributeError, KeyError) as exc:
             # A shape we did not foresee: reject this entry, keep the rest of the document.
             rejected.append(Rejected(position, f"unreadable entry ({type(exc).__name__}: {exc})"))
     return ParseResult(papers=tuple(papers), rejected=tuple(rejected))
@@ -355,6 +388,8 @@ def _hf_items(body: bytes) -> list[Any]:
         ) from None
     except RecursionError:
         raise FeedError("invalid JSON: nested too deeply") from None
+    except ValueError as exc:  # e.g. an integer over Python's 4,300-digit limit
+        raise FeedError(f"invalid JSON: {str(exc)[:120]}") from None
     if not isinstance(data, list):
         raise FeedError("unexpected JSON: expected a list of daily papers")
     return data
