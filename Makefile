@@ -5,13 +5,14 @@ PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: demo test lint bench run migrate clean help
+.PHONY: demo test lint bench faults run migrate clean help
 
 help:
 	@echo "make demo   set up, ingest the sample feeds, send demo digests, serve http://$(HOST):$(PORT)/"
 	@echo "make test   run the test suite (real PostgreSQL/Redis when DATABASE_URL/CELERY_BROKER_URL say so)"
 	@echo "make lint   ruff (lint and format check)"
 	@echo "make bench  run the benchmarks (JSON figures on stdout)"
+	@echo "make faults send an edition while killing workers, restarting Redis/PostgreSQL, failing SMTP"
 	@echo "make run    web, worker and beat from the Procfile (needs CELERY_BROKER_URL)"
 
 $(VENV)/.installed: pyproject.toml
@@ -46,6 +47,10 @@ bench: $(VENV)/.dev
 	$(PY) bench/match.py
 	$(PY) bench/web.py
 	$(PY) bench/send.py
+
+# Needs PostgreSQL (DATABASE_URL), redis-server on PATH, and root for the PostgreSQL restart.
+faults: $(VENV)/.dev
+	$(PY) bench/faults.py
 
 run: migrate
 	@[ -n "$$CELERY_BROKER_URL" ] || echo "CELERY_BROKER_URL is unset; using redis://127.0.0.1:6379/0"

@@ -83,3 +83,61 @@ def as_paper_data(paper: dict, published_at: object) -> object:
         pdf_url=f"https://arxiv.org/pdf/{arxiv_id}",
         published_at=published_at,
     )
+
+
+def load_edition(papers: int, subscribers: int) -> None:
+    """`papers` synthetic papers first seen an hour ago (the next daily edition's window) and
+    `subscribers` active subscribers with realistic keywords (the match benchmark's topics)."""
+    import random
+
+    from django.utils import timezone
+
+    from bench.feedgen import synthetic_papers
+    from bench.match import make_queries, topic_pool
+    from digest import ingest
+    from digest.matching import PaperText
+    from digest.models import Paper
+    from subscribers.models import Subscriber
+
+    now = timezone.now()
+    data = synthetic_papers(papers, seed=11)
+    ingest.store_papers([as_paper_data(p, now) for p in data])
+    Paper.objects.update(first_seen_at=now - timezone.timedelta(hours=1))
+    rng = random.Random(5)
+    texts = [
+        PaperText(
+            id=i,
+            title=p["title"],
+            abstract=p["abstract"],
+            authors=tuple(p["authors"]),
+            categories=tuple(p["categories"]),
+        )
+        for i, p in enumerate(data)
+    ]
+    queries = make_queries(topic_pool(texts, rng), subscribers, rng)
+    Subscriber.objects.bulk_create(
+        [
+            Subscriber(
+                email=f"reader{i}@example.org",
+                email_key=f"reader{i}@example.org",
+                query=query,
+                per_email=limit,
+                status="active",
+                confirmed_at=now,
+            )
+            for i, (query, limit) in enumerate(queries)
+        ],
+        batch_size=2000,
+    )
+
+
+def start_worker(name: str, queue: str, env: dict[str, str]) -> object:
+    """A Celery worker (one process) in its own process group, so a SIGKILL to the group
+    takes it down at once, as a crash or the OOM killer would."""
+    import subprocess
+
+    command = [sys.executable, "-m", "celery", "-A", "config", "worker", "-Q", queue, "-c", "1"]
+    command += ["-n", f"{name}@%h", "--without-gossip", "--without-mingle", "-l", "warning"]
+    return subprocess.Popen(
+        command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, start_new_session=True
+    )

@@ -18,14 +18,21 @@ import argparse
 import json
 import multiprocessing
 import os
-import random
 import smtplib
 import subprocess
 import sys
 import threading
 import time
 
-from common import ROOT, as_paper_data, database_url, emit, setup_django, throwaway_database
+from common import (
+    ROOT,
+    database_url,
+    emit,
+    load_edition,
+    setup_django,
+    start_worker,
+    throwaway_database,
+)
 
 # This process and its workers share a private queue (read by settings at start-up).
 QUEUE = os.environ["CELERY_QUEUE"] = f"bench-send-{os.getpid()}"
@@ -35,48 +42,10 @@ import psutil  # noqa: E402
 from django.conf import settings  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
-from bench.feedgen import synthetic_papers  # noqa: E402
-from bench.match import make_queries, topic_pool  # noqa: E402
-from digest import ingest, sending  # noqa: E402
-from digest.matching import PaperText  # noqa: E402
+from digest import sending  # noqa: E402
 from digest.models import Delivery, Edition  # noqa: E402
 from subscribers.models import Subscriber  # noqa: E402
 from tests.support.smtp import free_port  # noqa: E402
-
-
-def load(papers: int, subscribers: int) -> None:
-    now = timezone.now()
-    data = synthetic_papers(papers, seed=11)
-    ingest.store_papers([as_paper_data(p, now) for p in data])
-    from digest.models import Paper
-
-    Paper.objects.update(first_seen_at=now - timezone.timedelta(hours=1))
-    rng = random.Random(5)
-    texts = [
-        PaperText(
-            id=i,
-            title=p["title"],
-            abstract=p["abstract"],
-            authors=tuple(p["authors"]),
-            categories=tuple(p["categories"]),
-        )
-        for i, p in enumerate(data)
-    ]
-    queries = make_queries(topic_pool(texts, rng), subscribers, rng)
-    Subscriber.objects.bulk_create(
-        [
-            Subscriber(
-                email=f"reader{i}@example.org",
-                email_key=f"reader{i}@example.org",
-                query=query,
-                per_email=limit,
-                status="active",
-                confirmed_at=now,
-            )
-            for i, (query, limit) in enumerate(queries)
-        ],
-        batch_size=2000,
-    )
 
 
 def reset_deliveries() -> None:
@@ -136,30 +105,7 @@ def deliver_with_celery(port: int, workers: int) -> tuple[float, float]:
     from digest.tasks import send_edition_task
 
     procs = [
-        subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "config",
-                "worker",
-                "-Q",
-                QUEUE,
-                "-c",
-                "1",
-                "-n",
-                f"bench{i}-{os.getpid()}@%h",
-                "--without-gossip",
-                "--without-mingle",
-                "-l",
-                "warning",
-            ],
-            cwd=ROOT,
-            env=worker_env(port),
-            stdout=subprocess.DEVNULL,
-        )
-        for i in range(workers)
+        start_worker(f"bench{i}-{os.getpid()}", QUEUE, worker_env(port)) for i in range(workers)
     ]
     time.sleep(4)  # workers connect to the broker
     memory = Memory([p.pid for p in procs])
@@ -265,7 +211,7 @@ def main() -> None:
     with throwaway_database(shared=True) as vendor:
         if vendor == "sqlite":
             args.workers = 1  # SQLite takes one writer at a time; PostgreSQL shows the real figure
-        load(args.papers, args.subscribers)
+        load_edition(args.papers, args.subscribers)
         run = deliver_edition(args.workers)
         sample = (
             Delivery.objects.filter(status="sent").select_related("subscriber", "edition").first()

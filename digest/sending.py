@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import logging
 import smtplib
+import time
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from itertools import groupby, islice
@@ -22,7 +23,7 @@ from django.conf import settings
 from django.core import mail
 from django.core.exceptions import ImproperlyConfigured
 from django.core.mail import EmailMultiAlternatives
-from django.db import transaction
+from django.db import InterfaceError, OperationalError, connection, transaction
 from django.db.models import F, Q, Value
 from django.db.models.functions import Concat
 from django.utils import timezone
@@ -222,8 +223,25 @@ def deliver(delivery: Delivery, papers: EditionPapers, connection: object) -> st
     except PermanentSendError as exc:
         delivery.mark_failed(str(exc))
         return "failed"
-    delivery.mark_sent(sent_message_id(message), [m.paper_id for m in matches], subscriber.query)
+    message_id, paper_ids = sent_message_id(message), [m.paper_id for m in matches]
+    record_durably(lambda: delivery.mark_sent(message_id, paper_ids, subscriber.query))
     return "sent"
+
+
+def record_durably(mark: Callable[[], None]) -> None:
+    """Record that a message went out, waiting through a database restart: giving up here
+    would leave the delivery unmarked and the sweep would send it a second time."""
+    for pause in RECORD_PAUSES:
+        try:
+            return mark()
+        except (OperationalError, InterfaceError):
+            log.warning("database unavailable; retrying in %s s to record a sent message", pause)
+            connection.close()  # Django reconnects on the next query
+            time.sleep(pause)
+    return mark()
+
+
+RECORD_PAUSES = (0.5, 1, 2, 4, 8, 15, 30, 30)  # about 90 s in all
 
 
 def release(deliveries: Sequence[Delivery], reason: str) -> None:

@@ -345,3 +345,25 @@ def test_the_next_digest_preview_sends_and_stores_nothing(mailoutbox):
     assert message.subject.startswith("1 new paper on pruning")
     assert [m.paper_id for m in matches] and not mailoutbox
     assert not Edition.objects.exists() and not Delivery.objects.exists()
+
+
+def test_recording_a_sent_message_waits_through_a_database_restart(monkeypatch):
+    from django.db import OperationalError
+
+    monkeypatch.setattr(sending, "RECORD_PAUSES", (0, 0, 0))
+    monkeypatch.setattr(sending.connection, "close", lambda: None)
+    calls = []
+
+    def mark():
+        calls.append(1)
+        if len(calls) < 3:
+            raise OperationalError("server closed the connection unexpectedly")
+
+    sending.record_durably(mark)
+    assert len(calls) == 3
+
+    def always_down():
+        raise OperationalError("connection refused")
+
+    with pytest.raises(OperationalError):
+        sending.record_durably(always_down)
