@@ -117,15 +117,15 @@ def _has_long_lines(*bodies: str) -> bool:
 
 
 def _encoded(subject: str) -> str:
-    """RFC 2047 base64 encoded-words of at most 45 bytes each (75 characters with the
-    wrapper), split between characters, never inside one."""
+    """RFC 2047 base64 encoded-words of at most 39 bytes each (64 characters with the
+    wrapper, so "Subject: " and the first word fit in 78), split between characters."""
     subject = str(subject)
     if subject.isascii():
         return subject
     words, chunk = [], b""
     for char in subject:
         encoded = char.encode("utf-8", errors="surrogateescape")
-        if len(chunk) + len(encoded) > 45:
+        if len(chunk) + len(encoded) > 39:
             words.append(chunk)
             chunk = b""
         chunk += encoded
@@ -137,12 +137,14 @@ def _folded(line: str) -> str:
     """Fold a header line at spaces so lines stay near 78 characters."""
     if len(line) <= FOLD_AT:
         return line
-    out, current = [], ""
-    for word in line.split(" "):
-        if current and len(current) + 1 + len(word) > FOLD_AT:
+    # The first word stays beside the name: parsers keep a fold's space in the value.
+    name, first, *words = line.split(" ")
+    out, current = [], f"{name} {first}"
+    for word in words:
+        if len(current) + 1 + len(word) > FOLD_AT:
             out.append(current)
             current = word
         else:
-            current = f"{current} {word}" if current else word
+            current = f"{current} {word}"
     out.append(current)
     return "\r\n ".join(out)

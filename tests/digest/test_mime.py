@@ -20,7 +20,8 @@ SUBJECTS = [
     "3 new papers on pruning — Nov 24",
     "Plain ASCII subject",
     "Émoji 🧪 and كلمات عربية with a \u202eright-to-left override\u202c — Nov 24",
-    "A long subject " + "über-long words " * 12,
+    ("A long subject " + "über-long words " * 12).strip(),
+    ("[Test] " + "An ASCII subject long enough to be folded across lines, " * 2).strip(),
 ]
 
 
@@ -58,7 +59,7 @@ def test_fast_bytes_parse_to_what_django_writes(subject):
     slow = message.message().as_bytes(linesep="\r\n")
     ours, django = parsed(fast), parsed(slow)
     assert headers(ours) == headers(django)
-    assert " ".join(str(ours["Subject"]).split()) == " ".join(subject.split())
+    assert str(ours["Subject"]) == subject.strip()  # no fold space kept in front
     assert text_and_html(ours) == text_and_html(django)
     assert ours.get_content_type() == "multipart/alternative"
     assert b"\r\n" in fast and b"\n" not in fast.replace(b"\r\n", b"")  # CRLF only
