@@ -8,7 +8,7 @@ import time_machine
 from django.utils import timezone
 
 from digest import editions, sending
-from digest.models import Delivery, Edition
+from digest.models import Delivery, Edition, Paper
 from digest.sending import TransientSendError
 from subscribers.models import Subscriber
 from tests.factories import PaperFactory, SubscriberFactory
@@ -367,3 +367,31 @@ def test_recording_a_sent_message_waits_through_a_database_restart(monkeypatch):
 
     with pytest.raises(OperationalError):
         sending.record_durably(always_down)
+
+
+def test_hostile_feed_text_is_inert_in_both_parts_of_the_email(smtp_sink):
+    from digest import ingest
+    from tests.support.hostile_feeds import rss
+
+    hostile = rss(
+        "<item><title>Pruning &lt;script&gt;alert(1)&lt;/script&gt; "
+        "&lt;/style&gt;&lt;style&gt;body{display:none}&lt;/style&gt; \u202egnp.exe\u202c</title>"
+        "<link>javascript:alert(document.cookie)</link>"
+        '<description>&lt;a href="javascript:alert(1)" style="position:fixed;top:0"&gt;'
+        "pruning&lt;/a&gt; &lt;img src=x onerror=alert(1)&gt; expression(alert(1))</description>"
+        "<guid>https://example.org/p/1</guid></item>"
+    )
+    assert not ingest.ingest_body(hostile, label="hostile").error
+    Paper.objects.update(first_seen_at=at(-1))
+    SubscriberFactory(query="pruning")
+    send_all(sending.plan_edition("daily", at(0)))
+    text, html = text_and_html(smtp_sink.messages[0])
+    assert "Pruning" in html
+    for part in (text, html):
+        assert "\u202e" not in part and "\u202c" not in part
+        assert "javascript:" not in part.lower()
+    lowered = html.lower()
+    assert "<script" not in lowered and "<img" not in lowered and "onerror" not in lowered
+    assert lowered.count("<style") == 1  # ours: the media queries kept for dark mode and phones
+    assert "display:none}" not in lowered.replace(" ", "")
+    assert "position:fixed" not in lowered.replace(" ", "")
