@@ -10,7 +10,7 @@ PORT ?= 8000
 help:
 	@echo "make demo   set up, ingest the sample feeds, send demo digests, serve http://$(HOST):$(PORT)/"
 	@echo "make test   run the test suite (real PostgreSQL/Redis when DATABASE_URL/CELERY_BROKER_URL say so)"
-	@echo "make lint   ruff (lint and format check)"
+	@echo "make lint   ruff (lint and format check) and pip-audit of the dependencies"
 	@echo "make bench  run the benchmarks (JSON figures on stdout)"
 	@echo "make faults send an edition while killing workers, restarting Redis/PostgreSQL, failing SMTP"
 	@echo "make run    web, worker and beat from the Procfile (needs CELERY_BROKER_URL)"
@@ -41,6 +41,7 @@ test: $(VENV)/.dev
 lint: $(VENV)/.dev
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(PY) scripts/audit_dependencies.py
 
 bench: $(VENV)/.dev
 	$(PY) bench/ingest.py

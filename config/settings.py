@@ -210,3 +210,7 @@ if not DEBUG:
     CSRF_COOKIE_SECURE = _site.scheme == "https"
     SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31536000, minimum=0)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=False)
+    SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", default=False)
+    # Both bind every subdomain of the site's domain (and preload, for good): a decision for
+    # whoever runs the domain, not a default for an app that often lives on a subdomain.
+    SILENCED_SYSTEM_CHECKS = ["security.W005", "security.W021"]

@@ -1,11 +1,16 @@
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
 from config.env import anymail_settings, env_bool, env_int, env_list, parse_database_url
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.mark.parametrize(
@@ -87,3 +92,35 @@ def test_anymail_settings_collects_prefixed_variables():
         "OTHER": "x",
     }
     assert anymail_settings(environ) == {"POSTMARK_SERVER_TOKEN": "t0k", "WEBHOOK_SECRET": "u:p"}
+
+
+def test_production_settings_pass_the_deploy_checks(tmp_path):
+    """`manage.py check --deploy` with the settings the README gives for production."""
+    root = ROOT
+    env = {
+        "PATH": os.environ.get("PATH", ""),
+        "DEBUG": "0",
+        "SECRET_KEY": "x" * 10 + "-a-long-random-production-secret-key-of-fifty-chars",
+        "SITE_URL": "https://digest.example.org",
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
+        "VAR_DIR": str(tmp_path),
+    }
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        cwd=root,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "no issues" in result.stdout
+
+
+def test_production_refuses_to_start_without_a_secret_key(tmp_path):
+    root = ROOT
+    env = {"PATH": os.environ.get("PATH", ""), "DEBUG": "0", "VAR_DIR": str(tmp_path)}
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check"], cwd=root, env=env, capture_output=True, text=True
+    )
+    assert result.returncode != 0 and "SECRET_KEY is required" in result.stderr
