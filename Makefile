@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: demo test lint bench faults run migrate clean help
+.PHONY: demo test lint bench faults soak run migrate clean help
 
 help:
 	@echo "make demo   set up, ingest the sample feeds, send demo digests, serve http://$(HOST):$(PORT)/"
@@ -13,6 +13,7 @@ help:
 	@echo "make lint   ruff (lint and format check) and pip-audit of the dependencies"
 	@echo "make bench  run the benchmarks (JSON figures on stdout)"
 	@echo "make faults send an edition while killing workers, restarting Redis/PostgreSQL, failing SMTP"
+	@echo "make soak   100 clients on the site for 2 minutes while an edition is sent (wrk, Redis)"
 	@echo "make run    web, worker and beat from the Procfile (needs CELERY_BROKER_URL)"
 
 $(VENV)/.installed: pyproject.toml
@@ -52,6 +53,9 @@ bench: $(VENV)/.dev
 # Needs PostgreSQL (DATABASE_URL), redis-server on PATH, and root for the PostgreSQL restart.
 faults: $(VENV)/.dev
 	$(PY) bench/faults.py
+
+soak: $(VENV)/.dev
+	$(PY) bench/soak.py
 
 run: migrate
 	@[ -n "$$CELERY_BROKER_URL" ] || echo "CELERY_BROKER_URL is unset; using redis://127.0.0.1:6379/0"

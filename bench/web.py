@@ -59,7 +59,9 @@ def load_papers(count: int) -> None:
     ingest.store_papers(batch)
 
 
-def start_gunicorn(port: int, workers: int, var_dir: str) -> subprocess.Popen:
+def start_gunicorn(
+    port: int, workers: int, var_dir: str, *, queue: str = BENCH_QUEUE
+) -> subprocess.Popen:
     env = {
         **os.environ,
         "DATABASE_URL": database_url(),
@@ -73,7 +75,7 @@ def start_gunicorn(port: int, workers: int, var_dir: str) -> subprocess.Popen:
         "VAR_DIR": var_dir,
         "EMAIL_BACKEND": "django.core.mail.backends.dummy.EmailBackend",
         "LOG_LEVEL": "ERROR",
-        "CELERY_QUEUE": BENCH_QUEUE,  # signups' confirmation tasks go nowhere real
+        "CELERY_QUEUE": queue,  # by default, signups' confirmation tasks go nowhere real
     }
     subprocess.run(
         [sys.executable, "manage.py", "collectstatic", "--no-input", "-v0"],
