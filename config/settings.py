@@ -172,6 +172,7 @@ UNSUBSCRIBE_MAILTO = env_str("UNSUBSCRIBE_MAILTO")  # default: DEFAULT_FROM_EMAI
 PREVIEW_DAYS = env_int("PREVIEW_DAYS", 14, minimum=1)  # live preview and search window
 
 # --- Digests ---
+INGEST_TIME_LIMIT_SECONDS = env_int("INGEST_TIME_LIMIT_SECONDS", 300, minimum=10)
 DELIVERY_CHUNK_SIZE = env_int("DELIVERY_CHUNK_SIZE", 200, minimum=1)  # deliveries per task
 DELIVERY_LEASE_SECONDS = env_int("DELIVERY_LEASE_SECONDS", 600, minimum=1)  # then reclaimed
 DELIVERY_MAX_ATTEMPTS = env_int("DELIVERY_MAX_ATTEMPTS", 10, minimum=1)

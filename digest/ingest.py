@@ -321,6 +321,16 @@ def _write(row: Paper, merged: PaperData, now: datetime) -> None:
     row.updated_at = now
 
 
+def stopped(source: Source, seconds: float) -> IngestResult:
+    """Record that ingesting a source was stopped at its time limit; nothing was stored."""
+    result = IngestResult(
+        source.name,
+        error=f"stopped after {seconds:g} s: the feed took too long to fetch and read",
+        status=Source.Status.ERROR,
+    )
+    return _finish(result, source, time.monotonic() - seconds)
+
+
 def _finish(
     result: IngestResult, source: Source | None, started: float, **validators: str
 ) -> IngestResult:

@@ -6,6 +6,8 @@ from __future__ import annotations
 import logging
 
 from celery import group, shared_task
+from celery.exceptions import SoftTimeLimitExceeded
+from django.conf import settings
 
 from digest import ingest, sending
 from digest.models import Edition, Source
@@ -15,13 +17,22 @@ from subscribers.models import Subscriber
 log = logging.getLogger(__name__)
 
 
-@shared_task(name="digest.ingest_source")
+# Fetching has its own deadline; this bounds the whole of it, parsing included, so that no
+# document, however pathological, holds a worker for long.
+@shared_task(
+    name="digest.ingest_source",
+    soft_time_limit=settings.INGEST_TIME_LIMIT_SECONDS,
+    time_limit=settings.INGEST_TIME_LIMIT_SECONDS + 30,
+)
 def ingest_source_task(source_id: int) -> str:
     source = Source.objects.filter(pk=source_id, enabled=True).first()
     if source is None:
         log.info("ingest_source: source %s is gone or disabled; nothing to do", source_id)
         return "skipped"
-    return ingest.ingest_source(source).summary()
+    try:
+        return ingest.ingest_source(source).summary()
+    except SoftTimeLimitExceeded:
+        return ingest.stopped(source, settings.INGEST_TIME_LIMIT_SECONDS).summary()
 
 
 @shared_task(name="digest.ingest_all")

@@ -72,3 +72,23 @@ def test_the_corpus_covers_what_the_issue_names():
     ):
         assert kind in names
     assert len(CASES) >= 50
+
+
+def test_a_source_that_takes_too_long_is_stopped_and_recorded(monkeypatch, settings):
+    from celery.exceptions import SoftTimeLimitExceeded
+
+    from digest.models import FetchLog, Source
+    from digest.tasks import ingest_source_task
+
+    source = Source.objects.create(name="slow", kind="feed", url="https://example.org/slow.xml")
+
+    def never_finishes(source):
+        raise SoftTimeLimitExceeded()  # what Celery raises inside the task at the limit
+
+    monkeypatch.setattr(ingest, "ingest_source", never_finishes)
+    assert "stopped after" in ingest_source_task.run(source.pk)
+    source.refresh_from_db()
+    assert source.last_status == Source.Status.ERROR
+    assert source.last_error.startswith("stopped after 300 s")
+    assert FetchLog.objects.get(source=source).error == source.last_error
+    assert ingest_source_task.soft_time_limit == settings.INGEST_TIME_LIMIT_SECONDS
