@@ -209,7 +209,8 @@ def _feedparser(body: bytes) -> feedparser.FeedParserDict:
     try:
         # We strip every tag ourselves (clean_text), so feedparser's sanitizer is redundant.
         parsed = feedparser.parse(body, sanitize_html=False, resolve_relative_uris=False)
-    except Exception as exc:  # feedparser has crashed on inputs we did not foresee; say so
+    except (ValueError, LookupError, ArithmeticError, TypeError, AttributeError) as exc:
+        # feedparser has crashed on inputs like these (UnicodeEncodeError is a ValueError)
         raise FeedError(f"unreadable feed: the parser failed ({type(exc).__name__})") from None
     if parsed.entries or parsed.get("version"):
         return parsed
@@ -220,13 +221,15 @@ def _feedparser(body: bytes) -> feedparser.FeedParserDict:
     raise FeedError("not a recognised feed: expected RSS, Atom or Hugging Face JSON")
 
 
-_BAD_CHAR_REFERENCE = re.compile(rb"&#(?:[xX]([0-9a-fA-F]{1,8})|([0-9]{1,10}));")
+_BAD_CHAR_REFERENCE = re.compile(rb"&#(?:[xX]([0-9a-fA-F]+)|([0-9]+));")
 
 
 def _replace_bad_reference(match: re.Match[bytes]) -> bytes:
     """feedparser crashes on a reference to a surrogate or to no character at all (&#xD800;);
     such references become U+FFFD, as an HTML parser would make them."""
     hex_digits, digits = match.groups()
+    if len(hex_digits or digits) > 10:  # and int() refuses decimal strings over 4,300 digits
+        return b"&#xFFFD;"
     code = int(hex_digits, 16) if hex_digits else int(digits)
     if code == 0 or 0xD800 <= code <= 0xDFFF or code > 0x10FFFF:
         return b"&#xFFFD;"

@@ -188,7 +188,7 @@ def _hostile_entries() -> bytes:
         "<![CDATA[<img src=x onerror=alert(1)>]]> Graphs",
         "Right\u202eto-left override\u202c and zero\u200bwidth",
         "Control \x01\x02\x1b[31m characters",
-        "&#0; &#xD800; &#x110000; bad references",
+        "&#0; &#xD800; &#x110000; &#99999999999999999999; &#x0000000000041; bad references",
     ]
     return rss("".join(item(900 + n, title, title) for n, title in enumerate(titles)))
 
