@@ -65,10 +65,10 @@ def _serialise(message: Email) -> bytes | None:
         or any(name.lower() in _OWN_HEADERS for name in message.extra_headers)
     ):
         return None
-    text, html = message.body, alternatives[0][0]
     if not all(address.isascii() for address in [message.from_email, *message.recipients()]):
         return None
-    if _has_long_lines(text, html):
+    bodies = [_lines(message.body), _lines(alternatives[0][0])]
+    if any(max(map(len, lines)) > RFC5322_EMAIL_LINE_LENGTH_LIMIT for lines in bodies):
         return None
     headers = {
         "Subject": _encoded(message.subject),
@@ -85,35 +85,26 @@ def _serialise(message: Email) -> bytes | None:
         if not value.isascii():
             return None
     boundary = f"=_pd{secrets.token_hex(16)}"
-    lines = [
+    head = [
         f'Content-Type: multipart/alternative;\r\n boundary="{boundary}"',
         "MIME-Version: 1.0",
         *(_folded(f"{name}: {value}") for name, value in headers.items()),
         "",
-        _part(boundary, "plain", text),
-        _part(boundary, "html", html),
-        f"--{boundary}--",
-        "",
     ]
-    return "\r\n".join(lines).encode("utf-8", errors="surrogateescape")
-
-
-def _part(boundary: str, subtype: str, body: str) -> str:
-    crlf = body.replace("\r\n", "\n").replace("\r", "\n").replace("\n", "\r\n")
-    return (
+    parts = [
         f"--{boundary}\r\n"
         f'Content-Type: text/{subtype}; charset="utf-8"\r\n'
-        "Content-Transfer-Encoding: 8bit\r\n\r\n"
-        f"{crlf}"
-    )
+        "Content-Transfer-Encoding: 8bit\r\n\r\n".encode()
+        + b"\r\n".join(lines)
+        for subtype, lines in zip(("plain", "html"), bodies, strict=True)
+    ]
+    return b"\r\n".join(["\r\n".join(head).encode(), *parts, f"--{boundary}--\r\n".encode()])
 
 
-def _has_long_lines(*bodies: str) -> bool:
-    return any(
-        max(map(len, body.encode(errors="surrogateescape").splitlines()), default=0)
-        > RFC5322_EMAIL_LINE_LENGTH_LIMIT
-        for body in bodies
-    )
+def _lines(body: str) -> list[bytes]:
+    """A body's lines as UTF-8, whatever line ends it used."""
+    data = body.encode(errors="surrogateescape")
+    return data.replace(b"\r\n", b"\n").replace(b"\r", b"\n").split(b"\n")
 
 
 def _encoded(subject: str) -> str:

@@ -62,6 +62,12 @@ def test_fast_bytes_parse_to_what_django_writes(subject):
     assert str(ours["Subject"]) == subject.strip()  # no fold space kept in front
     assert text_and_html(ours) == text_and_html(django)
     assert ours.get_content_type() == "multipart/alternative"
+    assert not [part.defects for part in ours.walk() if part.defects]
+    assert [part.get_content_type() for part in ours.walk()] == [
+        "multipart/alternative",
+        "text/plain",
+        "text/html",
+    ]
     assert b"\r\n" in fast and b"\n" not in fast.replace(b"\r\n", b"")  # CRLF only
     assert max(len(line) for line in fast.split(b"\r\n")) <= 998
 
