@@ -27,7 +27,6 @@ import os
 import signal
 import subprocess
 import sys
-import threading
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -35,72 +34,23 @@ from pathlib import Path
 
 from common import database_url, emit, load_edition, setup_django, start_worker, throwaway_database
 
+from tests.support.smtp import SmtpSink, free_port  # no Django: safe before set-up
+
 QUEUE = os.environ["CELERY_QUEUE"] = f"bench-faults-{os.getpid()}"
 LEASE_SECONDS = 20
 SWEEP_EVERY = 5.0
 TIMEOUT = 420.0
 
 
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 REDIS_PORT = free_port()
 os.environ["CELERY_BROKER_URL"] = f"redis://127.0.0.1:{REDIS_PORT}/0"
 setup_django()
 
-from aiosmtpd.controller import Controller  # noqa: E402
 from django.db import connection  # noqa: E402
 from django.db.models import Count  # noqa: E402
 from django.db.utils import DatabaseError  # noqa: E402
 
 from digest.models import Delivery, Edition  # noqa: E402
-
-
-class Sink:
-    """Counts what arrives per recipient; `busy` answers 421, `refuse` answers 550."""
-
-    def __init__(self) -> None:
-        self.received: Counter[str] = Counter()
-        self.busy = False
-        self.refuse: set[str] = set()
-        self.last_at = 0.0
-        self.lock = threading.Lock()
-        self.port = free_port()
-        self.controller = Controller(self, hostname="127.0.0.1", port=self.port)
-
-    async def handle_MAIL(self, server, session, envelope, address, mail_options):
-        if self.busy:
-            return "421 4.3.2 Service not available, try again later"
-        envelope.mail_from = address
-        return "250 OK"
-
-    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
-        if address in self.refuse:
-            return "550 5.1.1 No such user here"
-        envelope.rcpt_tos.append(address)
-        return "250 OK"
-
-    async def handle_DATA(self, server, session, envelope):
-        if self.busy:
-            return "421 4.3.2 Service not available, try again later"
-        with self.lock:
-            self.received.update(envelope.rcpt_tos)
-            self.last_at = time.monotonic()
-        return "250 Message accepted for delivery"
-
-    def total(self) -> int:
-        with self.lock:
-            return sum(self.received.values())
-
-    def reset(self) -> None:
-        with self.lock:
-            self.received.clear()
-        self.busy, self.refuse = False, set()
 
 
 class Redis:
@@ -147,7 +97,7 @@ def db(query: Callable[[], object], default: object = None) -> object:
 
 
 class Workers:
-    def __init__(self, sink: Sink) -> None:
+    def __init__(self, sink: SmtpSink) -> None:
         self.sink, self.procs, self.count = sink, [], 0
 
     def env(self) -> dict[str, str]:
@@ -210,9 +160,9 @@ def restart_postgres(ctx: Scenario) -> None:
 
 
 def smtp_421(ctx: Scenario) -> None:
-    ctx.sink.busy = True
+    ctx.sink.handler.temporary_failure = True
     time.sleep(30)
-    ctx.sink.busy = False
+    ctx.sink.handler.temporary_failure = False
 
 
 def refuse_1pct(ctx: Scenario) -> None:
@@ -229,7 +179,7 @@ SCENARIOS: dict[str, Callable[[Scenario], None]] = {
 
 
 class Scenario:
-    def __init__(self, name: str, sink: Sink, redis: Redis, workers: Workers) -> None:
+    def __init__(self, name: str, sink: SmtpSink, redis: Redis, workers: Workers) -> None:
         self.name, self.sink, self.redis, self.workers = name, sink, redis, workers
 
     def run(self) -> dict:
@@ -237,14 +187,19 @@ class Scenario:
 
         Delivery.objects.all().delete()
         Edition.objects.all().delete()
-        self.sink.reset()
+        handler = self.sink.handler
+        with handler.lock:
+            handler.received.clear()
+        handler.temporary_failure, handler.refuse = False, set()
         emails = list(db(lambda: list(_receiving_emails()), []))
         if self.name == "refuse_1pct":
-            self.sink.refuse = set(emails[::100])
+            handler.refuse = set(emails[::100])
         started = time.monotonic()
         send_edition_task.delay("daily")
         planned = len(emails)
-        wait_until(lambda: self.sink.total() >= planned // 4, TIMEOUT, "a quarter of the edition")
+        wait_until(
+            lambda: sum(handler.received.values()) >= planned // 4, TIMEOUT, "a quarter of it"
+        )
         fault_at = time.monotonic()
         SCENARIOS[self.name](self)
         fault_over = time.monotonic()
@@ -260,8 +215,8 @@ class Scenario:
         resumed, next_sweep = None, 0.0
         deadline = time.monotonic() + TIMEOUT
         while time.monotonic() < deadline:
-            if resumed is None and self.sink.last_at > since:
-                resumed = self.sink.last_at
+            if resumed is None and self.sink.handler.last_at > since:
+                resumed = self.sink.handler.last_at
             unfinished = db(
                 lambda: Delivery.objects.filter(status__in=["planned", "sending"]).count(), -1
             )
@@ -279,7 +234,7 @@ class Scenario:
         sent = set(
             Delivery.objects.filter(status="sent").values_list("subscriber__email", flat=True)
         )
-        received = self.sink.received
+        received = self.sink.handler.received
         reasons = Counter(
             _reason_kind(reason)
             for reason in Delivery.objects.filter(status="failed").values_list(
@@ -330,8 +285,8 @@ def main() -> None:
         sys.exit("restart_postgres restarts the local cluster with pg_ctlcluster: run as root")
     redis = Redis(REDIS_PORT)
     redis.start()
-    sink = Sink()
-    sink.controller.start()
+    sink = SmtpSink(keep_messages=False)
+    sink.start()
     rows = []
     try:
         with throwaway_database(shared=True) as vendor:
@@ -351,7 +306,7 @@ def main() -> None:
             finally:
                 workers.stop_all()
     finally:
-        sink.controller.stop()
+        sink.stop()
         redis.stop()
     print(json.dumps({"bench": "faults", "subscribers": args.subscribers, "scenarios": rows}))
 

@@ -8,6 +8,7 @@ import email
 import email.policy
 import socket
 import threading
+import time
 from collections import Counter
 from email.message import EmailMessage
 
@@ -21,8 +22,11 @@ def free_port() -> int:
 
 
 class SinkHandler:
-    def __init__(self) -> None:
+    def __init__(self, *, keep_messages: bool = True) -> None:
+        self.keep_messages = keep_messages  # False: only count (thousands of messages)
         self.messages: list[EmailMessage] = []
+        self.received: Counter[str] = Counter()  # envelope recipient -> messages
+        self.last_at = 0.0  # time.monotonic() of the last message accepted
         self.refuse: set[str] = set()
         self.temporary_failure = False
         self.delay = 0.0  # seconds before accepting each message (a slow server)
@@ -39,15 +43,24 @@ class SinkHandler:
     async def handle_DATA(self, server, session, envelope):
         if self.delay:
             await asyncio.sleep(self.delay)
-        parsed = email.message_from_bytes(envelope.content, policy=email.policy.default)
+        if self.temporary_failure:  # the server went busy between RCPT and the data
+            return "421 4.3.2 Service not available, try again later"
+        parsed = (
+            email.message_from_bytes(envelope.content, policy=email.policy.default)
+            if self.keep_messages
+            else None
+        )
         with self.lock:
-            self.messages.append(parsed)  # type: ignore[arg-type]
+            if parsed is not None:
+                self.messages.append(parsed)  # type: ignore[arg-type]
+            self.received.update(envelope.rcpt_tos)
+            self.last_at = time.monotonic()
         return "250 Message accepted for delivery"
 
 
 class SmtpSink:
-    def __init__(self) -> None:
-        self.handler = SinkHandler()
+    def __init__(self, *, keep_messages: bool = True) -> None:
+        self.handler = SinkHandler(keep_messages=keep_messages)
         self.port = free_port()
         self.controller = Controller(self.handler, hostname="127.0.0.1", port=self.port)
 
