@@ -93,9 +93,8 @@ def load_edition(papers: int, subscribers: int) -> None:
     from django.utils import timezone
 
     from bench.feedgen import synthetic_papers
-    from bench.match import make_queries, topic_pool
+    from bench.match import as_paper_text, make_queries, topic_pool
     from digest import ingest
-    from digest.matching import PaperText
     from digest.models import Paper
     from subscribers.models import Subscriber
 
@@ -104,16 +103,7 @@ def load_edition(papers: int, subscribers: int) -> None:
     ingest.store_papers([as_paper_data(p, now) for p in data])
     Paper.objects.update(first_seen_at=now - timezone.timedelta(hours=1))
     rng = random.Random(5)
-    texts = [
-        PaperText(
-            id=i,
-            title=p["title"],
-            abstract=p["abstract"],
-            authors=tuple(p["authors"]),
-            categories=tuple(p["categories"]),
-        )
-        for i, p in enumerate(data)
-    ]
+    texts = [as_paper_text(i, p) for i, p in enumerate(data)]
     queries = make_queries(topic_pool(texts, rng), subscribers, rng)
     Subscriber.objects.bulk_create(
         [
@@ -141,3 +131,22 @@ def start_worker(name: str, queue: str, env: dict[str, str]) -> object:
     return subprocess.Popen(
         command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, start_new_session=True
     )
+
+
+def start_sink(port: int) -> object:
+    """bench/smtpsink.py in its own process: an aiosmtpd server that only counts."""
+    import subprocess
+
+    sink = subprocess.Popen(
+        [sys.executable, str(ROOT / "bench" / "smtpsink.py"), str(port)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert sink.stdout.readline().strip() == "ready"
+    return sink
+
+
+def stop_sink(sink: object) -> int:
+    """Stop the sink; returns how many messages it received."""
+    sink.terminate()
+    return json.loads(sink.stdout.readline())["messages"]

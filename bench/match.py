@@ -98,17 +98,22 @@ LIMITS = [5] * 2 + [10] * 7 + [20]
 def build_papers(count: int) -> list[PaperText]:
     now = time.time()
     return [
-        PaperText(
-            id=i,
-            title=p["title"],
-            abstract=p["abstract"],
-            authors=tuple(p["authors"]),
-            categories=tuple(p["categories"]),
-            upvotes=p["upvotes"],
-            published=None if i % 7 == 0 else _date(now - i * 60),
-        )
+        as_paper_text(i, p, published=None if i % 7 == 0 else _date(now - i * 60))
         for i, p in enumerate(synthetic_papers(count))
     ]
+
+
+def as_paper_text(i: int, paper: dict, published: object = None) -> PaperText:
+    """A synthetic paper (bench/feedgen.py) as the matcher reads it."""
+    return PaperText(
+        id=i,
+        title=paper["title"],
+        abstract=paper["abstract"],
+        authors=tuple(paper["authors"]),
+        categories=tuple(paper["categories"]),
+        upvotes=paper["upvotes"],
+        published=published,
+    )
 
 
 def _date(stamp: float):

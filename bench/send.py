@@ -15,22 +15,20 @@ Target: digests_per_s >= 50% of ceiling_per_s; flat worker memory from 10k to 50
 from __future__ import annotations
 
 import argparse
-import json
 import multiprocessing
 import os
 import smtplib
-import subprocess
-import sys
 import threading
 import time
 
 from common import (
-    ROOT,
     database_url,
     emit,
     load_edition,
     setup_django,
+    start_sink,
     start_worker,
+    stop_sink,
     throwaway_database,
 )
 
@@ -51,21 +49,6 @@ from tests.support.smtp import free_port  # noqa: E402
 def reset_deliveries() -> None:
     Delivery.objects.all().delete()
     Edition.objects.all().delete()
-
-
-def start_sink(port: int) -> subprocess.Popen:
-    sink = subprocess.Popen(
-        [sys.executable, str(ROOT / "bench" / "smtpsink.py"), str(port)],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    assert sink.stdout.readline().strip() == "ready"
-    return sink
-
-
-def stop_sink(sink: subprocess.Popen) -> int:
-    sink.terminate()
-    return json.loads(sink.stdout.readline())["messages"]
 
 
 def worker_env(port: int) -> dict[str, str]:

@@ -22,7 +22,15 @@ import tempfile
 import threading
 import time
 
-from common import ROOT, database_url, emit, load_edition, setup_django, start_worker
+from common import (
+    database_url,
+    emit,
+    load_edition,
+    setup_django,
+    start_sink,
+    start_worker,
+    stop_sink,
+)
 
 QUEUE = os.environ["CELERY_QUEUE"] = f"bench-soak-{os.getpid()}"
 setup_django()
@@ -124,12 +132,7 @@ def main() -> None:
     if not settings.CELERY_BROKER_URL.startswith("redis"):
         sys.exit("soak needs Redis: set CELERY_BROKER_URL=redis://127.0.0.1:6379/0")
     port = free_port()
-    sink = subprocess.Popen(
-        [sys.executable, str(ROOT / "bench" / "smtpsink.py"), str(port)],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    assert sink.stdout.readline().strip() == "ready"
+    sink = start_sink(port)
     with throwaway_database(shared=True) as vendor, tempfile.TemporaryDirectory() as var_dir:
         load_edition(args.papers, args.subscribers)
         env = {
@@ -180,7 +183,7 @@ def main() -> None:
             for worker in workers:
                 worker.terminate()
                 worker.wait(timeout=60)
-            sink.terminate()
+            stop_sink(sink)
         soak = dict(re.findall(r"(\w+)=(\d+)", re.search(r"SOAK .*", out).group()))
         requests = int(re.search(r"(\d+) requests in", out).group(1))
         emit(
