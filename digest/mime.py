@@ -12,7 +12,9 @@ Django. ESP backends (anymail) read the message's fields and never call either.
 from __future__ import annotations
 
 import base64
+import binascii
 import secrets
+import smtplib
 from email.utils import formatdate, make_msgid
 
 from django.conf import settings
@@ -34,6 +36,10 @@ class Email(EmailMultiAlternatives):
 class SMTPBackend(EmailBackend):
     """Django's SMTP backend; Email messages take the fast serialiser."""
 
+    @property
+    def connection_class(self) -> type[smtplib.SMTP]:
+        return _SMTP_SSL if self.use_ssl else _SMTP
+
     def _send(self, email_message: EmailMultiAlternatives) -> bool:
         if not isinstance(email_message, Email) or not email_message.recipients():
             return super()._send(email_message)
@@ -48,6 +54,33 @@ class SMTPBackend(EmailBackend):
                 raise
             return False
         return True
+
+
+class _FastData:
+    """smtplib's DATA with the dot-stuffing done by bytes.replace: smtplib's regex took 0.1 ms
+    per 28 kB digest, as much as writing the MIME."""
+
+    def data(self, msg: bytes | str) -> tuple[int, bytes]:
+        if isinstance(msg, str):
+            return super().data(msg)  # type: ignore[misc]
+        self.putcmd("data")  # type: ignore[attr-defined]
+        code, reply = self.getreply()  # type: ignore[attr-defined]
+        if code != 354:
+            raise smtplib.SMTPDataError(code, reply)
+        # RFC 5321 4.5.2: a line that starts with "." gets one more.
+        stuffed = (b"." + msg if msg.startswith(b".") else msg).replace(b"\n.", b"\n..")
+        if not stuffed.endswith(b"\r\n"):
+            stuffed += b"\r\n"
+        self.send(stuffed + b".\r\n")  # type: ignore[attr-defined]
+        return self.getreply()  # type: ignore[attr-defined]
+
+
+class _SMTP(_FastData, smtplib.SMTP):
+    pass
+
+
+class _SMTP_SSL(_FastData, smtplib.SMTP_SSL):
+    pass
 
 
 def _serialise(message: Email) -> bytes | None:
@@ -67,9 +100,7 @@ def _serialise(message: Email) -> bytes | None:
         return None
     if not all(address.isascii() for address in [message.from_email, *message.recipients()]):
         return None
-    bodies = [_lines(message.body), _lines(alternatives[0][0])]
-    if any(max(map(len, lines)) > RFC5322_EMAIL_LINE_LENGTH_LIMIT for lines in bodies):
-        return None
+    bodies = [_body(message.body), _body(alternatives[0][0])]
     headers = {
         "Subject": _encoded(message.subject),
         "From": message.from_email,
@@ -94,17 +125,28 @@ def _serialise(message: Email) -> bytes | None:
     parts = [
         f"--{boundary}\r\n"
         f'Content-Type: text/{subtype}; charset="utf-8"\r\n'
-        "Content-Transfer-Encoding: 8bit\r\n\r\n".encode()
-        + b"\r\n".join(lines)
-        for subtype, lines in zip(("plain", "html"), bodies, strict=True)
+        f"Content-Transfer-Encoding: {encoding}\r\n\r\n".encode()
+        + body
+        for subtype, (encoding, body) in zip(("plain", "html"), bodies, strict=True)
     ]
     return b"\r\n".join(["\r\n".join(head).encode(), *parts, f"--{boundary}--\r\n".encode()])
 
 
-def _lines(body: str) -> list[bytes]:
-    """A body's lines as UTF-8, whatever line ends it used."""
-    data = body.encode(errors="surrogateescape")
-    return data.replace(b"\r\n", b"\n").replace(b"\r", b"\n").split(b"\n")
+def _body(text: str) -> tuple[str, bytes]:
+    """A body as UTF-8 with CRLF line ends, and its transfer encoding: 8bit, or
+    quoted-printable (as Django chooses) when a line is longer than SMTP allows."""
+    lines = (
+        text.encode(errors="surrogateescape")
+        .replace(b"\r\n", b"\n")
+        .replace(b"\r", b"\n")
+        .split(b"\n")
+    )
+    body = b"\r\n".join(lines)
+    if max(map(len, lines)) <= RFC5322_EMAIL_LINE_LENGTH_LIMIT:
+        return "8bit", body
+    # b2a_qp breaks soft lines with CRLF only if the text has a CRLF; a one-line body has none.
+    encoded = binascii.b2a_qp(body, istext=True).replace(b"\r\n", b"\n")
+    return "quoted-printable", encoded.replace(b"\n", b"\r\n")
 
 
 def _encoded(subject: str) -> str:

@@ -85,17 +85,73 @@ def test_header_injection_is_refused_as_django_refuses_it():
         email_of("fine", to="ada@example.org\nBcc: victim@example.org").as_bytes()
 
 
-@pytest.mark.parametrize(
-    "overrides",
-    [
-        {"to": "åda@exämple.org"},  # a non-ASCII address: Django encodes it
-        {"html": "<p>" + "x" * 2000 + "</p>"},  # a line over SMTP's limit: quoted-printable
-    ],
-)
-def test_what_it_cannot_write_goes_to_django(overrides):
-    message = email_of("Subject — Nov 24", **overrides)
+def test_what_it_cannot_write_goes_to_django():
+    message = email_of("Subject — Nov 24", to="åda@exämple.org")  # Django encodes the address
     assert mime._serialise(message) is None
     assert parsed(message.as_bytes()).get_body(("html",)).get_content().startswith("<p>")
+
+
+@pytest.mark.parametrize(
+    "html",
+    [
+        "<p>" + "long words ünïcode = " * 120 + "</p>\n<p>short</p>\n",  # over 998 bytes
+        "<p>" + "x" * 3000 + "</p>",  # one line, no line end at all
+        "<p>trailing space   \n" + "y" * 1200 + "\n.a dot first\n",
+    ],
+)
+def test_lines_over_smtps_limit_are_quoted_printable_as_django_does(html):
+    message = email_of("Subject — Nov 24", html=html)
+    fast = mime._serialise(message)
+    assert fast is not None
+    assert b"Content-Transfer-Encoding: quoted-printable" in fast
+    encoded = fast.split(b"quoted-printable\r\n\r\n")[1].split(b"\r\n--")[0]
+    assert max(len(line) for line in encoded.split(b"\r\n")) <= 76
+    assert b"\n" not in fast.replace(b"\r\n", b"")  # CRLF only, soft breaks included
+    ours = parsed(fast)
+    django = parsed(message.message().as_bytes(linesep="\r\n"))
+    assert text_and_html(ours) == text_and_html(django)
+    assert not [part.defects for part in ours.walk() if part.defects]
+
+
+DOTTED = [
+    b"plain\r\n",
+    b".starts with a dot\r\nmiddle\r\n.\r\n..two\r\nend",
+    b"\r\n.\r\n.\r\n",
+    b"no line end at all",
+    b"a\n.bare LF then dot\r\n",
+]
+
+
+@pytest.mark.parametrize("data", DOTTED)
+def test_dot_stuffing_writes_what_smtplib_writes(data):
+    class Recording(mime._SMTP):
+        def __init__(self) -> None:
+            super().__init__()  # not connected
+            self.sent: list[bytes] = []
+
+        def putcmd(self, cmd: str, args: str = "") -> None:
+            pass
+
+        def getreply(self) -> tuple[int, bytes]:
+            return (354, b"go ahead") if not self.sent else (250, b"ok")
+
+        def send(self, s: bytes) -> None:
+            self.sent.append(s)
+
+    class Stock(Recording):
+        data = smtplib.SMTP.data
+
+    fast, stock = Recording(), Stock()
+    assert fast.data(data) == stock.data(data) == (250, b"ok")
+    assert fast.sent == stock.sent
+
+
+def test_lines_starting_with_a_dot_arrive_intact(smtp_sink):
+    text = ".one\n..two\n.\nlast line.\n"
+    with get_connection("digest.mime.SMTPBackend") as connection:
+        connection.send_messages([email_of("Dots", text=text)])
+    (received,) = smtp_sink.messages
+    assert received.get_body(("plain",)).get_content().replace("\r\n", "\n") == text
 
 
 def test_both_backends_deliver_the_same_digest(smtp_sink, settings):
