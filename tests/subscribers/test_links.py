@@ -195,3 +195,31 @@ def test_unsubscribing_twice_is_harmless(client):
     client.post(link)
     assert client.post(link).status_code == 200
     assert subscriber.status_changes.count() == 1
+
+
+# --- the links themselves ---------------------------------------------------------------------
+
+
+def test_links_are_what_reverse_gives_under_any_script_prefix(settings):
+    from django.urls import set_script_prefix
+
+    from subscribers import links
+
+    subscriber = SubscriberFactory()
+    for prefix in ("/", "/digest/"):
+        set_script_prefix(prefix)
+        try:
+            token = make_token(subscriber, "manage")
+            assert links.manage_url(subscriber).startswith(settings.SITE_URL + prefix)
+            assert links.manage_url(subscriber) == links.absolute(reverse("manage", args=[token]))
+            unsubscribe = make_token(subscriber, "unsubscribe")
+            assert links.unsubscribe_url(subscriber) == links.absolute(
+                reverse("unsubscribe", args=[unsubscribe])
+            )
+        finally:
+            set_script_prefix("/")
+    settings.UNSUBSCRIBE_MAILTO = ""
+    settings.DEFAULT_FROM_EMAIL = "Paper Digest <digest@example.org>"
+    assert links.unsubscribe_mailto() == "digest@example.org"
+    settings.DEFAULT_FROM_EMAIL = "other@example.org"
+    assert links.unsubscribe_mailto() == "other@example.org"
