@@ -133,6 +133,7 @@ class Prerendered:
     def __init__(self) -> None:
         self._marker = f"pd{secrets.token_hex(8)}"
         self._papers: dict[int, _PaperBlock] = {}
+        self._highlights: dict[tuple[int, frozenset[str], tuple[str, ...]], tuple[str, str]] = {}
         self._frame: tuple[Stencil, Stencil, Stencil] | None = None
         self._css = render_to_string("email/styles.css")
         mark = css_inline.inline_fragment("<mark>x</mark>", self._css)
@@ -144,15 +145,28 @@ class Prerendered:
         if block is None:
             block = self._papers[paper.pk] = self._paper_block(paper)
         fields = f" (in {', '.join(match.fields)})" if match.fields else ""
+        title, excerpt = self._highlighted(paper, match, block)
         values = {
-            "title": self._marked(highlighting.highlight(paper.title, match, block.title)),
-            "excerpt": self._marked(
-                highlighting.excerpt(paper.abstract, match, indexed=block.abstract)
-            ),
+            "title": title,
+            "excerpt": excerpt,
             "matched": escape(match.matched),
             "matched_in": escape(fields),
         }
         return block.html.fill(values), block.text.fill({"matched": match.matched})
+
+    def _highlighted(self, paper: Paper, match: Match, block: _PaperBlock) -> tuple[str, str]:
+        # Subscribers with overlapping keywords highlight the same words in the same paper
+        # (about half the papers of a run), so the markup is kept, up to a bound.
+        key = (paper.pk, match.stems, match.prefixes)
+        marked = self._highlights.get(key)
+        if marked is None:
+            marked = (
+                self._marked(highlighting.highlight(paper.title, match, block.title)),
+                self._marked(highlighting.excerpt(paper.abstract, match, indexed=block.abstract)),
+            )
+            if len(self._highlights) < MAX_KEPT_HIGHLIGHTS:
+                self._highlights[key] = marked
+        return marked
 
     def digest(self, values: dict[str, str], papers_html: str) -> tuple[str, str, str]:
         """Subject, text and HTML of a digest with papers and a view-in-browser link: the
@@ -192,6 +206,7 @@ class Prerendered:
         )
 
 
+MAX_KEPT_HIGHLIGHTS = 20_000  # about 1 kB each: bounded, so memory stays flat as lists grow
 PAPER_SLOTS = ("title", "excerpt", "matched", "matched_in")
 DIGEST_SLOTS = (
     "subject",

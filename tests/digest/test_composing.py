@@ -45,3 +45,30 @@ def test_every_value_is_escaped_in_the_html(name):
     hostile = dict(VALUES, **{name: '<script>alert("x")</script>'})
     _, _, html = composing.Prerendered().digest(hostile, PAPERS_HTML)
     assert "<script>" not in html
+
+
+@pytest.mark.django_db
+def test_kept_highlights_give_each_subscriber_their_own_words(monkeypatch):
+    from digest import sending
+    from digest.matching import match_papers
+    from digest.query import parse_query
+    from tests.factories import PaperFactory
+
+    paper = PaperFactory(
+        title="Pruning <b>graph</b> networks", abstract="We prune graph networks & more."
+    )
+    papers = sending.EditionPapers.of([paper])
+
+    def rendered(query: str, prerendered: composing.Prerendered) -> tuple[str, str]:
+        (match,) = match_papers(parse_query(query), papers.index)
+        return prerendered.paper(paper, match)
+
+    monkeypatch.setattr(composing, "MAX_KEPT_HIGHLIGHTS", 2)
+    kept = composing.Prerendered()
+    first = [rendered(q, kept) for q in ("pruning", "graph", "pruning")]
+    assert len(kept._highlights) == 2
+    assert rendered("networks", kept) == rendered("networks", composing.Prerendered())
+    assert len(kept._highlights) == 2  # full: the third is rendered, not kept
+    assert first[0] == first[2] == rendered("pruning", composing.Prerendered())
+    assert first[0] != first[1]
+    assert "&lt;b&gt;graph&lt;/b&gt;" in first[0][0] and "<mark" in first[1][0]
