@@ -44,9 +44,17 @@ def ingest_all_task() -> str:
 
 @shared_task(name="digest.send_edition")
 def send_edition_task(frequency: str) -> str:
-    edition = sending.plan_edition(frequency)
-    chunks = sending.dispatch(edition)
-    group(send_chunk_task.s(ids) for ids in chunks).apply_async()
+    chunks: list[list[int]] = []
+
+    def hand_out(edition: Edition) -> None:
+        planned = sending.dispatch(edition)
+        group(send_chunk_task.s(ids) for ids in planned).apply_async()
+        chunks.extend(planned)
+
+    # Each batch goes to the workers as soon as it is planned; the last call hands out what
+    # an earlier planner created but never dispatched (it stopped midway).
+    edition = sending.plan_edition(frequency, on_batch=hand_out)
+    hand_out(edition)
     return f"{edition}: dispatched {sum(map(len, chunks))} deliveries in {len(chunks)} chunks"
 
 

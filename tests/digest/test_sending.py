@@ -395,3 +395,22 @@ def test_hostile_feed_text_is_inert_in_both_parts_of_the_email(smtp_sink):
     assert lowered.count("<style") == 1  # ours: the media queries kept for dark mode and phones
     assert "display:none}" not in lowered.replace(" ", "")
     assert "position:fixed" not in lowered.replace(" ", "")
+
+
+def test_planning_hands_out_each_batch_as_it_is_planned(monkeypatch, settings):
+    monkeypatch.setattr(sending, "PLAN_BATCH", 2)
+    settings.DELIVERY_CHUNK_SIZE = 2
+    SubscriberFactory.create_batch(5)
+    handed_out: list[list[int]] = []
+
+    def hand_out(edition: Edition) -> None:
+        assert edition.planned_at is None  # still planning
+        handed_out.extend(sending.dispatch(edition))
+
+    edition = sending.plan_edition("daily", at(0), on_batch=hand_out)
+    assert [len(chunk) for chunk in handed_out] == [2, 2, 1]
+    assert sorted(pk for chunk in handed_out for pk in chunk) == sorted(
+        edition.deliveries.values_list("pk", flat=True)
+    )
+    assert sending.dispatch(edition) == []  # nothing handed out twice
+    assert edition.planned_at is not None
