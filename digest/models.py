@@ -283,10 +283,18 @@ class Delivery(models.Model):
         SKIPPED = "skipped", "Skipped"
         FAILED = "failed", "Failed"
 
+    # No single-column indexes on the two keys: the unique (subscriber, edition) index and the
+    # (edition, status) index serve those look-ups, and every status change on the send path
+    # writes an entry into each index the row has.
     subscriber = models.ForeignKey(
-        "subscribers.Subscriber", on_delete=models.CASCADE, related_name="deliveries"
+        "subscribers.Subscriber",
+        on_delete=models.CASCADE,
+        related_name="deliveries",
+        db_index=False,
     )
-    edition = models.ForeignKey(Edition, on_delete=models.CASCADE, related_name="deliveries")
+    edition = models.ForeignKey(
+        Edition, on_delete=models.CASCADE, related_name="deliveries", db_index=False
+    )
     status = models.CharField(max_length=8, choices=Status.choices, default=Status.PLANNED)
     failure_reason = models.TextField(blank=True)
     paper_ids = models.JSONField(default=list, blank=True, help_text="The papers sent, in order")
