@@ -101,11 +101,12 @@ def plan_edition(
     frequency: str,
     now: datetime | None = None,
     *,
-    on_batch: Callable[[Edition], object] | None = None,
+    on_batch: Callable[[Edition, Sequence[int]], object] | None = None,
 ) -> Edition:
     """Open the edition for now's period and create its deliveries; safe to run any number
-    of times, and concurrently. `on_batch` is called after each batch of PLAN_BATCH rows, so
-    that workers can start on them while the rest are planned."""
+    of times, and concurrently. `on_batch(edition, subscriber_ids)` is called after each
+    batch of PLAN_BATCH deliveries, so that workers can start on them while the rest are
+    planned."""
     edition = editions.open_edition(frequency, now or timezone.now())
     if edition.planned_at is None:
         receiving = (
@@ -121,7 +122,7 @@ def plan_edition(
                 ignore_conflicts=True,  # a second planner's rows are the same rows
             )
             if on_batch:
-                on_batch(edition)
+                on_batch(edition, batch)
         edition.mark_planned()
     return edition
 
@@ -130,13 +131,19 @@ PLAN_BATCH = 1000  # planning 10,000 deliveries takes ~0.8 s; the first 1,000 ta
 
 
 def dispatch(
-    edition: Edition | None = None, *, stale_before: datetime | None = None
+    edition: Edition | None = None,
+    *,
+    stale_before: datetime | None = None,
+    subscribers: Sequence[int] | None = None,
 ) -> list[list[int]]:
-    """Chunks of planned delivery ids to hand to workers, marked as dispatched now. Without an
-    edition: planned work of any edition whose dispatch is older than `stale_before`."""
+    """Chunks of planned delivery ids to hand to workers, marked as dispatched now: the
+    edition's (only these subscribers' if given: a batch just planned) or, without an
+    edition, planned work of any edition whose dispatch is older than `stale_before`."""
     planned = Delivery.objects.filter(status=Status.PLANNED)
     if edition is not None:
         planned = planned.filter(edition=edition, dispatched_at__isnull=True)
+        if subscribers is not None:
+            planned = planned.filter(subscriber_id__in=subscribers)
     else:
         planned = planned.filter(Q(dispatched_at__isnull=True) | Q(dispatched_at__lt=stale_before))
     ids = list(planned.order_by("edition_id", "pk").values_list("pk", flat=True))

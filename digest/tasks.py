@@ -4,6 +4,7 @@ returns a summary line. The logic lives in ingest.py and sending.py."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 
 from celery import group, shared_task
 from celery.exceptions import SoftTimeLimitExceeded
@@ -46,8 +47,8 @@ def ingest_all_task() -> str:
 def send_edition_task(frequency: str) -> str:
     chunks: list[list[int]] = []
 
-    def hand_out(edition: Edition) -> None:
-        planned = sending.dispatch(edition)
+    def hand_out(edition: Edition, subscribers: Sequence[int] | None = None) -> None:
+        planned = sending.dispatch(edition, subscribers=subscribers)
         group(send_chunk_task.s(ids) for ids in planned).apply_async()
         chunks.extend(planned)
 

@@ -44,7 +44,7 @@ def _url(name: str, token: str) -> str:
     URL-safe base64 and colons)."""
     urlconf = get_urlconf() or settings.ROOT_URLCONF
     head, tail = _path_around_token(name, urlconf, get_script_prefix())
-    return f"{settings.SITE_URL}{head}{token}{tail}"
+    return absolute(f"{head}{token}{tail}")
 
 
 _TOKEN_SLOT = "TOKEN-SLOT"

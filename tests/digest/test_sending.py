@@ -403,9 +403,9 @@ def test_planning_hands_out_each_batch_as_it_is_planned(monkeypatch, settings):
     SubscriberFactory.create_batch(5)
     handed_out: list[list[int]] = []
 
-    def hand_out(edition: Edition) -> None:
+    def hand_out(edition: Edition, subscribers: list[int]) -> None:
         assert edition.planned_at is None  # still planning
-        handed_out.extend(sending.dispatch(edition))
+        handed_out.extend(sending.dispatch(edition, subscribers=subscribers))
 
     edition = sending.plan_edition("daily", at(0), on_batch=hand_out)
     assert [len(chunk) for chunk in handed_out] == [2, 2, 1]
@@ -414,3 +414,25 @@ def test_planning_hands_out_each_batch_as_it_is_planned(monkeypatch, settings):
     )
     assert sending.dispatch(edition) == []  # nothing handed out twice
     assert edition.planned_at is not None
+
+
+def test_a_batch_hands_out_only_its_own_deliveries(monkeypatch):
+    monkeypatch.setattr(sending, "PLAN_BATCH", 2)
+    SubscriberFactory.create_batch(3)
+    late = SubscriberFactory()
+    edition = sending.plan_edition("daily", at(0))  # planned, then the planner stopped
+    Edition.objects.filter(pk=edition.pk).update(planned_at=None)
+    Subscriber.objects.filter(pk=late.pk).update(paused=True)  # no longer in any batch
+    per_batch: list[set[int]] = []
+
+    def hand_out(edition: Edition, subscribers: list[int]) -> None:
+        ids = [pk for chunk in sending.dispatch(edition, subscribers=subscribers) for pk in chunk]
+        per_batch.append(
+            set(Delivery.objects.filter(pk__in=ids).values_list("subscriber", flat=True))
+        )
+        assert per_batch[-1] == set(subscribers)
+
+    sending.plan_edition("daily", at(0.5), on_batch=hand_out)
+    assert len(per_batch) == 2 and late.pk not in set().union(*per_batch)
+    (rest,) = sending.dispatch(edition)  # what the task's last call hands out
+    assert Delivery.objects.get(pk__in=rest).subscriber_id == late.pk
