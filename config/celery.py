@@ -3,7 +3,7 @@ from __future__ import annotations
 import os
 
 from celery import Celery
-from celery.signals import task_postrun, worker_ready
+from celery.signals import task_postrun, task_prerun, worker_ready
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
@@ -19,10 +19,33 @@ def _worker_started(sender: object = None, **kwargs: object) -> None:
     seen(f"worker:{getattr(sender, 'hostname', 'unknown')}")
 
 
+@task_prerun.connect
+def _task_starting(sender: object = None, **kwargs: object) -> None:
+    if not _eager(sender):
+        _close_old_connections()
+
+
 @task_postrun.connect
 def _task_finished(sender: object = None, **kwargs: object) -> None:
+    if _eager(sender):  # in-process, inside a request or a test: its connection is not ours
+        return
+    _close_old_connections()
     hostname = getattr(getattr(sender, "request", None), "hostname", None)
-    if hostname:  # None when a task runs in-process (no broker)
+    if hostname:
         from digest.heartbeats import seen
 
         seen(f"worker:{hostname}")
+
+
+def _eager(task: object) -> bool:
+    return bool(getattr(getattr(task, "request", None), "is_eager", True))
+
+
+def _close_old_connections() -> None:
+    # Django's rule between requests, here between tasks: keep the connection for
+    # CONN_MAX_AGE, drop it if it broke. Celery's own fixup would close it around every task
+    # (CELERY_DB_REUSE_MAX turns that off): a new PostgreSQL session per chunk of 200 digests
+    # cost ~8% of a sending worker's CPU.
+    from django.db import close_old_connections
+
+    close_old_connections()

@@ -7,6 +7,7 @@ import time
 from collections import Counter
 
 import pytest
+from django.db import connection
 
 from digest.matching import build_index, match_papers
 from digest.models import Delivery, Paper
@@ -114,6 +115,30 @@ def test_each_subscriber_gets_exactly_their_papers_once_through_two_workers(
         "sent": len(smtp_sink.messages),
         "skipped": 24 - len(smtp_sink.messages),
     }
+
+
+def test_a_worker_keeps_its_database_connection_from_chunk_to_chunk(
+    workers, smtp_sink, edition_setup
+):
+    Subscriber.objects.update(query="pruning OR federated OR diffusion")
+    before = database_sessions()
+    worker = workers.start(concurrency=1, env=worker_env(smtp_sink, DELIVERY_CHUNK_SIZE="2"))
+    send_edition_task.delay("daily")  # one planning task, then twelve chunks of two
+    wait_for(lambda: Delivery.objects.count() == 24 and not unfinished(), what="the edition")
+    worker.stop()  # a session is counted when it ends, at the latest
+    time.sleep(1.5)  # statistics reach pg_stat_database within a second
+    assert len(smtp_sink.messages) == 24
+    # The worker's main process (heartbeat) and its pool child: not one session per task.
+    assert database_sessions() - before <= 3
+
+
+def database_sessions() -> int:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_stat_clear_snapshot()")
+        cursor.execute(
+            "SELECT sessions FROM pg_stat_database WHERE datname = current_database()"
+        )
+        return cursor.fetchone()[0]
 
 
 def test_a_worker_killed_mid_chunk_loses_nothing_and_repeats_at_most_its_in_flight_messages(
