@@ -436,3 +436,38 @@ def test_a_batch_hands_out_only_its_own_deliveries(monkeypatch):
     assert len(per_batch) == 2 and late.pk not in set().union(*per_batch)
     (rest,) = sending.dispatch(edition)  # what the task's last call hands out
     assert Delivery.objects.get(pk__in=rest).subscriber_id == late.pk
+
+
+def test_a_chunk_costs_a_few_queries_plus_one_mark_per_message(
+    mailoutbox, django_assert_num_queries
+):
+    papers_seen(at(-1), "Global channel pruning", "Pruning at scale")
+    SubscriberFactory.create_batch(6, query="pruning")
+    SubscriberFactory(query="quantum chemistry")  # skipped: one UPDATE too
+    edition = sending.plan_edition("daily", at(0))
+    (ids,) = sending.dispatch(edition)
+    sending._edition_cache.clear()
+    # Claim (4 in a transaction, then the rows and their edition), the papers' fingerprint and
+    # rows, one mark per delivery, last_digest_at: nothing loaded per delivery.
+    with django_assert_num_queries(4 + 2 + 2 + 7 + 1):
+        sending.send_chunk(ids)
+    assert len(mailoutbox) == 6
+    assert all("Global channel pruning" in m.body for m in mailoutbox)
+
+
+def test_a_chunk_sends_the_edition_as_it_is_now_after_an_edit_a_hide_or_an_arrival(mailoutbox):
+    first, second = papers_seen(at(-1), "Pruning one", "Pruning two")
+    SubscriberFactory.create_batch(4, query="pruning")
+    edition = sending.plan_edition("daily", at(0))
+    chunks = [[pk] for chunk in sending.dispatch(edition) for pk in chunk]
+    sending.send_chunk(chunks[0])
+    Paper.objects.filter(pk=first.pk).update(title="Pruning one, edited", updated_at=timezone.now())
+    sending.send_chunk(chunks[1])
+    Paper.objects.filter(pk=second.pk).update(hidden=True, updated_at=timezone.now())
+    sending.send_chunk(chunks[2])
+    papers_seen(at(-0.3), "Pruning three, arrived late")
+    sending.send_chunk(chunks[3])
+    bodies = [m.body for m in mailoutbox]
+    assert ["Pruning one, edited" in b for b in bodies] == [False, True, True, True]
+    assert ["Pruning two" in b for b in bodies] == [True, True, False, False]
+    assert ["Pruning three" in b for b in bodies] == [False, False, False, True]

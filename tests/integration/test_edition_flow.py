@@ -135,9 +135,7 @@ def test_a_worker_keeps_its_database_connection_from_chunk_to_chunk(
 def database_sessions() -> int:
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_stat_clear_snapshot()")
-        cursor.execute(
-            "SELECT sessions FROM pg_stat_database WHERE datname = current_database()"
-        )
+        cursor.execute("SELECT sessions FROM pg_stat_database WHERE datname = current_database()")
         return cursor.fetchone()[0]
 
 
