@@ -333,12 +333,21 @@ class Delivery(models.Model):
         self.paper_ids, self.query, self.failure_reason = paper_ids, query, ""
         # Once per message on the send path, so one plain UPDATE rather than save() (a third
         # of the cost); autocommit makes it durable before the next message goes out.
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"UPDATE {self._meta.db_table} SET status = %s, message_id = %s, sent_at = %s, "
-                "paper_ids = %s, query = %s, failure_reason = '' WHERE id = %s",
-                [self.status, message_id, self.sent_at, json.dumps(paper_ids), query, self.pk],
-            )
+        sql = (
+            f"UPDATE {self._meta.db_table} SET status = %s, message_id = %s, sent_at = %s, "
+            "paper_ids = %s, query = %s, failure_reason = '' WHERE id = %s"
+        )
+        params = [self.status, message_id, self.sent_at, json.dumps(paper_ids), query, self.pk]
+        if connection.vendor != "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute(sql, params)
+            return
+        # Straight to psycopg, parameters bound by the server: Django's cursor quotes them
+        # into the SQL in Python, which cost a quarter of the mark. Errors still come out as
+        # Django's (record_durably retries on those).
+        connection.ensure_connection()
+        with connection.wrap_database_errors:
+            connection.connection.execute(sql, params)
 
     def mark_skipped(self, reason: str) -> None:
         self.status, self.failure_reason = self.Status.SKIPPED, reason
