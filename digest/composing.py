@@ -115,13 +115,18 @@ def assemble(
 
 class Stencil:
     """A template rendered once with a marker around each per-message value's name; fill()
-    is then a join. Literal parts sit at even positions, value names at odd ones."""
+    is then one str.format_map (in C: a digest fills twenty of these). The rendered text's
+    own braces are doubled, so only the marked names are fields; values are not parsed."""
 
     def __init__(self, rendered: str, marker: str) -> None:
-        self.parts = tuple(rendered.split(marker))
+        parts = rendered.split(marker)  # literal text at even positions, names at odd ones
+        self.format = "".join(
+            f"{{{part}}}" if i % 2 else part.replace("{", "{{").replace("}", "}}")
+            for i, part in enumerate(parts)
+        )
 
     def fill(self, values: dict[str, str]) -> str:
-        return "".join(values[part] if i % 2 else part for i, part in enumerate(self.parts))
+        return self.format.format_map(values)
 
 
 class Prerendered:

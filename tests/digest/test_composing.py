@@ -72,3 +72,30 @@ def test_kept_highlights_give_each_subscriber_their_own_words(monkeypatch):
     assert first[0] == first[2] == rendered("pruning", composing.Prerendered())
     assert first[0] != first[1]
     assert "&lt;b&gt;graph&lt;/b&gt;" in first[0][0] and "<mark" in first[1][0]
+
+
+def test_braces_in_values_and_in_the_rendered_text_stay_literal():
+    values = dict(VALUES, subject="{subject} {0} {", topics="}{heading}")
+    subject, text, html = composing.Prerendered().digest(values, "{papers_html} {{x}}")
+    assert subject == "{subject} {0} {"
+    assert "}{heading}" in text and "}{heading}" in html
+    assert "{papers_html} {{x}}" in html
+    stencil = composing.Stencil("a {b} {{c}} MtitleM} z", "M")
+    assert stencil.fill({"title": "{title}"}) == "a {b} {{c}} {title}} z"
+
+
+@pytest.mark.django_db
+def test_a_paper_with_braces_in_its_text_renders_them(mailoutbox):
+    from digest import sending
+    from digest.matching import match_papers
+    from digest.query import parse_query
+    from tests.factories import PaperFactory
+
+    paper = PaperFactory(
+        title="Pruning {title} sets {x | x > 0}", abstract="We prune {excerpt} and }{ more."
+    )
+    papers = sending.EditionPapers.of([paper])
+    (match,) = match_papers(parse_query("pruning"), papers.index)
+    html, text = composing.Prerendered().paper(paper, match)
+    assert "{title} sets {x | x &gt; 0}" in html and "{excerpt} and }{ more." in html
+    assert "Pruning {title} sets {x | x > 0}" in text
