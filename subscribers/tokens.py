@@ -8,6 +8,7 @@ unsubscribe link in a months-old email must still work.
 from __future__ import annotations
 
 from datetime import timedelta
+from functools import lru_cache
 from typing import Literal
 
 from django.conf import settings
@@ -32,7 +33,7 @@ class ExpiredToken(Exception):
 
 
 def make_token(subscriber: Subscriber, purpose: Purpose) -> str:
-    return signing.dumps([subscriber.pk, subscriber.token_version], salt=_salt(purpose))
+    return _signer(_salt(purpose)).sign_object([subscriber.pk, subscriber.token_version])
 
 
 def read_token(token: str, purpose: Purpose) -> Subscriber:
@@ -50,7 +51,7 @@ def read_token(token: str, purpose: Purpose) -> Subscriber:
 
 def make_view_token(delivery: Delivery) -> str:
     """For "view in browser": one delivery, dead once the subscriber's links are reset."""
-    return signing.dumps([delivery.pk, delivery.subscriber.token_version], salt=_salt("view"))
+    return _signer(_salt("view")).sign_object([delivery.pk, delivery.subscriber.token_version])
 
 
 def read_view_token(token: str) -> Delivery:
@@ -62,6 +63,17 @@ def read_view_token(token: str) -> Delivery:
     if delivery.subscriber.token_version != version:
         raise BadToken
     return delivery
+
+
+def _signer(salt: str) -> signing.TimestampSigner:
+    """What signing.dumps() signs with, kept per salt and key: a digest signs three links,
+    and building the signer was a third of the cost."""
+    return _signer_for(salt, settings.SECRET_KEY)
+
+
+@lru_cache(maxsize=32)
+def _signer_for(salt: str, key: str) -> signing.TimestampSigner:
+    return signing.TimestampSigner(key=key, salt=salt)
 
 
 def confirm_max_age() -> timedelta:

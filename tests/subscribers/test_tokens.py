@@ -78,3 +78,26 @@ def test_confirm_links_expire_but_others_do_not(settings):
             read_token(confirm, "confirm")
         assert raised.value.subscriber == subscriber
         assert read_token(unsubscribe, "unsubscribe") == subscriber
+
+
+def test_tokens_are_what_django_signing_makes_and_follow_the_secret_key(settings):
+    from django.core import signing
+
+    from digest import sending
+    from subscribers.tokens import _salt, make_view_token
+
+    subscriber = SubscriberFactory()
+    (delivery,) = sending.plan_edition("daily").deliveries.all()
+    with time_machine.travel("2026-11-24 08:00", tick=False):
+        token = make_token(subscriber, "unsubscribe")
+        view = make_view_token(delivery)
+        assert token == signing.dumps(
+            [subscriber.pk, subscriber.token_version], salt=_salt("unsubscribe")
+        )
+        assert view == signing.dumps([delivery.pk, subscriber.token_version], salt=_salt("view"))
+        settings.SECRET_KEY = "another-secret-key-for-this-test-only"
+        rotated = make_token(subscriber, "unsubscribe")
+    assert rotated != token
+    with pytest.raises(BadToken):
+        read_token(token, "unsubscribe")  # signed with the old key, which is not a fallback
+    assert read_token(rotated, "unsubscribe") == subscriber
