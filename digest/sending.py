@@ -121,10 +121,7 @@ def plan_edition(
             .values_list("pk", flat=True)
         )
         for batch in batched(receiving.iterator(chunk_size=5000), PLAN_BATCH):
-            Delivery.objects.bulk_create(
-                [Delivery(subscriber_id=pk, edition=edition) for pk in batch],
-                ignore_conflicts=True,  # a second planner's rows are the same rows
-            )
+            create_deliveries(edition, batch)
             if on_batch:
                 on_batch(edition, batch)
         edition.mark_planned()
@@ -132,6 +129,34 @@ def plan_edition(
 
 
 PLAN_BATCH = 1000  # planning 10,000 deliveries takes ~0.8 s; the first 1,000 take 0.05 s
+
+
+def create_deliveries(edition: Edition, subscribers: Sequence[int]) -> None:
+    """Insert one delivery per subscriber, ignoring those that exist (a second planner's rows
+    are the same rows)."""
+    if connection.vendor != "postgresql":
+        Delivery.objects.bulk_create(
+            [Delivery(subscriber_id=pk, edition=edition) for pk in subscribers],
+            ignore_conflicts=True,
+        )
+        return
+    # One statement with the ids as one array: bulk_create's ten parameters per row, quoted
+    # into the SQL in Python, were most of planning's time. The other columns take the
+    # model's defaults, cast as the model declares them.
+    template = Delivery(edition=edition)
+    fields = [f for f in Delivery._meta.concrete_fields if f.attname not in ("id", "subscriber_id")]
+    columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
+    values = ", ".join(f"CAST(%s AS {f.cast_db_type(connection)})" for f in fields)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {Delivery._meta.db_table} (subscriber_id, {columns}) "
+            f"SELECT id, {values} FROM unnest(%s::bigint[]) AS id "
+            "ON CONFLICT (subscriber_id, edition_id) DO NOTHING",
+            [
+                *(f.get_db_prep_save(f.pre_save(template, add=True), connection) for f in fields),
+                list(subscribers),
+            ],
+        )
 
 
 def dispatch(

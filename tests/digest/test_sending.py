@@ -492,3 +492,19 @@ def test_a_mark_on_a_broken_connection_is_retried_on_a_new_one(monkeypatch):
     stored = Delivery.objects.get(pk=delivery.pk)
     assert (stored.status, stored.paper_ids, stored.query) == ("sent", [3, 1], "pruning")
     assert stored.message_id == "<id@localhost>" and stored.sent_at is not None
+
+
+def test_planned_deliveries_carry_the_model_defaults():
+    subscribers = SubscriberFactory.create_batch(3)
+    with time_machine.travel(at(0), tick=False):
+        edition = sending.plan_edition("daily")
+        sending.create_deliveries(edition, [s.pk for s in subscribers])  # again: no duplicates
+        fresh = Delivery(edition=edition)
+    fields = [f.attname for f in Delivery._meta.concrete_fields if f.attname != "id"]
+    rows = list(Delivery.objects.order_by("subscriber_id").values_list(*fields))
+    expected = [
+        tuple(s.pk if f == "subscriber_id" else getattr(fresh, f) for f in fields)
+        for s in subscribers
+    ]
+    assert rows == expected
+    assert rows[0][fields.index("created_at")] == at(0)
