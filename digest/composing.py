@@ -139,13 +139,25 @@ class Prerendered:
         self._marker = f"pd{secrets.token_hex(8)}"
         self._papers: dict[int, _PaperBlock] = {}
         self._highlights: dict[tuple[int, frozenset[str], tuple[str, ...]], tuple[str, str]] = {}
+        self._rendered: dict[tuple[object, ...], tuple[str, str]] = {}
         self._frame: tuple[Stencil, Stencil, Stencil] | None = None
         self._css = render_to_string("email/styles.css")
         mark = css_inline.inline_fragment("<mark>x</mark>", self._css)
         self._mark_open = mark[: mark.index(">") + 1]
 
     def paper(self, paper: Paper, match: Match) -> tuple[str, str]:
-        """One paper's HTML and text block, highlighted for this match."""
+        """One paper's HTML and text block, highlighted for this match. Subscribers with the
+        same topics get the same block (more than half of a run's), so it is kept, up to a
+        bound."""
+        key = (paper.pk, match.stems, match.prefixes, match.topics, match.fields)
+        rendered = self._rendered.get(key)
+        if rendered is None:
+            rendered = self._render_paper(paper, match)
+            if len(self._rendered) < MAX_KEPT_PAPERS:
+                self._rendered[key] = rendered
+        return rendered
+
+    def _render_paper(self, paper: Paper, match: Match) -> tuple[str, str]:
         block = self._papers.get(paper.pk)
         if block is None:
             block = self._papers[paper.pk] = self._paper_block(paper)
@@ -212,6 +224,7 @@ class Prerendered:
 
 
 MAX_KEPT_HIGHLIGHTS = 20_000  # about 1 kB each: bounded, so memory stays flat as lists grow
+MAX_KEPT_PAPERS = 10_000  # about 3 kB each
 PAPER_SLOTS = ("title", "excerpt", "matched", "matched_in")
 DIGEST_SLOTS = (
     "subject",

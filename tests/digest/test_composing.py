@@ -64,14 +64,22 @@ def test_kept_highlights_give_each_subscriber_their_own_words(monkeypatch):
         return prerendered.paper(paper, match)
 
     monkeypatch.setattr(composing, "MAX_KEPT_HIGHLIGHTS", 2)
+    monkeypatch.setattr(composing, "MAX_KEPT_PAPERS", 3)
     kept = composing.Prerendered()
     first = [rendered(q, kept) for q in ("pruning", "graph", "pruning")]
-    assert len(kept._highlights) == 2
+    assert len(kept._highlights) == 2 and len(kept._rendered) == 2
     assert rendered("networks", kept) == rendered("networks", composing.Prerendered())
     assert len(kept._highlights) == 2  # full: the third is rendered, not kept
     assert first[0] == first[2] == rendered("pruning", composing.Prerendered())
     assert first[0] != first[1]
     assert "&lt;b&gt;graph&lt;/b&gt;" in first[0][0] and "<mark" in first[1][0]
+    # Same words, other topics: the highlight is shared, the "matched" line is their own.
+    other = rendered("pruned", kept)
+    assert other != first[0] and "matched: pruned" in other[1]
+    assert rendered("graph OR pruning", kept) == rendered(
+        "graph OR pruning", composing.Prerendered()
+    )
+    assert len(kept._rendered) == 3  # bounded
 
 
 def test_braces_in_values_and_in_the_rendered_text_stay_literal():
