@@ -1,15 +1,29 @@
 from __future__ import annotations
 
+import gc
 import os
 
 from celery import Celery
-from celery.signals import task_postrun, task_prerun, worker_ready
+from celery.signals import task_postrun, task_prerun, worker_init, worker_ready
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
 app = Celery("paperdigest")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+
+@worker_init.connect
+def _tune_garbage_collection(**kwargs: object) -> None:
+    # A sending worker allocates many short-lived containers per digest while it keeps large,
+    # long-lived caches (the edition's index, rendered papers): with Python's default
+    # thresholds, collections took ~5% of its CPU. Collect young objects 30x less often,
+    # and leave what start-up loaded out of collections (and shared with the forked pool).
+    gc.set_threshold(*GC_THRESHOLDS)
+    gc.freeze()
+
+
+GC_THRESHOLDS = (20_000, 20, 20)
 
 
 @worker_ready.connect
