@@ -135,14 +135,14 @@ def _serialise(message: Email) -> bytes | None:
 def _body(text: str) -> tuple[str, bytes]:
     """A body as UTF-8 with CRLF line ends, and its transfer encoding: 8bit, or
     quoted-printable (as Django chooses) when a line is longer than SMTP allows."""
-    lines = (
-        text.encode(errors="surrogateescape")
-        .replace(b"\r\n", b"\n")
-        .replace(b"\r", b"\n")
-        .split(b"\n")
-    )
-    body = b"\r\n".join(lines)
-    if max(map(len, lines)) <= RFC5322_EMAIL_LINE_LENGTH_LIMIT:
+    data = text.encode(errors="surrogateescape")
+    if b"\r" in data:  # templates write \n; only odd input has CRs to normalise
+        data = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+    body = data.replace(b"\n", b"\r\n")
+    if (
+        len(data) <= RFC5322_EMAIL_LINE_LENGTH_LIMIT
+        or max(map(len, data.split(b"\n"))) <= RFC5322_EMAIL_LINE_LENGTH_LIMIT
+    ):
         return "8bit", body
     # b2a_qp breaks soft lines with CRLF only if the text has a CRLF; a one-line body has none.
     encoded = binascii.b2a_qp(body, istext=True).replace(b"\r\n", b"\n")

@@ -72,6 +72,19 @@ def test_fast_bytes_parse_to_what_django_writes(subject):
     assert max(len(line) for line in fast.split(b"\r\n")) <= 998
 
 
+@pytest.mark.parametrize("ends", ["\r\n", "\r", "\n\r"])
+def test_other_line_ends_come_out_as_crlf_and_say_what_django_says(ends):
+    lines = ["Hello,", "plain part.", ".dot", "", "end"]
+    message = email_of(
+        "Line ends", text=ends.join(lines), html=ends.join(f"<p>{x}</p>" for x in lines)
+    )
+    fast = message.as_bytes()
+    assert b"\r\n" in fast and b"\n" not in fast.replace(b"\r\n", b"")
+    assert b"\r" not in fast.replace(b"\r\n", b"")
+    slow = message.message().as_bytes(linesep="\r\n")
+    assert text_and_html(parsed(fast)) == text_and_html(parsed(slow))
+
+
 def test_header_lines_are_folded_near_78_characters():
     raw = email_of(SUBJECTS[3]).as_bytes()
     head = raw.split(b"\r\n\r\n", 1)[0]
