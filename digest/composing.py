@@ -224,7 +224,7 @@ class Prerendered:
 
 
 MAX_KEPT_HIGHLIGHTS = 20_000  # about 1 kB each: bounded, so memory stays flat as lists grow
-MAX_KEPT_PAPERS = 10_000  # about 3 kB each
+MAX_KEPT_PAPERS = 10_000  # about 4 kB each (HTML and text): ~40 MB when full
 PAPER_SLOTS = ("title", "excerpt", "matched", "matched_in")
 DIGEST_SLOTS = (
     "subject",
