@@ -82,8 +82,11 @@ class Query:
         return ", ".join(topic.text for topic in self.topics)
 
 
+@lru_cache(maxsize=50_000)
 def parse_query(text: str) -> Query:
-    """Parse what a subscriber typed; raise QueryError with a helpful message if unusable."""
+    """Parse what a subscriber typed; raise QueryError with a helpful message if unusable.
+    Cached (a Query is immutable): sending parses each subscriber's keywords twice, to match
+    and to name their topics, and many subscribers type the same."""
     if len(text) > MAX_LENGTH:
         raise QueryError(
             f"Keep your keywords under {MAX_LENGTH:,} characters (yours have {len(text):,})."

@@ -132,3 +132,12 @@ def test_parsing_never_fails_with_anything_but_a_query_error(text):
     else:
         assert query.topics
         assert all(topic.required for topic in query.topics)
+
+
+def test_parsing_is_cached_and_errors_are_raised_every_time():
+    from digest.query import QueryError, parse_query
+
+    assert parse_query("pruning\nfederated learning") is parse_query("pruning\nfederated learning")
+    for _ in range(2):
+        with pytest.raises(QueryError):
+            parse_query("   ")
