@@ -12,7 +12,8 @@ from config import celery
 def test_a_starting_worker_collects_garbage_less_often_and_freezes_what_it_loaded():
     thresholds = gc.get_threshold()
     try:
-        assert worker_init.has_listeners()
+        connected = [ref() for _, ref in worker_init.receivers]
+        assert celery._tune_garbage_collection in connected
         celery._tune_garbage_collection()
         assert gc.get_threshold() == celery.GC_THRESHOLDS
         assert gc.get_freeze_count() > 0
