@@ -146,7 +146,7 @@ def start_sink(port: int) -> object:
     return sink
 
 
-def stop_sink(sink: object) -> int:
-    """Stop the sink; returns how many messages it received."""
+def stop_sink(sink: object) -> dict[str, int]:
+    """Stop the sink; returns how many messages (and bytes) it received."""
     sink.terminate()
-    return json.loads(sink.stdout.readline())["messages"]
+    return json.loads(sink.stdout.readline())

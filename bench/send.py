@@ -152,7 +152,7 @@ def blast_seconds(message: bytes, count: int, workers: int) -> float:
     with multiprocessing.get_context("fork").Pool(workers) as pool:
         pool.starmap(_blast, [(port, message, count // workers)] * workers)
     seconds = time.perf_counter() - started
-    assert stop_sink(sink) == count // workers * workers
+    assert stop_sink(sink)["messages"] == count // workers * workers
     return seconds
 
 
@@ -174,8 +174,9 @@ def deliver_edition(workers: int) -> dict:
         status: Delivery.objects.filter(status=status).count()
         for status in ("sent", "skipped", "failed")
     }
-    assert received == counts["sent"], (received, counts)
-    return {"seconds": seconds, "peak_mb": peak_mb, **counts}
+    assert received["messages"] == counts["sent"], (received, counts)
+    mean_bytes = received["bytes"] / max(received["messages"], 1)
+    return {"seconds": seconds, "peak_mb": peak_mb, "mean_bytes": mean_bytes, **counts}
 
 
 def using_celery() -> bool:
@@ -235,6 +236,7 @@ def main() -> None:
             "skipped": run["skipped"],
             "failed": run["failed"],
             "message_bytes": len(message),
+            "mean_digest_bytes": round(run["mean_bytes"]),
             "seconds": round(run["seconds"], 2),
             "digests_per_s": round(digests_per_s, 1),
             "ceiling_per_s": round(ceiling_per_s, 1),
