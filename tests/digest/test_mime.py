@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import base64
 import email
 import email.policy
+import re
 import smtplib
 
 import pytest
 from django.core.mail import BadHeaderError, get_connection
+from hypothesis import example, given
+from hypothesis import strategies as st
 
 from digest import composing, mime, sending
 from digest.models import Delivery
@@ -85,6 +89,25 @@ def test_other_line_ends_come_out_as_crlf_and_say_what_django_says(ends):
     assert text_and_html(parsed(fast)) == text_and_html(parsed(slow))
 
 
+@given(st.text(min_size=1, max_size=200))
+@example("é" * 30)
+@example("5 new papers on federated learning, pruning and more — Nov 24 🧪🧪")
+def test_encoded_words_hold_whole_characters_in_39_bytes(subject):
+    encoded = mime._encoded(subject)
+    if subject.isascii():
+        assert encoded == subject
+        return
+    words = re.fullmatch(
+        r"=\?utf-8\?b\?([A-Za-z0-9+/=]*)\?=(?: =\?utf-8\?b\?([A-Za-z0-9+/=]*)\?=)*", encoded
+    )
+    assert words, encoded
+    chunks = [base64.b64decode(w) for w in re.findall(r"\?b\?([^?]*)\?=", encoded)]
+    assert all(0 < len(chunk) <= 39 for chunk in chunks)
+    # Each word decodes on its own: no character is split between two.
+    assert "".join(c.decode("utf-8", errors="surrogateescape") for c in chunks) == subject
+    assert all(chunk.decode("utf-8", errors="surrogateescape") for chunk in chunks)
+
+
 def test_header_lines_are_folded_near_78_characters():
     raw = email_of(SUBJECTS[3]).as_bytes()
     head = raw.split(b"\r\n\r\n", 1)[0]
@@ -157,6 +180,63 @@ def test_dot_stuffing_writes_what_smtplib_writes(data):
     fast, stock = Recording(), Stock()
     assert fast.data(data) == stock.data(data) == (250, b"ok")
     assert fast.sent == stock.sent
+
+
+class _Commands(mime._SMTP):
+    """Records the commands MAIL and RCPT write, without a server."""
+
+    def __init__(self) -> None:
+        super().__init__()  # not connected
+        self.does_esmtp = True
+        self.commands: list[tuple[str, str]] = []
+
+    def putcmd(self, cmd: str, args: str = "") -> None:
+        self.commands.append((cmd, args))
+
+    def getreply(self) -> tuple[int, bytes]:
+        return 250, b"ok"
+
+
+class _StockCommands(_Commands):
+    mail = smtplib.SMTP.mail
+    rcpt = smtplib.SMTP.rcpt
+
+
+ADDRESS_CHARACTERS = "abzAZ09.!#$%&'*+/=?^_`{|}~-@<>\" (),;:[]\\é"
+
+
+@given(
+    st.text(alphabet=ADDRESS_CHARACTERS, min_size=1, max_size=30),
+    st.sampled_from([(), ("size=2048",), ("size=9", "BODY=8BITMIME")]),
+)
+def test_envelope_commands_are_what_smtplib_writes(address, options):
+    fast, stock = _Commands(), _StockCommands()
+    for smtp in (fast, stock):
+        smtp.mail(address, options)
+        smtp.rcpt(address, options)
+    assert fast.commands == stock.commands
+
+
+@pytest.mark.parametrize(
+    "address",
+    ["ada@example.org", "o'brien+digest@mail.example.co.uk", "Ada <ada@example.org>", "åda@x.org"],
+)
+def test_envelope_of_ordinary_and_odd_addresses_is_what_smtplib_writes(address):
+    fast, stock = _Commands(), _StockCommands()
+    for smtp in (fast, stock):
+        smtp.mail(address)
+        smtp.rcpt(address, ("NOTIFY=NEVER",))
+    assert fast.commands == stock.commands
+    assert mime._PLAIN_ADDRESS.match(address) or address in {"Ada <ada@example.org>", "åda@x.org"}
+
+
+def test_the_envelope_sender_is_the_bare_from_address(smtp_sink, settings):
+    settings.DEFAULT_FROM_EMAIL = "Paper Digest <digest@example.org>"
+    with get_connection("digest.mime.SMTPBackend") as connection:
+        connection.send_messages([email_of("Envelope", to="ada@example.org")])
+    assert smtp_sink.envelopes == [("digest@example.org", ["ada@example.org"])]
+    (received,) = smtp_sink.messages
+    assert received["From"] == "Paper Digest <digest@example.org>"
 
 
 def test_lines_starting_with_a_dot_arrive_intact(smtp_sink):

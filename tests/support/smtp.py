@@ -25,6 +25,7 @@ class SinkHandler:
     def __init__(self, *, keep_messages: bool = True) -> None:
         self.keep_messages = keep_messages  # False: only count (thousands of messages)
         self.messages: list[EmailMessage] = []
+        self.envelopes: list[tuple[str, list[str]]] = []  # (MAIL FROM, RCPT TOs) per message
         self.received: Counter[str] = Counter()  # envelope recipient -> messages
         self.last_at = 0.0  # time.monotonic() of the last message accepted
         self.refuse: set[str] = set()
@@ -53,6 +54,7 @@ class SinkHandler:
         with self.lock:
             if parsed is not None:
                 self.messages.append(parsed)  # type: ignore[arg-type]
+                self.envelopes.append((envelope.mail_from, list(envelope.rcpt_tos)))
             self.received.update(envelope.rcpt_tos)
             self.last_at = time.monotonic()
         return "250 Message accepted for delivery"
@@ -74,6 +76,11 @@ class SmtpSink:
     def messages(self) -> list[EmailMessage]:
         with self.handler.lock:
             return list(self.handler.messages)
+
+    @property
+    def envelopes(self) -> list[tuple[str, list[str]]]:
+        with self.handler.lock:
+            return list(self.handler.envelopes)
 
     def to(self, address: str) -> list[EmailMessage]:
         return [m for m in self.messages if address.lower() in m["To"].lower()]
