@@ -3,6 +3,8 @@ from __future__ import annotations
 import pytest
 import time_machine
 from django.utils import timezone
+from hypothesis import given
+from hypothesis import strategies as st
 
 from subscribers.tokens import BadToken, ExpiredToken, make_token, read_token
 from tests.factories import SubscriberFactory
@@ -101,3 +103,19 @@ def test_tokens_are_what_django_signing_makes_and_follow_the_secret_key(settings
     with pytest.raises(BadToken):
         read_token(token, "unsubscribe")  # signed with the old key, which is not a fallback
     assert read_token(rotated, "unsubscribe") == subscriber
+
+
+@given(
+    key=st.text(min_size=1, max_size=60),
+    salt=st.text(min_size=1, max_size=40),  # an empty salt means the class's name
+    payload=st.lists(st.integers() | st.text(max_size=20), max_size=4),
+)
+def test_the_keyed_signer_signs_what_django_signing_does(key, salt, payload):
+    from django.core import signing
+
+    from subscribers.tokens import _KeyedSigner
+
+    with time_machine.travel("2026-11-24 08:00", tick=False):
+        token = _KeyedSigner(key=key, salt=salt).sign_object(payload)
+        assert token == signing.dumps(payload, key=key, salt=salt)
+    assert signing.loads(token, key=key, salt=salt) == payload
