@@ -494,6 +494,17 @@ def test_a_mark_on_a_broken_connection_is_retried_on_a_new_one(monkeypatch):
     assert stored.message_id == "<id@localhost>" and stored.sent_at is not None
 
 
+@pytest.mark.postgres
+def test_marks_bound_by_the_server_keep_odd_values_intact():
+    SubscriberFactory.create_batch(3)
+    sending.plan_edition("daily", at(0))
+    odd = "quotes ' \" \\ back\\slash; DROP TABLE x; -- %s %(name)s «ünïcode» 🧪"
+    for i, delivery in enumerate(Delivery.objects.order_by("pk")):
+        delivery.mark_sent(f"<{i}-{odd}@localhost>", [i, 7], f"{odd}\npruning {i}")
+    stored = list(Delivery.objects.order_by("pk").values_list("message_id", "paper_ids", "query"))
+    assert stored == [(f"<{i}-{odd}@localhost>", [i, 7], f"{odd}\npruning {i}") for i in range(3)]
+
+
 def test_planned_deliveries_carry_the_model_defaults():
     subscribers = SubscriberFactory.create_batch(3)
     with time_machine.travel(at(0), tick=False):
