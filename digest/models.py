@@ -3,7 +3,7 @@ from __future__ import annotations
 import json
 from datetime import datetime, timedelta
 
-from django.db import connection, models
+from django.db import DEFAULT_DB_ALIAS, connections, models
 from django.utils import timezone
 
 from digest.matching import PaperText
@@ -333,14 +333,11 @@ class Delivery(models.Model):
         self.paper_ids, self.query, self.failure_reason = paper_ids, query, ""
         # Once per message on the send path, so one plain UPDATE rather than save() (a third
         # of the cost); autocommit makes it durable before the next message goes out.
-        sql = (
-            f"UPDATE {self._meta.db_table} SET status = %s, message_id = %s, sent_at = %s, "
-            "paper_ids = %s, query = %s, failure_reason = '' WHERE id = %s"
-        )
-        params = [self.status, message_id, self.sent_at, json.dumps(paper_ids), query, self.pk]
-        if connection.vendor != "postgresql":
-            with connection.cursor() as cursor:
-                cursor.execute(sql, params)
+        params = ["sent", message_id, self.sent_at, json.dumps(paper_ids), query, self.pk]
+        db = connections[self._state.db or DEFAULT_DB_ALIAS]  # one look-up, not one per use
+        if db.vendor != "postgresql":
+            with db.cursor() as cursor:
+                cursor.execute(_MARK_SENT, params)
             return
         # Straight to psycopg with the parameters bound by the server: Django's cursors
         # (psycopg's ClientCursor) quote them into the SQL in Python. Prepared too where the
@@ -349,9 +346,9 @@ class Delivery(models.Model):
         # (record_durably retries on those).
         import psycopg  # only on PostgreSQL
 
-        connection.ensure_connection()
-        with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
-            cursor.execute(sql, params, prepare=True)
+        db.ensure_connection()
+        with db.wrap_database_errors, psycopg.Cursor(db.connection) as cursor:
+            cursor.execute(_MARK_SENT, params, prepare=True)
 
     def mark_skipped(self, reason: str) -> None:
         self.status, self.failure_reason = self.Status.SKIPPED, reason
@@ -360,6 +357,12 @@ class Delivery(models.Model):
     def mark_failed(self, reason: str) -> None:
         self.status, self.failure_reason = self.Status.FAILED, reason[:2000]
         self.save(update_fields=["status", "failure_reason"])
+
+
+_MARK_SENT = (
+    f"UPDATE {Delivery._meta.db_table} SET status = %s, message_id = %s, sent_at = %s, "
+    "paper_ids = %s, query = %s, failure_reason = '' WHERE id = %s"
+)
 
 
 class Heartbeat(models.Model):
