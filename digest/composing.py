@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import secrets
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 from email.utils import make_msgid
 from html import escape  # plain str out: Django's escape() costs 3x more per call
@@ -140,6 +141,7 @@ class Prerendered:
         self._papers: dict[int, _PaperBlock] = {}
         self._highlights: dict[tuple[int, frozenset[str], tuple[str, ...]], tuple[str, str]] = {}
         self._rendered: dict[tuple[object, ...], tuple[str, str]] = {}
+        self._sections: dict[tuple[Match, ...], Section] = {}
         self._frame: tuple[Stencil, Stencil, Stencil] | None = None
         self._css = render_to_string("email/styles.css")
         mark = css_inline.inline_fragment("<mark>x</mark>", self._css)
@@ -156,6 +158,24 @@ class Prerendered:
             if len(self._rendered) < MAX_KEPT_PAPERS:
                 self._rendered[key] = rendered
         return rendered
+
+    def section(self, matches: Sequence[Match], papers: dict[int, Paper]) -> Section:
+        """The papers of a digest, HTML and text. Subscribers with the same keywords get the
+        same matches (about a fifth of a worker's), so the joined section is kept, up to a
+        bound."""
+        key = tuple(matches)
+        section = self._sections.get(key)
+        if section is None:
+            rendered = [self.paper(papers[m.paper_id], m) for m in matches if m.paper_id in papers]
+            section = Section(
+                count=len(rendered),
+                html="".join(html for html, _ in rendered),
+                text="".join(f"\n{i}. {text}\n" for i, (_, text) in enumerate(rendered, 1)),
+                preheader=_clip(papers[matches[0].paper_id].title, 110) if rendered else "",
+            )
+            if len(self._sections) < MAX_KEPT_SECTIONS:
+                self._sections[key] = section
+        return section
 
     def _render_paper(self, paper: Paper, match: Match) -> tuple[str, str]:
         block = self._papers.get(paper.pk)
@@ -225,6 +245,7 @@ class Prerendered:
 
 MAX_KEPT_HIGHLIGHTS = 20_000  # about 1 kB each: bounded, so memory stays flat as lists grow
 MAX_KEPT_PAPERS = 10_000  # about 4 kB each (HTML and text): ~40 MB when full
+MAX_KEPT_SECTIONS = 1_000  # a digest's papers, about 20 kB each: ~20 MB when full
 PAPER_SLOTS = ("title", "excerpt", "matched", "matched_in")
 DIGEST_SLOTS = (
     "subject",
@@ -242,6 +263,16 @@ DIGEST_SLOTS = (
 
 
 @dataclass(frozen=True)
+class Section:
+    """The papers of one digest, rendered."""
+
+    count: int
+    html: str
+    text: str
+    preheader: str  # the first paper's title, shown by mail clients beside the subject
+
+
+@dataclass(frozen=True)
 class _PaperBlock:
     html: Stencil
     text: Stencil
@@ -252,7 +283,7 @@ class _PaperBlock:
 def digest_message(
     subscriber: Subscriber,
     edition: Edition,
-    matches: list[Match],
+    matches: Sequence[Match],
     papers: dict[int, Paper],
     *,
     delivery: Delivery | None = None,
@@ -260,22 +291,22 @@ def digest_message(
 ) -> EmailMultiAlternatives:
     """One subscriber's digest: the same rendering for sending, previews and the browser."""
     prerendered = prerendered or Prerendered()
-    rendered = [prerendered.paper(papers[m.paper_id], m) for m in matches if m.paper_id in papers]
+    section = prerendered.section(matches, papers)
     unsubscribe_url = links.unsubscribe_url(subscriber)
     values = {
         "subject": digest_subject(matches, edition),
-        "preheader": _clip(papers[matches[0].paper_id].title, 110) if rendered else "",
-        "heading": _heading(len(rendered)),
+        "preheader": section.preheader,
+        "heading": _heading(section.count),
         "edition_label": _edition_label(edition),
         "view_url": links.view_url(delivery) if delivery and delivery.pk else "",
-        "papers_text": "".join(f"\n{i}. {text}\n" for i, (_, text) in enumerate(rendered, 1)),
+        "papers_text": section.text,
         "frequency": subscriber.get_frequency_display().lower(),
         "recipient": subscriber.email,
         "topics": ", ".join(_topics(subscriber.query)),
         "manage_url": links.manage_url(subscriber),
         "unsubscribe_url": unsubscribe_url,
     }
-    papers_html = "".join(html for html, _ in rendered)
+    papers_html = section.html
     if papers_html and values["view_url"]:  # what a send is made of: the prerendered frame
         parts = prerendered.digest(values, papers_html)
     else:  # previews and empty digests: the templates with their conditions
@@ -299,7 +330,7 @@ def digest_message(
     )
 
 
-def digest_subject(matches: list[Match], edition: Edition) -> str:
+def digest_subject(matches: Sequence[Match], edition: Edition) -> str:
     """ "5 new papers on federated learning, pruning — Nov 24" """
     when = f"{edition.period:%b} {edition.period.day}"
     if edition.frequency == Edition.Frequency.WEEKLY:

@@ -64,6 +64,19 @@ class EditionPapers:
     papers: dict[int, Paper]
     index: PaperIndex
     prerendered: composing.Prerendered = field(default_factory=composing.Prerendered)
+    _matches: dict[tuple[str, int], tuple[Match, ...]] = field(default_factory=dict)
+
+    def matches(self, keywords: str, limit: int) -> tuple[Match, ...]:
+        """The digest for these keywords (QueryError if invalid). Subscribers who typed the
+        same keywords (about a fifth of a worker's) get the same papers, so it is kept, up
+        to a bound."""
+        key = (keywords, limit)
+        found = self._matches.get(key)
+        if found is None:
+            found = tuple(match_papers(parse_query(keywords), self.index, limit))
+            if len(self._matches) < MAX_KEPT_MATCHES:
+                self._matches[key] = found
+        return found
 
     @classmethod
     def of(cls, papers: Iterable[Paper]) -> EditionPapers:
@@ -86,6 +99,8 @@ class EditionPapers:
             cached = _edition_cache[fingerprint] = cls.of(rows)
         return cached
 
+
+MAX_KEPT_MATCHES = 5_000  # about 3 kB each (ten matches): bounded, so memory stays flat
 
 # Per process: a Celery prefork child runs one task at a time. Under a threaded pool two
 # chunks may both build it; either copy is correct.
@@ -271,7 +286,7 @@ def deliver(delivery: Delivery, papers: EditionPapers, connection: object) -> st
         )
         return "skipped"
     try:
-        matches = match_papers(parse_query(subscriber.query), papers.index, subscriber.per_email)
+        matches = papers.matches(subscriber.query, subscriber.per_email)
     except QueryError as exc:
         delivery.mark_failed(f"keywords no longer valid: {exc.message}")
         return "failed"
@@ -481,15 +496,18 @@ def upcoming_edition(frequency: str, now: datetime | None = None) -> Edition:
 
 def compose_for(
     subscriber: Subscriber, edition: Edition, papers: EditionPapers
-) -> tuple[EmailMultiAlternatives, list[Match]]:
+) -> tuple[EmailMultiAlternatives, Sequence[Match]]:
     """Match and compose one subscriber's digest without sending it (QueryError if invalid)."""
-    matches = match_papers(parse_query(subscriber.query), papers.index, subscriber.per_email)
-    return composing.digest_message(subscriber, edition, matches, papers.papers), matches
+    matches = papers.matches(subscriber.query, subscriber.per_email)
+    message = composing.digest_message(
+        subscriber, edition, matches, papers.papers, prerendered=papers.prerendered
+    )
+    return message, matches
 
 
 def next_digest(
     subscriber: Subscriber, now: datetime | None = None
-) -> tuple[EmailMultiAlternatives, list[Match]]:
+) -> tuple[EmailMultiAlternatives, Sequence[Match]]:
     """The digest this subscriber would get if their next edition closed now (not sent)."""
     edition = upcoming_edition(subscriber.frequency, now)
     return compose_for(subscriber, edition, EditionPapers.of(edition.papers()))
