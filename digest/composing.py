@@ -292,19 +292,19 @@ def digest_message(
     """One subscriber's digest: the same rendering for sending, previews and the browser."""
     prerendered = prerendered or Prerendered()
     section = prerendered.section(matches, papers)
-    unsubscribe_url = links.unsubscribe_url(subscriber)
+    urls = links.email_links(subscriber, delivery)
     values = {
         "subject": digest_subject(matches, edition),
         "preheader": section.preheader,
         "heading": _heading(section.count),
         "edition_label": _edition_label(edition),
-        "view_url": links.view_url(delivery) if delivery and delivery.pk else "",
+        "view_url": urls.view,
         "papers_text": section.text,
         "frequency": subscriber.get_frequency_display().lower(),
         "recipient": subscriber.email,
         "topics": ", ".join(_topics(subscriber.query)),
-        "manage_url": links.manage_url(subscriber),
-        "unsubscribe_url": unsubscribe_url,
+        "manage_url": urls.manage,
+        "unsubscribe_url": urls.unsubscribe,
     }
     papers_html = section.html
     if papers_html and values["view_url"]:  # what a send is made of: the prerendered frame
@@ -320,7 +320,7 @@ def digest_message(
     return assemble(
         subscriber.email,
         *parts,
-        unsubscribe_url=unsubscribe_url,
+        unsubscribe_url=urls.unsubscribe,
         unsubscribe_mailto=links.unsubscribe_mailto(),
         # Stable per delivery: a re-send after a crash carries the same id, which mailbox
         # providers use to fold the duplicate away.

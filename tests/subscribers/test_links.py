@@ -203,9 +203,12 @@ def test_unsubscribing_twice_is_harmless(client):
 def test_links_are_what_reverse_gives_under_any_script_prefix(settings):
     from django.urls import set_script_prefix
 
+    from digest.sending import plan_edition
     from subscribers import links
+    from subscribers.tokens import make_view_token
 
     subscriber = SubscriberFactory()
+    (delivery,) = plan_edition("daily").deliveries.all()
     for prefix in ("/", "/digest/"):
         set_script_prefix(prefix)
         try:
@@ -216,6 +219,14 @@ def test_links_are_what_reverse_gives_under_any_script_prefix(settings):
             assert links.unsubscribe_url(subscriber) == links.absolute(
                 reverse("unsubscribe", args=[unsubscribe])
             )
+            view = links.absolute(reverse("view_digest", args=[make_view_token(delivery)]))
+            assert links.email_links(subscriber, delivery) == links.EmailLinks(
+                manage=links.manage_url(subscriber),
+                unsubscribe=links.unsubscribe_url(subscriber),
+                view=view,
+            )
+            assert view.startswith(settings.SITE_URL + prefix)
+            assert links.email_links(subscriber).view == ""
         finally:
             set_script_prefix("/")
     settings.UNSUBSCRIBE_MAILTO = ""
