@@ -143,7 +143,6 @@ class Prerendered:
         self._papers: dict[int, _PaperBlock] = {}
         self._highlights: dict[tuple[int, frozenset[str], tuple[str, ...]], tuple[str, str]] = {}
         self._rendered: dict[tuple[object, ...], tuple[str, str]] = {}
-        self._sections: dict[tuple[Match, ...], Section] = {}
         self._frame: tuple[Stencil, Stencil, Stencil] | None = None
         self._css = render_to_string("email/styles.css")
         mark = css_inline.inline_fragment("<mark>x</mark>", self._css)
@@ -162,22 +161,14 @@ class Prerendered:
         return rendered
 
     def section(self, matches: Sequence[Match], papers: dict[int, Paper]) -> Section:
-        """The papers of a digest, HTML and text. Subscribers with the same keywords get the
-        same matches (about a fifth of a worker's), so the joined section is kept, up to a
-        bound."""
-        key = tuple(matches)
-        section = self._sections.get(key)
-        if section is None:
-            rendered = [self.paper(papers[m.paper_id], m) for m in matches if m.paper_id in papers]
-            section = Section(
-                count=len(rendered),
-                html="".join(html for html, _ in rendered),
-                text="".join(f"\n{i}. {text}\n" for i, (_, text) in enumerate(rendered, 1)),
-                preheader=_clip(papers[matches[0].paper_id].title, 110) if rendered else "",
-            )
-            if len(self._sections) < MAX_KEPT_SECTIONS:
-                self._sections[key] = section
-        return section
+        """The papers of a digest, HTML and text."""
+        rendered = [self.paper(papers[m.paper_id], m) for m in matches if m.paper_id in papers]
+        return Section(
+            count=len(rendered),
+            html="".join(html for html, _ in rendered),
+            text="".join(f"\n{i}. {text}\n" for i, (_, text) in enumerate(rendered, 1)),
+            preheader=_clip(papers[matches[0].paper_id].title, 110) if rendered else "",
+        )
 
     def _render_paper(self, paper: Paper, match: Match) -> tuple[str, str]:
         block = self._papers.get(paper.pk)
@@ -247,7 +238,6 @@ class Prerendered:
 
 MAX_KEPT_HIGHLIGHTS = 20_000  # about 1 kB each: bounded, so memory stays flat as lists grow
 MAX_KEPT_PAPERS = 10_000  # about 4 kB each (HTML and text): ~40 MB when full
-MAX_KEPT_SECTIONS = 1_000  # a digest's papers, about 20 kB each: ~20 MB when full
 PAPER_SLOTS = ("title", "excerpt", "matched", "matched_in")
 DIGEST_SLOTS = (
     "subject",

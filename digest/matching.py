@@ -56,7 +56,7 @@ class PaperText:
     published: datetime | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # kept by the thousand while a worker sends
 class Match:
     """One paper in a digest and why: rendered by the email, the preview and `match --json`."""
 

@@ -100,7 +100,7 @@ class EditionPapers:
         return cached
 
 
-MAX_KEPT_MATCHES = 5_000  # about 3 kB each (ten matches): bounded, so memory stays flat
+MAX_KEPT_MATCHES = 1_000  # ~5 kB each (ten matches): bounded, so memory stays flat
 
 # Per process: a Celery prefork child runs one task at a time. Under a threaded pool two
 # chunks may both build it; either copy is correct.

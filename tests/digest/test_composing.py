@@ -110,7 +110,7 @@ def test_a_paper_with_braces_in_its_text_renders_them(mailoutbox):
 
 
 @pytest.mark.django_db
-def test_subscribers_with_the_same_keywords_share_matches_and_section_not_links(monkeypatch):
+def test_subscribers_with_the_same_keywords_share_matches_not_links(monkeypatch):
     from digest import sending
     from digest.query import QueryError
     from subscribers import links
@@ -119,7 +119,6 @@ def test_subscribers_with_the_same_keywords_share_matches_and_section_not_links(
     PaperFactory(title="Pruning graph networks", abstract="We prune graph networks.")
     PaperFactory(title="Graph transformers", abstract="Attention over graphs.")
     monkeypatch.setattr(sending, "MAX_KEPT_MATCHES", 3)
-    monkeypatch.setattr(composing, "MAX_KEPT_SECTIONS", 2)
     edition = sending.plan_edition("daily")
     papers = sending.EditionPapers.for_edition(edition)
     ada, bob = (SubscriberFactory(query="pruning\ngraph", per_email=5) for _ in range(2))
@@ -127,8 +126,7 @@ def test_subscribers_with_the_same_keywords_share_matches_and_section_not_links(
     bob_message, bob_matches = sending.compose_for(bob, edition, papers)
     assert bob_matches is ada_matches and len(ada_matches) == 2
     assert papers.matches("pruning\ngraph", 1) == ada_matches[:1]  # another limit, its own
-    # The papers are one section; the links and the recipient are each subscriber's own.
-    assert len(papers.prerendered._sections) == 1
+    # The papers are the same; the links and the recipient are each subscriber's own.
     for message, subscriber, other in ((ada_message, ada, bob), (bob_message, bob, ada)):
         own, others = (links.unsubscribe_url(s) for s in (subscriber, other))
         for part in (message.body, message.alternatives[0][0]):
@@ -146,7 +144,7 @@ def test_subscribers_with_the_same_keywords_share_matches_and_section_not_links(
         pruning_paper = query in ("networks", "pruning")
         assert ("Pruning graph networks" in message.body) is pruning_paper
         assert ("Graph transformers" in message.body) is not pruning_paper
-    assert len(papers._matches) == 3 and len(papers.prerendered._sections) == 2
+    assert len(papers._matches) == 3
     assert papers.matches("networks", 10) == tuple(
         sending.EditionPapers.for_edition(edition).matches("networks", 10)
     )
