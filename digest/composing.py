@@ -124,6 +124,7 @@ class Stencil:
         parts = rendered.split(marker)  # literal text at even positions, names at odd ones
         self._first = parts[0]
         self._rest = list(zip(parts[1::2], parts[2::2], strict=True))
+        self.names = frozenset(parts[1::2])
 
     def fill(self, values: dict[str, str]) -> str:
         out = [self._first]
@@ -208,7 +209,8 @@ class Prerendered:
                 for part in render_parts("digest", {**slots, "papers_html": self._slot("html")})
             )
         subject, text, html = self._frame  # type: ignore[misc]
-        escaped = {name: escape(value) for name, value in values.items()}
+        # Only what the HTML shows (not the text part's papers, a few kB per digest).
+        escaped = {name: escape(values[name]) for name in html.names if name != "html"}
         return (
             " ".join(subject.fill(values).split()),
             text.fill(values),
