@@ -7,6 +7,7 @@ text once (`IndexedText`) and looks up every subscriber's matched stems in it.
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections import defaultdict
 from dataclasses import dataclass
 
@@ -19,26 +20,29 @@ Span = tuple[int, int]
 
 @dataclass(frozen=True)
 class IndexedText:
-    """A text's words with their offsets, by stem, so finding a match's words is a lookup."""
+    """A text's words with their offsets, by stem and in word order, so finding a match's
+    words (or a prefix's) is a lookup."""
 
     text: str
-    words: tuple[tuple[int, int, str], ...]  # (start, end, folded word)
+    sorted_words: tuple[tuple[str, int, int], ...]  # (folded word, start, end), sorted
     by_stem: dict[str, tuple[Span, ...]]
 
     @classmethod
     def of(cls, text: str) -> IndexedText:
-        words = tuple(word_spans(text))
         by_stem: dict[str, list[Span]] = defaultdict(list)
-        for start, end, word in words:
+        words = []
+        for start, end, word in word_spans(text):
             by_stem[stem(word)].append((start, end))
-        return cls(text, words, {s: tuple(spans) for s, spans in by_stem.items()})
+            words.append((word, start, end))
+        return cls(text, tuple(sorted(words)), {s: tuple(spans) for s, spans in by_stem.items()})
 
     def hits(self, match: Match) -> list[Span]:
         spans = [span for s in match.stems for span in self.by_stem.get(s, ())]
-        if match.prefixes:
-            spans += [
-                (start, end) for start, end, word in self.words if word.startswith(match.prefixes)
-            ]
+        for prefix in match.prefixes:
+            at = bisect_left(self.sorted_words, (prefix,))
+            while at < len(self.sorted_words) and self.sorted_words[at][0].startswith(prefix):
+                spans.append(self.sorted_words[at][1:])
+                at += 1
         return sorted(set(spans))
 
 
