@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 import secrets
+from html import unescape
 
 import pytest
 from django.utils.safestring import mark_safe
@@ -35,9 +37,12 @@ def test_the_prerendered_frame_matches_the_templates():
     # so compare after one more pass through it; the markup itself must be the same.
     assert composing._inliner.inline(fast[2]) == composing._inliner.inline(html)
     assert PAPERS_HTML in fast[2]
-    assert (
-        "Daily digest · Tuesday, November 24" in fast[2] and "digest.example.org/manage/" in fast[2]
-    )
+    assert "Daily digest · Tuesday, November 24" in unescape(fast[2])
+    assert "digest.example.org/manage/" in fast[2]
+    # All ASCII (non-ASCII as character references), the kept <style> block as written.
+    assert fast[2].isascii() and not html.isascii()
+    kept = re.search(r'<style data-css-inline="keep">.*?</style>', html, re.S).group()
+    assert kept.isascii() and kept in fast[2]
 
 
 @pytest.mark.parametrize("name", sorted(VALUES))

@@ -144,6 +144,24 @@ def test_the_email_has_both_parts_headers_and_links(smtp_sink):
     assert "prefers-color-scheme: dark" in html  # and kept for clients that honour it
 
 
+def test_non_ascii_text_arrives_intact_with_the_html_as_ascii(smtp_sink):
+    PaperFactory(
+        title="Élagage de réseaux — 剪枝 for LLMs 🧪",
+        abstract="Nous élaguons les réseaux (pruning) à 50 % sans perte.",
+        authors=["Zoë Ångström", "李雷"],
+        first_seen_at=at(-1),
+    )
+    SubscriberFactory(query="élagage\npruning")
+    send_all(sending.plan_edition("daily", at(0)))
+    (message,) = smtp_sink.messages
+    _, html = text_and_html(message)
+    assert html.isascii() and "&#8212;" in html
+    for fragment in ("Élagage de réseaux — 剪枝 for LLMs 🧪", "Zoë Ångström, 李雷", "élagage"):
+        assert_email_contains(message, fragment)
+    assert re.search(r"<mark[^>]*>&#201;lagage</mark>", html)
+    assert message["Subject"].startswith("1 new paper on élagage")
+
+
 def test_hostile_titles_are_inert_in_html_and_text(smtp_sink):
     PaperFactory(
         title='Pruning <script>alert("x")</script><img src=x onerror=alert(1)>',

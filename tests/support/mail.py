@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from html import unescape
+
 
 def text_and_html(message) -> tuple[str, str]:
     """Both parts of a sent message (Django EmailMultiAlternatives or a parsed MIME message)."""
@@ -11,9 +13,10 @@ def text_and_html(message) -> tuple[str, str]:
 
 
 def assert_email_contains(message, fragment: str) -> None:
+    """The text is in both parts, as a reader sees them (the HTML's "&#8212;" is "—")."""
     text, html = text_and_html(message)
     assert fragment in text, f"{fragment!r} not in the text part"
-    assert fragment in html, f"{fragment!r} not in the HTML part"
+    assert fragment in unescape(html), f"{fragment!r} not in the HTML part"
 
 
 def subject(message) -> str:
