@@ -333,7 +333,14 @@ class Delivery(models.Model):
         self.paper_ids, self.query, self.failure_reason = paper_ids, query, ""
         # Once per message on the send path, so one plain UPDATE rather than save() (a third
         # of the cost); autocommit makes it durable before the next message goes out.
-        params = ["sent", message_id, self.sent_at, json.dumps(paper_ids), query, self.pk]
+        params = [
+            self.Status.SENT.value,
+            message_id,
+            self.sent_at,
+            json.dumps(paper_ids),
+            query,
+            self.pk,
+        ]
         db = connections[self._state.db or DEFAULT_DB_ALIAS]  # one look-up, not one per use
         if db.vendor != "postgresql":
             with db.cursor() as cursor:
