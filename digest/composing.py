@@ -73,7 +73,7 @@ def render_parts(
     html = _inliner.inline(render_to_string(f"email/{kind}.html", context))
     for marker, fragment in (fragments or {}).items():
         html = html.replace(marker, fragment)
-    return subject, text, html
+    return subject, text, ascii_html(html)
 
 
 def assemble(
@@ -204,11 +204,9 @@ class Prerendered:
         frame rendered once, the values escaped here as the templates would."""
         if self._frame is None:
             slots = {name: self._slot(name) for name in DIGEST_SLOTS}
-            subject, text, html = render_parts(
-                "digest", {**slots, "papers_html": self._slot("html")}
-            )
             self._frame = tuple(  # type: ignore[assignment]
-                Stencil(part, self._marker) for part in (subject, text, ascii_html(html))
+                Stencil(part, self._marker)
+                for part in render_parts("digest", {**slots, "papers_html": self._slot("html")})
             )
         subject, text, html = self._frame  # type: ignore[misc]
         # Only what the HTML shows (not the text part's papers, a few kB per digest).

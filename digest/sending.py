@@ -64,7 +64,9 @@ class EditionPapers:
     papers: dict[int, Paper]
     index: PaperIndex
     prerendered: composing.Prerendered = field(default_factory=composing.Prerendered)
-    _matches: dict[tuple[str, int], tuple[Match, ...]] = field(default_factory=dict)
+    _matches: dict[tuple[str, int], tuple[Match, ...]] = field(
+        default_factory=dict, init=False, repr=False
+    )
 
     def matches(self, keywords: str, limit: int) -> tuple[Match, ...]:
         """The digest for these keywords (QueryError if invalid). Subscribers who typed the

@@ -40,7 +40,7 @@ def test_the_prerendered_frame_matches_the_templates():
     assert "Daily digest · Tuesday, November 24" in unescape(fast[2])
     assert "digest.example.org/manage/" in fast[2]
     # All ASCII (non-ASCII as character references), the kept <style> block as written.
-    assert fast[2].isascii() and not html.isascii()
+    assert fast[2].isascii() and html.isascii() and "&#183;" in html
     kept = re.search(r'<style data-css-inline="keep">.*?</style>', html, re.S).group()
     assert kept.isascii() and kept in fast[2]
 
@@ -153,3 +153,24 @@ def test_subscribers_with_the_same_keywords_share_matches_not_links(monkeypatch)
     assert papers.matches("networks", 10) == tuple(
         sending.EditionPapers.for_edition(edition).matches("networks", 10)
     )
+
+
+@pytest.mark.django_db
+def test_previews_empty_digests_and_confirmations_are_ascii_html_too():
+    from digest import sending
+    from subscribers import emails
+    from tests.factories import PaperFactory, SubscriberFactory
+
+    PaperFactory(title="Élagage — pruning", abstract="Nous élaguons.", authors=["Zoë Ångström"])
+    subscriber = SubscriberFactory(query="pruning", email="zoe@example.org")
+    preview, _ = sending.next_digest(subscriber)
+    empty, _ = sending.next_digest(SubscriberFactory(query="nothing matches this"))
+    confirm = emails.confirmation(subscriber)
+    for message, readable in (
+        (preview, "Élagage — pruning"),
+        (empty, "Nothing new on your topics"),
+        (confirm, "/confirm/"),
+    ):
+        html = message.alternatives[0][0]
+        assert html.isascii()
+        assert readable in unescape(html) and readable in message.body
