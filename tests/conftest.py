@@ -101,6 +101,29 @@ def workers(transactional_db, request):
     pool.stop_all()
 
 
+@pytest.fixture(scope="session")
+def _gunicorn_var_dir(tmp_path_factory) -> Path:
+    from tests.support.gunicorn import collect_static
+
+    var_dir = tmp_path_factory.mktemp("gunicorn-var")
+    collect_static(var_dir)
+    return var_dir
+
+
+@pytest.fixture
+def gunicorn_server(transactional_db, _gunicorn_var_dir):
+    """Real gunicorn (gunicorn.conf.py, DEBUG off) on a free loopback port, the test database.
+
+    `server = gunicorn_server.start(env={"NAME": "value"})` overrides any variable; tasks run
+    in the web process unless `env` names a CELERY_BROKER_URL. `server.url` has no slash.
+    """
+    from tests.support.gunicorn import GunicornLauncher
+
+    launcher = GunicornLauncher(_gunicorn_var_dir)
+    yield launcher
+    launcher.stop_all()
+
+
 @pytest.fixture
 def smtp_sink(settings):
     """A real SMTP server on loopback; Django sends to it for the duration of the test."""
