@@ -25,6 +25,7 @@ class SinkHandler:
     def __init__(self, *, keep_messages: bool = True) -> None:
         self.keep_messages = keep_messages  # False: only count (thousands of messages)
         self.messages: list[EmailMessage] = []
+        self.raw: list[bytes] = []  # each message's bytes as received
         self.envelopes: list[tuple[str, list[str]]] = []  # (MAIL FROM, RCPT TOs) per message
         self.received: Counter[str] = Counter()  # envelope recipient -> messages
         self.last_at = 0.0  # time.monotonic() of the last message accepted
@@ -54,6 +55,7 @@ class SinkHandler:
         with self.lock:
             if parsed is not None:
                 self.messages.append(parsed)  # type: ignore[arg-type]
+                self.raw.append(envelope.content)
                 self.envelopes.append((envelope.mail_from, list(envelope.rcpt_tos)))
             self.received.update(envelope.rcpt_tos)
             self.last_at = time.monotonic()
@@ -76,6 +78,11 @@ class SmtpSink:
     def messages(self) -> list[EmailMessage]:
         with self.handler.lock:
             return list(self.handler.messages)
+
+    @property
+    def raw(self) -> list[bytes]:
+        with self.handler.lock:
+            return list(self.handler.raw)
 
     @property
     def envelopes(self) -> list[tuple[str, list[str]]]:
