@@ -40,9 +40,7 @@ class _VisibleText(HTMLParser):
             self.hidden += 1
 
     def handle_endtag(self, tag: str) -> None:
-        if tag in ("head", "style", "title") and self.hidden:
-            self.hidden -= 1
-        elif tag == "div" and self.hidden:
+        if self.hidden and tag in ("head", "style", "title", "div"):
             self.hidden -= 1
 
     def handle_data(self, data: str) -> None:
@@ -81,9 +79,10 @@ def parts(message: email.message.EmailMessage) -> tuple[str, str]:
     )
 
 
-def bulk_headers_of(message, delivery_local: str | None = None) -> None:
+def bulk_headers_of(message) -> None:
     assert re.fullmatch(
-        r"<http://localhost:8000/unsubscribe/[^>]+/>, <mailto:digest@localhost\?subject=unsubscribe>",
+        r"<http://localhost:8000/unsubscribe/[^>]+/>, "
+        r"<mailto:digest@localhost\?subject=unsubscribe>",
         message["List-Unsubscribe"],
     )
     assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
@@ -145,7 +144,7 @@ View in your browser: http://localhost:8000/digest/<token>/
    PDF: https://arxiv.org/pdf/2411.00001
 
 
--- 
+--\x20
 You're getting the daily digest because ada@example.org subscribed on http://localhost:8000/ \
 to new papers about: pruning, federated learning.
 Change keywords or frequency: http://localhost:8000/manage/<token>/
