@@ -21,7 +21,8 @@ from config.env import (
 )
 
 BASE_DIR = Path(__file__).resolve().parent.parent
-VAR_DIR = Path(env_str("VAR_DIR") or BASE_DIR / "var")
+# SQLite, the outbox and collected static files; a relative path is read from the project folder.
+VAR_DIR = BASE_DIR / (env_str("VAR_DIR") or "var")
 
 DEBUG = env_bool("DEBUG", default=True)
 
@@ -90,7 +91,7 @@ TEMPLATES = [
 
 DATABASES = {
     "default": parse_database_url(
-        env_str("DATABASE_URL", "sqlite:///var/paperdigest.sqlite3"), base_dir=BASE_DIR
+        env_str("DATABASE_URL", f"sqlite:///{VAR_DIR / 'paperdigest.sqlite3'}"), base_dir=BASE_DIR
     )
 }
 if (
