@@ -167,3 +167,17 @@ def test_the_cached_landing_page_never_carries_one_visitors_messages():
     assert "Saved." not in saver.get("/").content.decode()
     assert "Saved." not in stranger.get("/").content.decode()
     assert "Saved." in saver.get(saved["Location"]).content.decode()  # shown where it belongs
+
+
+def test_feed_text_cannot_collect_a_visitors_csrf_token():
+    import re
+
+    PaperFactory(
+        title="Bait __csrf-token-placeholder__",
+        abs_url="https://attacker.example/?t=__csrf-token-placeholder__",
+    )
+    for _ in range(2):  # rendered, then served from the page cache
+        page = Client().get("/").content.decode()
+        token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page).group(1)
+        assert page.count(token) == 1
+        assert "https://attacker.example/?t=__csrf-token-placeholder__" in page
