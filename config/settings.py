@@ -167,10 +167,15 @@ ANYMAIL = anymail_settings()
 
 # --- Subscribers ---
 CONFIRM_LINK_DAYS = env_int("CONFIRM_LINK_DAYS", 7, minimum=1)
+# An expired confirmation link offers a new one for this long, then it is just a bad link.
+CONFIRM_RESEND_DAYS = env_int("CONFIRM_RESEND_DAYS", 30, minimum=1)
 SIGNUP_LIMIT_PER_IP = env_int("SIGNUP_LIMIT_PER_IP", 10, minimum=1)  # per hour
 SIGNUP_LIMIT_PER_ADDRESS = env_int("SIGNUP_LIMIT_PER_ADDRESS", 3, minimum=1)  # emails per hour
 ADMIN_LOGIN_LIMIT = env_int("ADMIN_LOGIN_LIMIT", 10, minimum=1)  # attempts per 15 minutes
 CLIENT_IP_HEADER = env_str("CLIENT_IP_HEADER")  # e.g. HTTP_X_REAL_IP behind a proxy that sets it
+# With HTTP_X_FORWARDED_FOR: how many proxies of ours append to it (the client is that many
+# entries from the right; entries further left are whatever the client sent).
+TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 1, minimum=1)
 UNSUBSCRIBE_MAILTO = env_str("UNSUBSCRIBE_MAILTO")  # default: DEFAULT_FROM_EMAIL's address
 PREVIEW_DAYS = env_int("PREVIEW_DAYS", 14, minimum=1)  # live preview and search window
 

@@ -1,21 +1,22 @@
 """Signed links in emails: one salt per purpose, so a manage link never confirms anything.
 
-Every token carries the subscriber's token_version; bumping it (on re-subscribe, or by an
-operator) kills every link sent before. Confirm links expire; the others do not, because an
-unsubscribe link in a months-old email must still work.
+Every token carries the subscriber's token_version; bumping it (on coming back after an
+unsubscribe or a bounce, or by an operator) kills every link sent before. Confirm links expire;
+the others do not, because an unsubscribe link in a months-old email must still work.
+
+A confirm link made for a signup with an address we already know carries the preferences that
+signup asked for: nothing is stored until the link is used, so typing someone's address into
+the form changes nothing of theirs.
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
+from dataclasses import asdict, dataclass
 from datetime import timedelta
-from functools import lru_cache
 from typing import Literal
 
 from django.conf import settings
 from django.core import signing
-from django.utils.encoding import force_bytes
 
 from digest.models import Delivery
 from subscribers.models import Subscriber
@@ -23,38 +24,69 @@ from subscribers.models import Subscriber
 Purpose = Literal["confirm", "manage", "unsubscribe"]
 
 
+@dataclass(frozen=True)
+class Preferences:
+    """What a signup asked for, carried by its confirm link until the link is used."""
+
+    query: str
+    frequency: str
+    per_email: int
+
+
+@dataclass(frozen=True)
+class Confirmation:
+    """What a confirm link confirms: this subscriber, with these preferences (None: as stored)."""
+
+    subscriber: Subscriber
+    preferences: Preferences | None
+
+
 class BadToken(Exception):
     """Forged, truncated, for another purpose, or from before the subscriber's links were reset."""
 
 
 class ExpiredToken(Exception):
-    """A genuine confirm link that is too old; carries the subscriber so we can offer a resend."""
+    """A genuine confirm link that is too old, but young enough to offer a new one."""
 
-    def __init__(self, subscriber: Subscriber) -> None:
+    def __init__(self, confirmation: Confirmation) -> None:
         super().__init__("expired")
-        self.subscriber = subscriber
+        self.confirmation = confirmation
+        self.subscriber = confirmation.subscriber
 
 
-def make_token(subscriber: Subscriber, purpose: Purpose) -> str:
-    return _signer(_salt(purpose)).sign_object([subscriber.pk, subscriber.token_version])
+def make_token(
+    subscriber: Subscriber, purpose: Purpose, preferences: Preferences | None = None
+) -> str:
+    """A signed token for one purpose; only confirm tokens carry preferences."""
+    payload: list[object] = [subscriber.pk, subscriber.token_version]
+    if preferences is not None:
+        if purpose != "confirm":
+            raise ValueError("only a confirm link carries preferences")
+        payload.append(asdict(preferences))
+    # A signup's keywords can be long; compressing keeps the link short enough for any client.
+    return signing.dumps(payload, salt=_salt(purpose), compress=True)
 
 
 def read_token(token: str, purpose: Purpose) -> Subscriber:
     """The subscriber a token belongs to, or BadToken / ExpiredToken."""
+    return read_confirmation(token, purpose).subscriber
+
+
+def read_confirmation(token: str, purpose: Purpose = "confirm") -> Confirmation:
+    """The subscriber and the preferences a token carries, or BadToken / ExpiredToken."""
     max_age = confirm_max_age() if purpose == "confirm" else None
     try:
-        pk, version = signing.loads(token, salt=_salt(purpose), max_age=max_age)
+        payload = signing.loads(token, salt=_salt(purpose), max_age=max_age)
     except signing.SignatureExpired:
-        subscriber = _subscriber(signing.loads(token, salt=_salt(purpose)))
-        raise ExpiredToken(subscriber) from None
+        raise ExpiredToken(_confirmation(_load_for_resend(token))) from None
     except (signing.BadSignature, ValueError, TypeError):
         raise BadToken from None
-    return _subscriber([pk, version])
+    return _confirmation(payload)
 
 
 def make_view_token(delivery: Delivery) -> str:
     """For "view in browser": one delivery, dead once the subscriber's links are reset."""
-    return _signer(_salt("view")).sign_object([delivery.pk, delivery.subscriber.token_version])
+    return signing.dumps([delivery.pk, delivery.subscriber.token_version], salt=_salt("view"))
 
 
 def read_view_token(token: str) -> Delivery:
@@ -68,50 +100,33 @@ def read_view_token(token: str) -> Delivery:
     return delivery
 
 
-class _KeyedSigner(signing.TimestampSigner):
-    """Signs what signing.dumps() signs, with the HMAC key derived once: Django derives it
-    (a SHA-256) and sets up a new HMAC for every signature, and a digest signs three links.
-    Only for making tokens; reading them goes through signing.loads (fallback keys and all)."""
-
-    def __init__(self, *, key: str, salt: str) -> None:
-        super().__init__(key=key, salt=salt)
-        # django.utils.crypto.salted_hmac(self.salt + "signer", value, key, "sha256"), less
-        # the per-call set-up.
-        derived = hashlib.sha256(force_bytes(f"{self.salt}signer") + force_bytes(key)).digest()
-        self._mac = hmac.new(derived, digestmod=hashlib.sha256)
-
-    def signature(self, value: str, key: str | None = None) -> str:
-        if key is not None and key != self.key:
-            return super().signature(value, key)
-        mac = self._mac.copy()
-        mac.update(value.encode())
-        return signing.b64_encode(mac.digest()).decode()
-
-
-def _signer(salt: str) -> signing.TimestampSigner:
-    """What signing.dumps() signs with, kept per salt and key: a digest signs three links,
-    and building the signer was a third of the cost."""
-    return _signer_for(salt, settings.SECRET_KEY)
-
-
-@lru_cache(maxsize=32)
-def _signer_for(salt: str, key: str) -> signing.TimestampSigner:
-    return _KeyedSigner(key=key, salt=salt)
-
-
 def confirm_max_age() -> timedelta:
     return timedelta(days=settings.CONFIRM_LINK_DAYS)
 
 
-def _subscriber(payload: object) -> Subscriber:
+def resend_max_age() -> timedelta:
+    """How long an expired confirm link still offers a new one: not forever, or a link
+    leaked years ago could keep mailing that address."""
+    return timedelta(days=settings.CONFIRM_RESEND_DAYS)
+
+
+def _load_for_resend(token: str) -> object:
     try:
-        pk, version = payload  # type: ignore[misc]
+        return signing.loads(token, salt=_salt("confirm"), max_age=resend_max_age())
+    except (signing.BadSignature, ValueError, TypeError):  # SignatureExpired included
+        raise BadToken from None
+
+
+def _confirmation(payload: object) -> Confirmation:
+    try:
+        pk, version, *rest = payload  # type: ignore[misc]
+        preferences = Preferences(**rest[0]) if rest else None
         subscriber = Subscriber.objects.get(pk=int(pk))
-    except (ValueError, TypeError, Subscriber.DoesNotExist):
+    except (ValueError, TypeError, IndexError, Subscriber.DoesNotExist):
         raise BadToken from None
     if subscriber.token_version != version:
         raise BadToken
-    return subscriber
+    return Confirmation(subscriber, preferences)
 
 
 def _salt(purpose: str) -> str:
