@@ -61,7 +61,8 @@ def test_sign_up_preview_confirm_change_preferences_and_unsubscribe(page, site, 
     (confirmation,) = smtp_sink.to("ada@example.org")
     assert confirmation["Subject"] == "Confirm your Paper Digest subscription"
     assert confirmation.get_body(("html",)) is not None
-    page.goto(link_in(confirmation, "/confirm/"))  # the page confirms itself (auto-submit)
+    page.goto(link_in(confirmation, "/confirm/"))
+    page.get_by_role("button", name="Yes, confirm").click()  # nothing submits itself
     expect(page.get_by_role("heading", name="You're subscribed")).to_be_visible()
     assert Subscriber.objects.get().status == "active"
 
@@ -102,6 +103,26 @@ def test_the_form_works_with_javascript_off(chromium, site, smtp_sink):
     page.get_by_role("button", name="Yes, confirm").click()
     expect(page.get_by_role("heading", name="You're subscribed")).to_be_visible()
     context.close()
+
+
+def test_it_changes_nothing_when_a_scanner_running_javascript_opens_the_links(page, site):
+    # Link scanners (Safe Links-style "detonation") load every link in a real browser.
+    pending = SubscriberFactory(status="pending", confirmed_at=None)
+    reader = SubscriberFactory()
+    for url, button in (
+        (f"{site}/confirm/{make_token(pending, 'confirm')}/", "Yes, confirm"),
+        (f"{site}/unsubscribe/{make_token(reader, 'unsubscribe')}/", "Unsubscribe"),
+    ):
+        page.goto(url)
+        page.wait_for_load_state("networkidle")
+        page.wait_for_timeout(500)  # any script has long run by now
+        expect(page.get_by_role("button", name=button)).to_be_visible()
+    pending.refresh_from_db(), reader.refresh_from_db()
+    assert (pending.status, reader.status) == ("pending", "active")
+    page.get_by_role("button", name="Unsubscribe").click()  # a person presses the button
+    expect(page.get_by_role("heading", name="You're unsubscribed")).to_be_visible()
+    reader.refresh_from_db()
+    assert reader.status == "unsubscribed"
 
 
 def test_a_mailbox_providers_one_click_unsubscribe(site):
