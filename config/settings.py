@@ -178,6 +178,11 @@ CLIENT_IP_HEADER = env_str("CLIENT_IP_HEADER")  # e.g. HTTP_X_REAL_IP behind a p
 TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 1, minimum=1)
 UNSUBSCRIBE_MAILTO = env_str("UNSUBSCRIBE_MAILTO")  # default: DEFAULT_FROM_EMAIL's address
 PREVIEW_DAYS = env_int("PREVIEW_DAYS", 14, minimum=1)  # live preview and search window
+PREVIEW_LIMIT_PER_MINUTE = env_int("PREVIEW_LIMIT_PER_MINUTE", 60, minimum=1)  # per client
+# Soft bounces (mailbox full, greylisting) suppress only when this many messages soft-bounced
+# within the window: one full mailbox must not cost a subscription.
+SOFT_BOUNCE_LIMIT = env_int("SOFT_BOUNCE_LIMIT", 3, minimum=1)
+SOFT_BOUNCE_WINDOW_DAYS = env_int("SOFT_BOUNCE_WINDOW_DAYS", 30, minimum=1)
 
 # --- Digests ---
 INGEST_TIME_LIMIT_SECONDS = env_int("INGEST_TIME_LIMIT_SECONDS", 300, minimum=10)
@@ -185,10 +190,17 @@ DELIVERY_CHUNK_SIZE = env_int("DELIVERY_CHUNK_SIZE", 200, minimum=1)  # deliveri
 DELIVERY_LEASE_SECONDS = env_int("DELIVERY_LEASE_SECONDS", 600, minimum=1)  # then reclaimed
 DELIVERY_MAX_ATTEMPTS = env_int("DELIVERY_MAX_ATTEMPTS", 10, minimum=1)
 DIGEST_SEND_EMPTY = env_bool("DIGEST_SEND_EMPTY", default=False)  # "nothing new" emails
+# Messages in flight per worker process (threads, each with its own mail connection), and one
+# send rate shared by every worker on every machine (through Redis when it is the broker).
+SEND_CONCURRENCY = env_int("SEND_CONCURRENCY", 8, minimum=1)
+SEND_RATE_PER_SECOND = env_int("SEND_RATE_PER_SECOND", 10, minimum=0)  # 0: no limit
 
 # --- Feeds ---
 FETCH_TIMEOUT_SECONDS = env_int("FETCH_TIMEOUT_SECONDS", 30, minimum=1)
 FETCH_MAX_BYTES = env_int("FETCH_MAX_BYTES", 50 * 1024 * 1024, minimum=1024)
+# Off: loopback, private, link-local (cloud metadata), CGNAT and other internal addresses are
+# refused, so a source URL cannot reach services behind the firewall. On for local feed servers.
+FETCH_ALLOW_PRIVATE_NETWORKS = env_bool("FETCH_ALLOW_PRIVATE_NETWORKS", default=False)
 FETCH_USER_AGENT = env_str(
     "FETCH_USER_AGENT", f"PaperDigest/0.1 (+{SITE_URL}; self-hosted paper digest)"
 )

@@ -1,12 +1,16 @@
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 
+from subscribers.tracking import tracking_urls
+
 urlpatterns = [
     path("admin/", admin.site.urls),
-    # ESP webhooks (bounces, complaints), secured by ANYMAIL_WEBHOOK_SECRET.
-    path("anymail/", include("anymail.urls")),
+    # The configured ESP's tracking webhook only; it refuses all calls without
+    # ANYMAIL_WEBHOOK_SECRET (see subscribers/tracking.py).
+    path("anymail/", include((tracking_urls(settings.EMAIL_BACKEND), "anymail"))),
     path("", include("subscribers.urls")),
     path("", include("digest.urls")),
 ]

@@ -104,6 +104,10 @@ class Subscriber(models.Model):
         self.confirmation_sent_at = timezone.now()
         self.save(update_fields=["confirmation_sent_at"])
 
+    def record_email(self, kind: str, message_id: str) -> None:
+        """Remember an email we sent them, so ESP events about it can be matched."""
+        SentEmail.objects.create(subscriber=self, kind=kind, message_id=message_id[:300])
+
 
 class StatusChange(models.Model):
     """Audit trail: every status change with its reason, read by operators in the admin."""
@@ -125,3 +129,62 @@ class StatusChange(models.Model):
 
     def __str__(self) -> str:
         return f"{self.from_status} → {self.to_status}: {self.reason}"
+
+
+class SentEmail(models.Model):
+    """A transactional email we sent a subscriber (a confirmation, "already subscribed"),
+    with the id the ESP gave it, so an ESP event about it can be told from a forged one."""
+
+    subscriber = models.ForeignKey(Subscriber, on_delete=models.CASCADE, related_name="emails")
+    kind = models.CharField(max_length=32)
+    message_id = models.CharField(max_length=300)
+    sent_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-sent_at", "-id"]
+        indexes = [
+            # Tracking: "did we send this subscriber the message this event is about?"
+            models.Index(fields=["subscriber", "message_id"], name="sentemail_message"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} to {self.subscriber_id} ({self.message_id})"
+
+
+class EspEvent(models.Model):
+    """What an ESP's webhook reported (a bounce, a complaint, an unsubscribe), whether it was
+    about a message we sent, and what we did about it: the audit trail of tracking events."""
+
+    class Kind(models.TextChoices):
+        HARD_BOUNCE = "hard_bounce", "Hard bounce"
+        SOFT_BOUNCE = "soft_bounce", "Soft bounce"
+        COMPLAINT = "complaint", "Spam complaint"
+        UNSUBSCRIBE = "unsubscribe", "Unsubscribe"
+
+    subscriber = models.ForeignKey(
+        Subscriber,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="esp_events",
+        help_text="Empty when the address is not a subscriber's",
+    )
+    esp = models.CharField(max_length=40)
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    recipient = models.CharField(max_length=254)
+    message_id = models.CharField(max_length=300, blank=True)
+    matched = models.BooleanField(help_text="About a message we sent this subscriber")
+    detail = models.CharField(max_length=500, blank=True, help_text="The ESP's description")
+    outcome = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = "ESP event"
+        indexes = [
+            # Counting a subscriber's recent soft bounces.
+            models.Index(fields=["subscriber", "kind", "created_at"], name="espevent_recent"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.esp} {self.get_kind_display()} for {self.recipient}"

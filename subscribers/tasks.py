@@ -7,6 +7,7 @@ import smtplib
 
 from celery import shared_task
 
+from digest.sending import sent_message_id
 from subscribers import emails
 from subscribers.models import Subscriber
 
@@ -28,6 +29,7 @@ def send_subscriber_email_task(subscriber_id: int, kind: str) -> str:
         return "skipped"
     message = BUILDERS[kind](subscriber)
     message.send()
+    subscriber.record_email(kind, sent_message_id(message))  # ESP events are matched to it
     if kind == "confirm":
         subscriber.mark_confirmation_sent()
     return f"sent {kind} to subscriber {subscriber_id}"
