@@ -6,12 +6,12 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib import admin
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path
 
 from digest import charts, dashboard
-from subscribers.ratelimit import allow, client_ip
+from subscribers.ratelimit import client_ip, count_one, counted, forget
 
 LOGIN_WINDOW = 15 * 60
 
@@ -30,21 +30,23 @@ class PaperDigestAdminSite(admin.AdminSite):
     def login(
         self, request: HttpRequest, extra_context: dict[str, Any] | None = None
     ) -> HttpResponse:
-        # Count every attempt, by address and by username: guessing passwords costs hours.
-        if request.method == "POST":
-            username = request.POST.get("username", "")[:150].lower()
-            limit = settings.ADMIN_LOGIN_LIMIT
-            if not (
-                allow("admin-login-ip", client_ip(request), limit, LOGIN_WINDOW)
-                and allow("admin-login-user", username, limit, LOGIN_WINDOW)
-            ):
-                return TemplateResponse(
-                    request,
-                    "admin/login_limited.html",
-                    {**self.each_context(request), "minutes": LOGIN_WINDOW // 60},
-                    status=429,
-                )
-        return super().login(request, extra_context)
+        # Wrong passwords are counted per (address, username): guessing costs hours, while a
+        # stranger cannot lock an operator out and correct logins are never refused.
+        if request.method != "POST":
+            return super().login(request, extra_context)
+        attempt = f"{client_ip(request)} {request.POST.get('username', '')[:150].lower()}"
+        if counted("admin-login", attempt, LOGIN_WINDOW) >= settings.ADMIN_LOGIN_LIMIT:
+            return self.refuse_login(request)
+        response = super().login(request, extra_context)
+        if isinstance(response, HttpResponseRedirect) and request.user.is_authenticated:
+            forget("admin-login", attempt, LOGIN_WINDOW)
+        else:
+            count_one("admin-login", attempt, LOGIN_WINDOW)
+        return response
+
+    def refuse_login(self, request: HttpRequest) -> HttpResponse:
+        context = {**self.each_context(request), "minutes": LOGIN_WINDOW // 60}
+        return TemplateResponse(request, "admin/login_limited.html", context, status=429)
 
     def get_urls(self) -> list:
         from digest.admin_views import send_test_digest
