@@ -27,6 +27,7 @@ from datetime import datetime
 
 import numpy as np
 
+from digest.lru import LRU
 from digest.query import Query, Term, Topic
 from digest.text import stem_all, words
 
@@ -36,8 +37,8 @@ TOGETHER_BONUS = 1.5
 TREND_WEIGHT = 1.0
 RECENCY_WEIGHT = 0.5
 TIE_EPSILON = 1e-9
-DIRECT_SCORING_LIMIT = 4
-MAX_CACHED_SELECTIONS = 50_000  # score the whole union when it is at most 4x the digest size
+DIRECT_SCORING_LIMIT = 4  # score the whole union when it is at most 4x the digest size
+MEMO_SIZE = 50_000  # terms, topics and selections each index remembers (most recently used)
 SEPARATOR = "\x00"  # between authors, so a phrase never spans two names
 TEXT_FIELDS = ("title", "abstract", "author")
 ANY_FIELDS = ("title", "abstract")
@@ -96,9 +97,10 @@ NO_HITS = TopicHits(0, {}, [])
 NO_TERM = TermHit(0, (), 1.0)
 
 
-def build_index(papers: Sequence[PaperText]) -> PaperIndex:
-    """Index an edition's papers (pass them newest first: ties keep that order)."""
-    return PaperIndex(papers)
+def build_index(papers: Sequence[PaperText], memo_size: int = MEMO_SIZE) -> PaperIndex:
+    """Index an edition's papers (pass them newest first: ties keep that order); it remembers
+    the `memo_size` most recently used terms, topics and selections."""
+    return PaperIndex(papers, memo_size)
 
 
 def match_papers(query: Query, index: PaperIndex, limit: int = 10) -> list[Match]:
@@ -110,7 +112,7 @@ def match_papers(query: Query, index: PaperIndex, limit: int = 10) -> list[Match
 
 
 class PaperIndex:
-    def __init__(self, papers: Sequence[PaperText]) -> None:
+    def __init__(self, papers: Sequence[PaperText], memo_size: int = MEMO_SIZE) -> None:
         self.papers = list(papers)
         self.everything = (1 << len(self.papers)) - 1
         self.sequences: dict[str, list[tuple[str, ...]]] = {}
@@ -124,9 +126,9 @@ class PaperIndex:
             self._index_field(field)
         self.quality = _quality(self.papers)
         self.quality_array = np.array(self.quality)
-        self._terms: dict[str, TermHit] = {}
-        self._topics: dict[str, TopicHits] = {}
-        self._selections: dict[tuple[tuple[str, ...], int], list[tuple[float, int]]] = {}
+        self._terms: LRU[str, TermHit] = LRU(memo_size)
+        self._topics: LRU[str, TopicHits] = LRU(memo_size)
+        self._selections: LRU[tuple[tuple[str, ...], int], list[tuple[float, int]]] = LRU(memo_size)
 
     def _index_field(self, field: str) -> None:
         raw_words = [_field_words(paper, field) for paper in self.papers]
@@ -140,10 +142,7 @@ class PaperIndex:
     # --- terms and topics, each evaluated once per index ------------------------------------
 
     def term(self, term: Term) -> TermHit:
-        hit = self._terms.get(term.key)
-        if hit is None:
-            hit = self._terms[term.key] = self._evaluate(term)
-        return hit
+        return self._terms.get_or_make(term.key, lambda: self._evaluate(term))
 
     def _evaluate(self, term: Term) -> TermHit:
         if term.field == "category":
@@ -185,10 +184,7 @@ class PaperIndex:
         return _mask_union(m for c, m in self.categories.items() if c.startswith(value))
 
     def topic(self, topic: Topic) -> TopicHits:
-        hits = self._topics.get(topic.key)
-        if hits is None:
-            hits = self._topics[topic.key] = self._evaluate_topic(topic)
-        return hits
+        return self._topics.get_or_make(topic.key, lambda: self._evaluate_topic(topic))
 
     def _evaluate_topic(self, topic: Topic) -> TopicHits:
         mask = self.everything
@@ -224,9 +220,7 @@ class PaperIndex:
         chosen = self._selections.get(key)
         if chosen is None:
             hits = [h for h in map(self.topic, topics) if h.mask]
-            chosen = self._top(hits, limit)
-            if len(self._selections) < MAX_CACHED_SELECTIONS:  # popular combinations come first
-                self._selections[key] = chosen
+            chosen = self._selections.put(key, self._top(hits, limit))
         return chosen
 
     def count(self, topics: Sequence[Topic]) -> int:
