@@ -14,12 +14,15 @@ from dataclasses import dataclass
 
 from django.conf import settings
 
-from digest.matching import Match, PaperIndex, build_index, match_papers
+from digest.matching import Match, PaperIndex, build_index
 from digest.models import FetchLog, Paper
 from digest.query import Query
 
 MAX_PAPERS = 3_000
 MAX_AGE_SECONDS = 300
+# Anyone can send a new query with each request: the index remembers only the latest few
+# terms, topics and selections (a topic over every paper holds a relevance per paper).
+MEMO_SIZE = 200
 
 
 @dataclass(frozen=True)
@@ -54,7 +57,7 @@ def recent_index() -> PaperIndex:
     with _lock:
         if _current is current:  # nobody rebuilt it while we waited
             texts = Paper.objects.recent(settings.PREVIEW_DAYS).texts(limit=MAX_PAPERS)
-            _current = Recent(build_index(texts), version, time.monotonic())
+            _current = Recent(build_index(texts, MEMO_SIZE), version, time.monotonic())
         return _current.index  # type: ignore[union-attr]
 
 
@@ -65,11 +68,14 @@ def forget() -> None:
         _current = None
 
 
-def preview(query: Query, limit: int) -> tuple[list[tuple[Paper, Match]], int, int]:
-    """The papers these keywords would have matched recently: (paper, match) pairs, how many
-    matched in all, and how many were searched."""
+def preview(
+    query: Query, limit: int, offset: int = 0
+) -> tuple[list[tuple[Paper, Match]], int, int]:
+    """The papers these keywords would have matched recently, best first from `offset`:
+    (paper, match) pairs, how many matched in all, and how many were searched."""
     index = recent_index()
-    matches = match_papers(query, index, limit)
+    chosen = index.select(query.topics, offset + limit)[offset:]
+    matches = [index.explain(query.topics, paper, score) for score, paper in chosen]
     papers = Paper.objects.in_bulk([m.paper_id for m in matches])
     found = [(papers[m.paper_id], m) for m in matches if m.paper_id in papers]
     return found, index.count(query.topics), len(index.papers)

@@ -14,6 +14,7 @@ from digest.matching import Match
 from digest.models import Paper
 from digest.query import QueryError, parse_query
 from subscribers.forms import SignupForm
+from subscribers.ratelimit import PREVIEW_LIMITED, allow_preview
 from subscribers.tokens import BadToken, read_view_token
 
 PAGE_SIZE = 20
@@ -21,15 +22,13 @@ PAGE_SIZE = 20
 VERSION_SECONDS = 5
 PAGE_CACHE_SECONDS = 120
 MAX_PAGE = 500
-SEARCH_LIMIT = 50
 
 
 def landing(request: HttpRequest) -> HttpResponse:
     search = request.GET.get("q", "").strip()[:2000]
-    if search:
-        context = {"form": SignupForm(request=request), "search": search, **_search(search)}
-        return render(request, "digest/landing.html", context)
     page = _page_number(request.GET.get("page"))
+    if search:
+        return _search_page(request, search, page)
     version = cache.get_or_set("papers-version", recent.papers_version, VERSION_SECONDS)
     return cached_page(
         request,
@@ -81,13 +80,27 @@ def healthz(request: HttpRequest) -> HttpResponse:
     return HttpResponse("ok\n", content_type="text/plain")
 
 
-def _search(text: str) -> dict:
+def _search_page(request: HttpRequest, text: str, page: int) -> HttpResponse:
+    context = {"form": SignupForm(request=request), "search": text, "page": page}
+    if not allow_preview(request):
+        context["search_error"] = PREVIEW_LIMITED
+        return render(request, "digest/landing.html", context, status=429)
+    return render(request, "digest/landing.html", {**context, **_search(text, page)})
+
+
+def _search(text: str, page: int) -> dict:
     try:
         query = parse_query(text)
     except QueryError as exc:
         return {"search_error": exc.message}
-    found, total, searched = recent.preview(query, SEARCH_LIMIT)
-    return {"days": [("Best matches", found)], "search_total": total, "searched": searched}
+    found, total, searched = recent.preview(query, PAGE_SIZE, (page - 1) * PAGE_SIZE)
+    return {
+        "days": [("Best matches", found)] if found else [],
+        "search_total": total,
+        "searched": searched,
+        "has_next": total > page * PAGE_SIZE,
+        "last_page": -(-total // PAGE_SIZE),
+    }
 
 
 def _by_day(pairs: Iterable[tuple[Paper, Match | None]]) -> list:

@@ -16,6 +16,7 @@ from digest.query import parse_query
 from subscribers import subscriptions
 from subscribers.forms import PreferencesForm, PreviewForm, SignupForm
 from subscribers.models import Subscriber
+from subscribers.ratelimit import PREVIEW_LIMITED, allow_preview
 from subscribers.tokens import BadToken, ExpiredToken, Purpose, make_token, read_token
 
 PREVIEW_LIMIT = 5
@@ -66,7 +67,7 @@ def subscribe(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "subscribers/subscribe.html",
-        {"form": form, **_preview_context(request.POST.get("query", ""))},
+        {"form": form, **_preview_context(request, request.POST.get("query", ""))},
     )
 
 
@@ -78,17 +79,19 @@ def subscribed(request: HttpRequest) -> HttpResponse:
 def preview(request: HttpRequest) -> HttpResponse:
     form = PreviewForm(request.POST)
     form.is_valid()
-    return render(
-        request,
-        "subscribers/_preview.html",
-        _preview_context(request.POST.get("query", ""), form=form),
-    )
+    context = _preview_context(request, request.POST.get("query", ""), form=form)
+    status = 429 if context.get("preview_error") == PREVIEW_LIMITED else 200
+    return render(request, "subscribers/_preview.html", context, status=status)
 
 
-def _preview_context(text: str, form: PreviewForm | None = None) -> dict[str, Any]:
+def _preview_context(
+    request: HttpRequest, text: str, form: PreviewForm | None = None
+) -> dict[str, Any]:
     form = form or PreviewForm({"query": text})
     if not text.strip() or not form.is_valid():
         return {"preview_error": form.errors.get("query", [""])[0] if text.strip() else ""}
+    if not allow_preview(request):  # each preview runs a new query over recent papers
+        return {"preview_error": PREVIEW_LIMITED}
     found, total, searched = recent.preview(parse_query(text), PREVIEW_LIMIT)
     return {
         "preview": found,
@@ -142,7 +145,7 @@ def manage(request: HttpRequest, subscriber: Subscriber, token: str) -> HttpResp
             "subscriber": subscriber,
             "token": token,
             "unsubscribe_token": make_token(subscriber, "unsubscribe"),
-            **_preview_context(query),
+            **_preview_context(request, query),
         },
     )
 

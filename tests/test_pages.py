@@ -181,3 +181,72 @@ def test_feed_text_cannot_collect_a_visitors_csrf_token():
         token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page).group(1)
         assert page.count(token) == 1
         assert "https://attacker.example/?t=__csrf-token-placeholder__" in page
+
+
+def _bulk_papers(count: int, title: str) -> None:
+    from digest.models import Paper
+
+    Paper.objects.bulk_create(PaperFactory.build_batch(count, title=title))
+
+
+def test_search_pages_through_every_match(client):
+    _bulk_papers(PAGE_SIZE * 3 + 5, "Pruning networks")
+
+    pages = [client.get("/", {"q": "pruning", "page": n}).content.decode() for n in (1, 2, 3, 4)]
+
+    assert [p.count('class="paper card"') for p in pages] == [PAGE_SIZE] * 3 + [5]
+    assert "65 of 65 recent papers match" in pages[0]
+    assert "q=pruning&amp;page=2" in pages[0] and "q=pruning&amp;page=5" not in pages[3]
+
+
+def test_a_search_page_past_the_last_says_so(client):
+    _bulk_papers(3, "Pruning networks")
+
+    page = client.get("/", {"q": "pruning", "page": 7}).content.decode()
+
+    assert "past the last page of results" in page
+    assert "Operators" not in page
+
+
+def test_a_listing_page_past_the_oldest_paper_says_so(client):
+    PaperFactory()
+
+    page = client.get("/", {"page": 999}).content.decode()
+
+    assert "past the oldest paper" in page
+    assert "Operators" not in page and "manage.py" not in page
+
+
+def test_an_empty_site_tells_the_public_nothing_about_operating_it(client):
+    page = client.get("/").content.decode()
+
+    assert "No papers yet" in page
+    assert "Operators" not in page and "manage.py" not in page
+
+
+def test_search_is_rate_limited_per_client_with_a_friendly_message(settings):
+    settings.PREVIEW_LIMIT_PER_MINUTE = 3
+    PaperFactory(title="Pruning networks")
+    mine, theirs = Client(REMOTE_ADDR="198.51.100.1"), Client(REMOTE_ADDR="198.51.100.2")
+
+    codes = [mine.get("/", {"q": f"pruning {n}"}).status_code for n in range(4)]
+    limited = mine.get("/", {"q": "pruning"})
+
+    assert codes == [200, 200, 200, 429]
+    assert "Please wait a minute" in limited.content.decode()
+    assert theirs.get("/", {"q": "pruning"}).status_code == 200
+
+
+def test_preview_is_rate_limited_per_client_with_a_friendly_message(settings):
+    settings.PREVIEW_LIMIT_PER_MINUTE = 3
+    PaperFactory(title="Pruning networks")
+    mine, theirs = Client(REMOTE_ADDR="198.51.100.1"), Client(REMOTE_ADDR="198.51.100.2")
+
+    codes = [mine.post(reverse("preview"), {"query": f"x{n}"}).status_code for n in range(4)]
+    limited = mine.post(reverse("preview"), {"query": "pruning"})
+    signup_page = mine.post(reverse("subscribe"), {"query": "pruning", "preview": "1"})
+
+    assert codes == [200, 200, 200, 429]
+    assert "Please wait a minute" in limited.content.decode()
+    assert "Please wait a minute" in signup_page.content.decode()  # the no-JS preview too
+    assert theirs.post(reverse("preview"), {"query": "pruning"}).status_code == 200

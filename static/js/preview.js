@@ -15,7 +15,8 @@
       body.set("csrfmiddlewaretoken", form.querySelector("[name=csrfmiddlewaretoken]").value);
       target.setAttribute("aria-busy", "true");
       fetch(field.dataset.previewUrl, { method: "POST", body: body, credentials: "same-origin" })
-        .then(function (response) { return response.ok ? response.text() : Promise.reject(response); })
+        // 429 carries a friendly "wait a minute" partial: show it like any other answer.
+        .then(function (response) { return response.ok || response.status === 429 ? response.text() : Promise.reject(response); })
         .then(function (html) { if (ticket === latest) { target.innerHTML = html; } })
         .catch(function () { /* keep the last preview; the form still submits */ })
         .finally(function () { if (ticket === latest) { target.removeAttribute("aria-busy"); } });
