@@ -25,12 +25,17 @@ def confirmation_page(
     title: str,
     consequence: str,
     button: str,
+    template: str = "admin/confirm_action.html",
+    **extra: object,
 ) -> TemplateResponse:
+    """The first click's page; `template` may extend confirm_action.html's `fields` block
+    to ask for more (a reason), with `extra` in its context."""
     opts = modeladmin.model._meta
     return TemplateResponse(
         request,
-        "admin/confirm_action.html",
+        template,
         {
+            **extra,
             **modeladmin.admin_site.each_context(request),
             "title": title,
             "consequence": consequence,

@@ -17,7 +17,7 @@ from digest import sending
 from digest.query import QueryError
 from digest.views import email_page
 from subscribers import csvio, subscriptions
-from subscribers.models import StatusChange, Subscriber
+from subscribers.models import EspEvent, StatusChange, Subscriber
 
 
 class StatusChangeInline(admin.TabularInline):
@@ -32,6 +32,37 @@ class StatusChangeInline(admin.TabularInline):
         return False
 
 
+class EspEventInline(admin.TabularInline):
+    model = EspEvent
+    extra = 0
+    can_delete = False
+    fields = ("created_at", "esp", "kind", "matched", "outcome", "detail")
+    readonly_fields = fields
+    verbose_name_plural = "ESP events (bounces, complaints, unsubscribes)"
+
+    def has_add_permission(self, request: HttpRequest, obj: Subscriber | None = None) -> bool:
+        return False
+
+
+class ReturningFilter(admin.SimpleListFilter):
+    """Complained subscribers who signed up again: they get nothing until an operator lifts
+    the suppression."""
+
+    title = "signed up again after a complaint"
+    parameter_name = "returning"
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list:
+        return [("yes", "Yes")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+        if self.value() != "yes":
+            return queryset
+        return queryset.filter(
+            status=Subscriber.Status.COMPLAINED,
+            status_changes__reason=subscriptions.RETURN_AFTER_COMPLAINT,
+        ).distinct()
+
+
 @admin.register(Subscriber)
 class SubscriberAdmin(admin.ModelAdmin):
     list_display = (
@@ -44,7 +75,7 @@ class SubscriberAdmin(admin.ModelAdmin):
         "confirmed_at",
         "last_digest_at",
     )
-    list_filter = ("status", "frequency", "paused")
+    list_filter = ("status", "frequency", "paused", ReturningFilter)
     search_fields = ("email", "email_key")
     readonly_fields = (
         "status",
@@ -57,8 +88,8 @@ class SubscriberAdmin(admin.ModelAdmin):
         "last_digest_at",
         "next_digest",
     )
-    inlines = (StatusChangeInline,)
-    actions = ("resend_confirmation", "unsubscribe", "export_csv")
+    inlines = (StatusChangeInline, EspEventInline)
+    actions = ("resend_confirmation", "unsubscribe", "lift_suppression", "export_csv")
     change_list_template = "admin/subscribers/subscriber/change_list.html"
     date_hierarchy = "created_at"
     show_full_result_count = False
@@ -204,6 +235,55 @@ class SubscriberAdmin(admin.ModelAdmin):
         done = sum(subscriptions.unsubscribe(s, reason) for s in queryset)
         self.message_user(request, f"Unsubscribed {done} subscriber(s).", messages.SUCCESS)
         return None
+
+    @admin.action(description="Lift a bounce or complaint suppression", permissions=["change"])
+    def lift_suppression(
+        self, request: HttpRequest, queryset: QuerySet[Subscriber]
+    ) -> HttpResponse | None:
+        suppressed = queryset.filter(
+            status__in=[Subscriber.Status.BOUNCED, Subscriber.Status.COMPLAINED]
+        )
+        reason = request.POST.get("reason", "").strip()
+        if not confirmed(request) or not reason:
+            return confirmation_page(
+                self,
+                request,
+                suppressed,
+                action="lift_suppression",
+                title="Lift these suppressions?",
+                consequence="A bounced subscriber who had confirmed gets digests again. One "
+                "who complained becomes unsubscribed and is sent a confirmation link: only "
+                "their click brings the digest back.",
+                button="Yes, lift them",
+                template="admin/subscribers/subscriber/lift_suppression.html",
+                error="Say why, for the status history." if confirmed(request) else "",
+                reason=reason,
+            )
+        audit = f"suppression lifted by operator {request.user}: {reason}"
+        done = sum(subscriptions.lift_suppression(s, audit) for s in suppressed)
+        self.message_user(request, f"Lifted {done} suppression(s).", messages.SUCCESS)
+        return None
+
+
+@admin.register(EspEvent)
+class EspEventAdmin(admin.ModelAdmin):
+    """Every bounce, complaint and unsubscribe an ESP reported, including those about no
+    message of ours (possible forgeries, or another sender on the same ESP account)."""
+
+    list_display = ("created_at", "esp", "kind", "recipient", "matched", "outcome")
+    list_filter = ("kind", "matched", "esp")
+    search_fields = ("recipient", "message_id")
+    date_hierarchy = "created_at"
+    show_full_result_count = False
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: EspEvent | None = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: EspEvent | None = None) -> bool:
+        return False
 
 
 class _Echo:

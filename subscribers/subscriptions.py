@@ -39,7 +39,7 @@ def subscribe(email: str, *, query: str, frequency: str, per_email: int) -> Subs
     elif subscriber.status == Status.ACTIVE:
         _send(subscriber, "already_subscribed")  # their preferences stay as they were
     elif subscriber.status == Status.COMPLAINED:
-        log.info("signup for subscriber %s ignored: they reported us as spam", subscriber.pk)
+        _note_return_after_complaint(subscriber)
     else:
         _restart(subscriber, query=query, frequency=frequency, per_email=per_email)
     return subscriber
@@ -116,6 +116,35 @@ def suppress(subscriber: Subscriber, status: str, reason: str) -> bool:
     if subscriber.status == status:
         return False
     subscriber.change_status(status, reason)
+    return True
+
+
+RETURN_AFTER_COMPLAINT = "signed up again after a spam complaint: nothing sent until lifted"
+
+
+def _note_return_after_complaint(subscriber: Subscriber) -> None:
+    # No email at all, not even a confirmation: the signup may be anyone's, and mailing
+    # someone who reported us as spam hurts every reader's delivery. The note (once per
+    # complaint) lets an operator see it and lift the suppression, which sends the link.
+    latest = subscriber.status_changes.first()
+    if latest is None or latest.reason != RETURN_AFTER_COMPLAINT:
+        subscriber.change_status(Status.COMPLAINED, RETURN_AFTER_COMPLAINT)
+
+
+def lift_suppression(subscriber: Subscriber, reason: str) -> bool:
+    """An operator undoes a bounce or a complaint; True if the subscriber was suppressed.
+
+    A mistaken bounce does not withdraw consent: a confirmed subscriber is active again. A
+    complaint does: they become unsubscribed and get a confirmation link, so only their own
+    click brings the digest back. Someone whose confirmation bounced gets it again."""
+    if subscriber.status not in (Status.BOUNCED, Status.COMPLAINED):
+        return False
+    if subscriber.status == Status.BOUNCED and subscriber.confirmed_at:
+        subscriber.change_status(Status.ACTIVE, reason)
+        return True
+    complained = subscriber.status == Status.COMPLAINED
+    subscriber.change_status(Status.UNSUBSCRIBED if complained else Status.PENDING, reason)
+    resend_confirmation(subscriber)
     return True
 
 
