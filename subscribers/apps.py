@@ -10,7 +10,15 @@ class SubscribersConfig(AppConfig):
 
     def ready(self) -> None:
         from anymail.signals import tracking
+        from django.core import checks
 
+        from subscribers import checks as deploy_checks
         from subscribers.tracking import handle_tracking_event
 
         tracking.connect(handle_tracking_event, dispatch_uid="subscribers.tracking")
+        for check in (
+            deploy_checks.check_webhook_secret,
+            deploy_checks.check_email_backend,
+            deploy_checks.check_sender_domain,
+        ):
+            checks.register(check, "email", deploy=True)

@@ -103,6 +103,10 @@ def test_production_settings_pass_the_deploy_checks(tmp_path):
         "SECRET_KEY": "x" * 10 + "-a-long-random-production-secret-key-of-fifty-chars",
         "SITE_URL": "https://digest.example.org",
         "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
+        "EMAIL_BACKEND": "anymail.backends.postmark.EmailBackend",
+        "ANYMAIL_POSTMARK_SERVER_TOKEN": "server-token",
+        "ANYMAIL_WEBHOOK_SECRET": "hooks:a-long-random-secret",
+        "DEFAULT_FROM_EMAIL": "Paper Digest <digest@example.org>",
         "VAR_DIR": str(tmp_path),
     }
     result = subprocess.run(

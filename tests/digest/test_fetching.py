@@ -1,10 +1,13 @@
 from __future__ import annotations
 
+import contextlib
+import re
 import socket
 import time
 
 import pytest
 
+from digest import fetching
 from digest.fetching import FetchError, fetch
 
 BODY = b"<rss version='2.0'><channel><title>t</title></channel></rss>"
@@ -57,7 +60,8 @@ def test_http_errors_are_reported_with_status(feed_server, status, message):
         fetch(url)
 
 
-def test_connection_refused_is_reported():
+def test_connection_refused_is_reported(settings):
+    settings.FETCH_ALLOW_PRIVATE_NETWORKS = True
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]  # bound but not listening: connections are refused
@@ -108,3 +112,95 @@ def test_gzip_body_is_decompressed(feed_server):
 def test_non_http_urls_are_refused(url):
     with pytest.raises(FetchError, match="not a valid http"):
         fetch(url)
+
+
+def test_it_gives_up_at_the_deadline_on_a_server_dripping_its_headers(feed_server):
+    # Each header byte arrives well within a socket timeout; the whole never would.
+    url = feed_server.route("/drip-headers", body=BODY, drip_headers=0.3)
+    started = time.monotonic()
+    with pytest.raises(FetchError, match=r"no response from .* within 2s"):
+        fetch(url, timeout=2)
+    assert time.monotonic() - started < 3.5
+
+
+PRIVATE_ADDRESSES = [
+    pytest.param("127.0.0.1", "127.0.0.1 is a loopback address", id="loopback"),
+    pytest.param("127.8.9.10", "127.8.9.10 is a loopback address", id="loopback-range"),
+    pytest.param("10.1.2.3", "10.1.2.3 is a private network address", id="rfc1918-10"),
+    pytest.param("172.16.5.4", "172.16.5.4 is a private network address", id="rfc1918-172"),
+    pytest.param("192.168.1.10", "192.168.1.10 is a private network address", id="rfc1918-192"),
+    pytest.param("169.254.169.254", "169.254.169.254 is the cloud metadata address", id="metadata"),
+    pytest.param("169.254.10.10", "169.254.10.10 is a link-local address", id="link-local"),
+    pytest.param("100.64.1.1", "100.64.1.1 is a carrier-grade NAT", id="cgnat"),
+    pytest.param("0.0.0.0", "0.0.0.0 is the unspecified address", id="unspecified"),
+    pytest.param("224.0.0.251", "224.0.0.251 is a multicast address", id="multicast"),
+    pytest.param("240.0.0.1", "240.0.0.1 is a reserved address", id="reserved"),
+    pytest.param("192.0.2.1", "192.0.2.1 is not a public internet address", id="documentation"),
+    pytest.param("[::1]", "::1 is a loopback address", id="ipv6-loopback"),
+    pytest.param("[::]", ":: is the unspecified address", id="ipv6-unspecified"),
+    pytest.param("[fd12:3456::1]", "fd12:3456::1 is a unique-local", id="ipv6-unique-local"),
+    pytest.param("[fe80::1]", "fe80::1 is a link-local address", id="ipv6-link-local"),
+    pytest.param("[ff02::1]", "ff02::1 is a multicast address", id="ipv6-multicast"),
+    pytest.param("[::ffff:127.0.0.1]", "::ffff:127.0.0.1 is a loopback", id="ipv4-mapped"),
+    pytest.param("[64:ff9b::a00:1]", "64:ff9b::a00:1 is a private network", id="nat64"),
+]
+
+
+@pytest.mark.parametrize(("host", "reason"), PRIVATE_ADDRESSES)
+def test_it_refuses_private_and_internal_addresses(settings, host, reason):
+    settings.FETCH_ALLOW_PRIVATE_NETWORKS = False
+    with pytest.raises(FetchError, match=f"^refused: {re.escape(reason)}"):
+        fetch(f"http://{host}:9/feed", timeout=2)
+
+
+def test_it_refuses_a_name_that_resolves_to_loopback_and_sends_it_nothing(feed_server, settings):
+    settings.FETCH_ALLOW_PRIVATE_NETWORKS = False
+    url = feed_server.route("/internal", body=b"<rss>SECRET internal status</rss>")
+    with pytest.raises(FetchError) as caught:
+        fetch(url.replace("127.0.0.1", "localhost"))
+    message = str(caught.value)
+    assert re.match(r"refused: localhost resolves to (127\.0\.0\.1|::1), which is a loop", message)
+    assert "SECRET" not in message
+    assert feed_server.seen == []
+
+
+def test_it_checks_every_redirect_hop(feed_server, settings, monkeypatch):
+    settings.FETCH_ALLOW_PRIVATE_NETWORKS = False
+    checked = fetching.describe_private
+    # The feed server stands for a public host; where it redirects to is checked as usual.
+    monkeypatch.setattr(
+        fetching, "describe_private", lambda ip: "" if ip == "127.0.0.1" else checked(ip)
+    )
+    metadata = "http://169.254.169.254/latest/meta-data/iam/security-credentials/"
+    url = feed_server.route("/feed", status=302, headers={"Location": metadata})
+    with pytest.raises(FetchError, match=r"^refused: 169\.254\.169\.254 is the cloud metadata"):
+        fetch(url, timeout=2)
+    assert [seen.path for seen in feed_server.seen] == ["/feed"]
+
+
+def test_it_connects_to_the_address_it_checked_not_to_a_second_lookup(
+    feed_server, settings, monkeypatch
+):
+    # DNS rebinding: the first answer is public, any later one points inside.
+    settings.FETCH_ALLOW_PRIVATE_NETWORKS = False
+    answers = iter(["93.184.215.14"])
+    real = socket.getaddrinfo
+
+    def rebinding(host, port, *args, **kwargs):
+        if host != "feeds.example":
+            return real(host, port, *args, **kwargs)
+        address = next(answers, "127.0.0.1")
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (address, port))]
+
+    monkeypatch.setattr(socket, "getaddrinfo", rebinding)
+    port = feed_server.httpd.server_address[1]
+    feed_server.route("/feed", body=BODY)
+    with contextlib.suppress(FetchError):  # no internet here: the public address may not answer
+        fetch(f"http://feeds.example:{port}/feed", timeout=2)
+    assert feed_server.seen == []
+
+
+def test_private_networks_can_be_allowed_for_local_feed_servers(feed_server, settings):
+    settings.FETCH_ALLOW_PRIVATE_NETWORKS = True
+    url = feed_server.route("/feed", body=BODY)
+    assert fetch(url.replace("127.0.0.1", "localhost")).body == BODY

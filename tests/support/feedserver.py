@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import threading
 import time
@@ -17,7 +18,8 @@ class Route:
     etag: str = ""
     last_modified: str = ""
     delay: float = 0.0  # seconds before answering
-    drip: float = 0.0  # seconds between one-byte writes
+    drip: float = 0.0  # seconds between one-byte writes of the body
+    drip_headers: float = 0.0  # seconds between one-byte writes of the status line and headers
     gzip: bool = False
     declare_length: bool = True
 
@@ -65,6 +67,9 @@ class FeedServer:
 
     def answer(self, handler: BaseHTTPRequestHandler, route: Route) -> None:
         time.sleep(route.delay)
+        if route.drip_headers:
+            self.drip_headers(handler, route)
+            return
         fresh = (route.etag and handler.headers.get("If-None-Match") == route.etag) or (
             route.last_modified and handler.headers.get("If-Modified-Since") == route.last_modified
         )
@@ -95,3 +100,16 @@ class FeedServer:
                 time.sleep(route.drip)
         except (BrokenPipeError, ConnectionResetError):
             pass
+
+    def drip_headers(self, handler: BaseHTTPRequestHandler, route: Route) -> None:
+        """A server that never finishes its headers: each byte in time, the whole never."""
+        head = (
+            f"HTTP/1.1 {route.status} OK\r\nContent-Type: application/rss+xml\r\n"
+            f"X-Padding: {'x' * 200}\r\nContent-Length: {len(route.body)}\r\n\r\n"
+        ).encode()
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+            for i in range(len(head)):
+                handler.wfile.write(head[i : i + 1])
+                handler.wfile.flush()
+                time.sleep(route.drip_headers)
+            handler.wfile.write(route.body)
