@@ -82,9 +82,13 @@ def data_dir() -> Path:
 
 
 @pytest.fixture
-def feed_server():
+def feed_server(settings, monkeypatch):
+    """A feed server on 127.0.0.1. Private networks are allowed while it runs (workers started
+    by the test inherit that through the environment); the SSRF tests turn it off again."""
     from tests.support.feedserver import FeedServer
 
+    settings.FETCH_ALLOW_PRIVATE_NETWORKS = True
+    monkeypatch.setenv("FETCH_ALLOW_PRIVATE_NETWORKS", "true")
     server = FeedServer()
     server.start()
     yield server
@@ -131,7 +135,7 @@ def smtp_sink(settings):
 
     sink = SmtpSink()
     sink.start()
-    settings.EMAIL_BACKEND = "digest.mime.SMTPBackend"
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
     settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", sink.port
     settings.EMAIL_USE_TLS = False
     yield sink
