@@ -2,20 +2,66 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 
 from digest.composing import build_message
 from digest.query import QueryError, parse_query
+from digest.sending import classify, sent_message_id
 from subscribers import links
 from subscribers.models import Subscriber
-from subscribers.tokens import confirm_max_age
+from subscribers.ratelimit import allow
+from subscribers.subscriptions import CONFIRMABLE
+from subscribers.tokens import Preferences, confirm_max_age
+
+# Whom each email may go to, checked when it is sent (not only when it was asked for): the
+# state may have changed since, and a task can be started by other means than a signup.
+SENDS_TO = {"confirm": CONFIRMABLE, "already_subscribed": (Subscriber.Status.ACTIVE,)}
 
 
-def confirmation(subscriber: Subscriber) -> EmailMultiAlternatives:
+def send(
+    subscriber: Subscriber,
+    kind: str,
+    preferences: Preferences | None = None,
+    *,
+    first_attempt: bool = True,
+) -> str:
+    """Send one of these emails if the subscriber's state still calls for it and the address
+    is under its hourly limit (counted once per email, not per retry). A failure comes out as
+    digest.sending's TransientSendError (try again later) or PermanentSendError."""
+    if subscriber.status not in SENDS_TO[kind]:
+        return f"skipped {kind}: subscriber {subscriber.pk} is {subscriber.status}"
+    # Silent on purpose: the signup page must look the same either way.
+    limit = settings.SIGNUP_LIMIT_PER_ADDRESS
+    if first_attempt and not allow("signup-address", subscriber.email_key, limit):
+        return f"skipped {kind}: subscriber {subscriber.pk} reached the per-address limit"
+    message = (
+        confirmation(subscriber, preferences)
+        if kind == "confirm"
+        else already_subscribed(subscriber)
+    )
+    try:
+        message.send()
+    except Exception as exc:
+        raise classify(exc) from exc
+    subscriber.record_email(kind, sent_message_id(message))  # ESP events are matched to it
+    if kind == "confirm":
+        subscriber.mark_confirmation_sent()
+    return f"sent {kind} to subscriber {subscriber.pk}"
+
+
+def confirmation(
+    subscriber: Subscriber, preferences: Preferences | None = None
+) -> EmailMultiAlternatives:
+    """The double opt-in email, for what the link will confirm: `preferences` if a signup
+    with a known address asked for them, else what is stored."""
+    wanted = preferences or Preferences.of(subscriber)
     return _message(
         "confirm",
         subscriber,
-        confirm_url=links.confirm_url(subscriber),
+        topics=_topics(wanted.query),
+        frequency=Subscriber.Frequency(wanted.frequency).label.lower(),
+        confirm_url=links.confirm_url(subscriber, preferences),
         confirm_days=confirm_max_age().days,
     )
 

@@ -11,15 +11,15 @@ from django.urls import get_script_prefix, get_urlconf, reverse
 
 from digest.models import Delivery
 from subscribers.models import Subscriber
-from subscribers.tokens import make_token, make_view_token
+from subscribers.tokens import Preferences, make_token, make_view_token
 
 
 def absolute(path: str) -> str:
     return f"{settings.SITE_URL}{path}"
 
 
-def confirm_url(subscriber: Subscriber) -> str:
-    return _url("confirm", make_token(subscriber, "confirm"))
+def confirm_url(subscriber: Subscriber, preferences: Preferences | None = None) -> str:
+    return _url("confirm", make_token(subscriber, "confirm", preferences))
 
 
 def manage_url(subscriber: Subscriber) -> str:

@@ -7,31 +7,34 @@ nobody can learn from the site whether an address is subscribed.
 from __future__ import annotations
 
 import logging
+from dataclasses import asdict
 
-from django.conf import settings
 from django.db import IntegrityError, transaction
 
 from subscribers.addresses import normalize_email
 from subscribers.models import StatusChange, Subscriber
-from subscribers.ratelimit import allow
+from subscribers.tokens import Preferences
 
 log = logging.getLogger(__name__)
 Status = Subscriber.Status
 
 
+# A confirm link can activate a subscriber in these states; "complained" is not among them:
+# someone who reported us as spam is only emailed again if an operator lifts it.
+CONFIRMABLE = (Status.PENDING, Status.UNSUBSCRIBED, Status.BOUNCED)
+
+
 def subscribe(email: str, *, query: str, frequency: str, per_email: int) -> Subscriber:
-    """Start a double opt-in, or send the right email for an address we already know."""
+    """Start a double opt-in, or send the right email for an address we already know.
+
+    A known address's stored subscription is not touched: the new preferences travel in the
+    new confirmation link and apply only when that link is used, so typing someone else's
+    address changes nothing of theirs (their old links keep meaning what they meant)."""
+    preferences = Preferences(query=query, frequency=frequency, per_email=per_email)
     try:
-        with transaction.atomic():
-            subscriber, created = Subscriber.objects.select_for_update().get_or_create(
-                email_key=normalize_email(email),
-                defaults={
-                    "email": email,
-                    "query": query,
-                    "frequency": frequency,
-                    "per_email": per_email,
-                },
-            )
+        subscriber, created = Subscriber.objects.get_or_create(
+            email_key=normalize_email(email), defaults={"email": email, **asdict(preferences)}
+        )
     except IntegrityError:  # the same address signed up twice at once; the other one won
         return Subscriber.objects.get(email_key=normalize_email(email))
     if created:
@@ -41,50 +44,58 @@ def subscribe(email: str, *, query: str, frequency: str, per_email: int) -> Subs
     elif subscriber.status == Status.COMPLAINED:
         _note_return_after_complaint(subscriber)
     else:
-        _restart(subscriber, query=query, frequency=frequency, per_email=per_email)
+        _send(subscriber, "confirm", preferences)
     return subscriber
 
 
 def import_pending(email: str, *, query: str, frequency: str, per_email: int, reason: str) -> bool:
     """An operator's import: a new pending subscriber who gets the confirmation email (never
     active without their click). False, and nothing changes, if the address is known."""
+    subscriber = Subscriber(email=email, query=query, frequency=frequency, per_email=per_email)
     try:
-        with transaction.atomic():
-            subscriber = Subscriber.objects.create(
-                email=email, query=query, frequency=frequency, per_email=per_email
-            )
-            StatusChange.objects.create(
-                subscriber=subscriber,
-                from_status=Status.PENDING,
-                to_status=Status.PENDING,
-                reason=reason[:500],
-            )
+        add_pending(subscriber, reason)
     except IntegrityError:
         return False
-    _send(subscriber, "confirm")
     return True
 
 
-def _restart(subscriber: Subscriber, **preferences: object) -> None:
-    for name, value in preferences.items():
-        setattr(subscriber, name, value)
-    subscriber.save(update_fields=list(preferences))
-    if subscriber.status != Status.PENDING:
-        subscriber.restart(f"signed up again while {subscriber.status}")
+def add_pending(subscriber: Subscriber, reason: str) -> None:
+    """Save a new subscriber an operator entered as pending, and send the confirmation email:
+    nobody becomes active without their own click."""
+    subscriber.status = Status.PENDING
+    with transaction.atomic():
+        subscriber.save()
+        StatusChange.objects.create(
+            subscriber=subscriber,
+            from_status=Status.PENDING,
+            to_status=Status.PENDING,
+            reason=reason[:500],
+        )
     _send(subscriber, "confirm")
 
 
-def confirm(subscriber: Subscriber) -> bool:
-    """Activate a pending subscriber; True if this call did it."""
-    if subscriber.status != Status.PENDING:
+def confirm(subscriber: Subscriber, preferences: Preferences | None = None) -> bool:
+    """Activate from a confirm link, with the preferences it carries (None: as stored); True
+    if this call did it. Coming back from unsubscribed or bounced starts a fresh set of
+    links, as resubscribing does: the address may have changed hands since the old emails."""
+    if subscriber.status not in CONFIRMABLE:
         return False
-    subscriber.confirm()
+    coming_back = subscriber.status != Status.PENDING
+    with transaction.atomic():
+        if preferences is not None:
+            _save_preferences(subscriber, preferences)
+        if coming_back:
+            _reset_links(subscriber)
+        subscriber.confirm(
+            "confirmed a new signup by email link" if coming_back else "confirmed by email link"
+        )
     return True
 
 
-def resend_confirmation(subscriber: Subscriber) -> None:
-    if subscriber.status == Status.PENDING:
-        _send(subscriber, "confirm")
+def resend_confirmation(subscriber: Subscriber, preferences: Preferences | None = None) -> None:
+    """Send a confirmation again (from an expired link, or an operator), if one still applies."""
+    if subscriber.status in CONFIRMABLE:
+        _send(subscriber, "confirm", preferences)
 
 
 def update_preferences(
@@ -104,10 +115,13 @@ def unsubscribe(subscriber: Subscriber, reason: str) -> bool:
 
 
 def resubscribe(subscriber: Subscriber) -> bool:
-    """Undo an unsubscribe from the subscriber's own signed link (which proves the mailbox)."""
+    """Undo an unsubscribe from the subscriber's own signed link (which proves the mailbox).
+    Like a confirmed new signup, this starts a fresh set of links."""
     if subscriber.status != Status.UNSUBSCRIBED:
         return False
-    subscriber.confirm("resubscribed from their preferences link")
+    with transaction.atomic():
+        _reset_links(subscriber)
+        subscriber.confirm("resubscribed from their preferences link")
     return True
 
 
@@ -148,12 +162,20 @@ def lift_suppression(subscriber: Subscriber, reason: str) -> bool:
     return True
 
 
-def _send(subscriber: Subscriber, kind: str) -> None:
-    # The per-address limit is silent on purpose: the page must look the same either way.
-    if not allow("signup-address", subscriber.email_key, settings.SIGNUP_LIMIT_PER_ADDRESS):
-        log.info("not emailing subscriber %s: per-address limit reached", subscriber.pk)
-        return
+def _save_preferences(subscriber: Subscriber, preferences: Preferences) -> None:
+    for name, value in asdict(preferences).items():
+        setattr(subscriber, name, value)
+    subscriber.save(update_fields=list(asdict(preferences)))
+
+
+def _reset_links(subscriber: Subscriber) -> None:
+    subscriber.token_version += 1
+    subscriber.save(update_fields=["token_version"])
+
+
+def _send(subscriber: Subscriber, kind: str, preferences: Preferences | None = None) -> None:
+    # The task checks the subscriber's state and the per-address limit itself, when it runs.
     from subscribers.tasks import send_subscriber_email_task
 
-    pk = subscriber.pk
-    transaction.on_commit(lambda: send_subscriber_email_task.delay(pk, kind))
+    pk, carried = subscriber.pk, asdict(preferences) if preferences else None
+    transaction.on_commit(lambda: send_subscriber_email_task.delay(pk, kind, carried))

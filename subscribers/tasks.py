@@ -3,33 +3,35 @@
 from __future__ import annotations
 
 import logging
-import smtplib
+from typing import Any
 
-from celery import shared_task
+from celery import Task, shared_task
 
-from digest.sending import sent_message_id
+from digest.sending import TransientSendError
 from subscribers import emails
 from subscribers.models import Subscriber
+from subscribers.tokens import Preferences
 
 log = logging.getLogger(__name__)
-BUILDERS = {"confirm": emails.confirmation, "already_subscribed": emails.already_subscribed}
 
 
+# Only a busy or unreachable mail server is retried (greylisting answers 451 and expects us
+# back); a refused address fails at once. As digests do.
 @shared_task(
     name="subscribers.send_email",
-    autoretry_for=(ConnectionError, smtplib.SMTPServerDisconnected, smtplib.SMTPConnectError),
-    retry_backoff=True,
+    bind=True,
+    autoretry_for=(TransientSendError,),
+    retry_backoff=5,
+    retry_backoff_max=300,
     retry_jitter=True,
     max_retries=5,
 )
-def send_subscriber_email_task(subscriber_id: int, kind: str) -> str:
+def send_subscriber_email_task(
+    self: Task, subscriber_id: int, kind: str, preferences: dict[str, Any] | None = None
+) -> str:
     subscriber = Subscriber.objects.filter(pk=subscriber_id).first()
     if subscriber is None:
         log.info("send_email: subscriber %s is gone", subscriber_id)
         return "skipped"
-    message = BUILDERS[kind](subscriber)
-    message.send()
-    subscriber.record_email(kind, sent_message_id(message))  # ESP events are matched to it
-    if kind == "confirm":
-        subscriber.mark_confirmation_sent()
-    return f"sent {kind} to subscriber {subscriber_id}"
+    carried = Preferences(**preferences) if preferences else None
+    return emails.send(subscriber, kind, carried, first_attempt=not self.request.retries)

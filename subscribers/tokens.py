@@ -32,6 +32,11 @@ class Preferences:
     frequency: str
     per_email: int
 
+    @classmethod
+    def of(cls, subscriber: Subscriber) -> Preferences:
+        """What is stored for this subscriber."""
+        return cls(subscriber.query, subscriber.frequency, subscriber.per_email)
+
 
 @dataclass(frozen=True)
 class Confirmation:
@@ -39,6 +44,11 @@ class Confirmation:
 
     subscriber: Subscriber
     preferences: Preferences | None
+
+    @property
+    def wanted(self) -> Preferences:
+        """What confirming applies: the preferences carried, else those stored."""
+        return self.preferences or Preferences.of(self.subscriber)
 
 
 class BadToken(Exception):

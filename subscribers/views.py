@@ -17,7 +17,14 @@ from subscribers import subscriptions
 from subscribers.forms import PreferencesForm, PreviewForm, SignupForm
 from subscribers.models import Subscriber
 from subscribers.ratelimit import PREVIEW_LIMITED, allow_preview
-from subscribers.tokens import BadToken, ExpiredToken, Purpose, make_token, read_token
+from subscribers.tokens import (
+    BadToken,
+    ExpiredToken,
+    Purpose,
+    make_token,
+    read_confirmation,
+    read_token,
+)
 
 PREVIEW_LIMIT = 5
 View = Callable[..., HttpResponse]
@@ -35,20 +42,20 @@ def with_subscriber(purpose: Purpose) -> Callable[[View], View]:
         def wrapper(request: HttpRequest, token: str, *args: Any, **kwargs: Any) -> HttpResponse:
             try:
                 subscriber = read_token(token, purpose)
-            except ExpiredToken as exc:
-                return render(
-                    request,
-                    "subscribers/confirm_expired.html",
-                    {"token": token, "subscriber": exc.subscriber},
-                    status=400,
-                )
-            except BadToken:
-                return bad_link(request)
+            except (BadToken, ExpiredToken) as exc:
+                return _refused(request, token, exc)
             return view(request, subscriber, token, *args, **kwargs)
 
         return wrapper
 
     return decorate
+
+
+def _refused(request: HttpRequest, token: str, exc: BadToken | ExpiredToken) -> HttpResponse:
+    if isinstance(exc, ExpiredToken):
+        context = {"token": token, "subscriber": exc.subscriber}
+        return render(request, "subscribers/confirm_expired.html", context, status=400)
+    return bad_link(request)
 
 
 @require_http_methods(["GET", "POST"])
@@ -102,11 +109,16 @@ def _preview_context(
 
 
 @require_http_methods(["GET", "POST"])
-@with_subscriber("confirm")
-def confirm(request: HttpRequest, subscriber: Subscriber, token: str) -> HttpResponse:
+def confirm(request: HttpRequest, token: str) -> HttpResponse:
+    try:
+        confirmation = read_confirmation(token)
+    except (BadToken, ExpiredToken) as exc:
+        return _refused(request, token, exc)
+    subscriber = confirmation.subscriber
     if request.method == "GET":
-        return render(request, "subscribers/confirm.html", {"subscriber": subscriber})
-    subscriptions.confirm(subscriber)
+        context = {"subscriber": subscriber, "wanted": confirmation.wanted}
+        return render(request, "subscribers/confirm.html", context)
+    subscriptions.confirm(subscriber, confirmation.preferences)
     if subscriber.status != Subscriber.Status.ACTIVE:
         return bad_link(request)
     return render(
@@ -119,12 +131,12 @@ def confirm(request: HttpRequest, subscriber: Subscriber, token: str) -> HttpRes
 @require_POST
 def resend(request: HttpRequest, token: str) -> HttpResponse:
     try:
-        subscriber = read_token(token, "confirm")
+        confirmation = read_confirmation(token)
     except ExpiredToken as exc:
-        subscriber = exc.subscriber
+        confirmation = exc.confirmation
     except BadToken:
         return bad_link(request)
-    subscriptions.resend_confirmation(subscriber)
+    subscriptions.resend_confirmation(confirmation.subscriber, confirmation.preferences)
     return render(request, "subscribers/check_inbox.html", {"resent": True})
 
 
@@ -134,7 +146,7 @@ def manage(request: HttpRequest, subscriber: Subscriber, token: str) -> HttpResp
     form = PreferencesForm(request.POST or None, instance=subscriber)
     if request.method == "POST" and "preview" not in request.POST and form.is_valid():
         subscriptions.update_preferences(subscriber, **form.cleaned_data)
-        messages.success(request, "Saved. Your next digest will use these preferences.")
+        messages.success(request, _saved_message(subscriber))
         return redirect("manage", token=token)
     query = request.POST.get("query", subscriber.query)
     return render(
@@ -153,9 +165,9 @@ def manage(request: HttpRequest, subscriber: Subscriber, token: str) -> HttpResp
 @require_POST
 @with_subscriber("manage")
 def resubscribe(request: HttpRequest, subscriber: Subscriber, token: str) -> HttpResponse:
-    if subscriptions.resubscribe(subscriber):
+    if subscriptions.resubscribe(subscriber):  # which starts a fresh set of links
         messages.success(request, "Welcome back: you're subscribed again.")
-    return redirect("manage", token=token)
+    return redirect(_manage_path(subscriber))
 
 
 # Mailbox providers POST here with no cookies and no CSRF token (RFC 8058); the signed token
@@ -177,6 +189,16 @@ def unsubscribe(request: HttpRequest, subscriber: Subscriber, token: str) -> Htt
         "subscribers/unsubscribed.html",
         {"subscriber": subscriber, "manage_url": _manage_path(subscriber)},
     )
+
+
+def _saved_message(subscriber: Subscriber) -> str:
+    if subscriber.receives_digests:
+        return "Saved. Your next digest will use these preferences."
+    if subscriber.status == Subscriber.Status.ACTIVE:
+        return "Saved. Your digests are paused: they will use these preferences when you resume."
+    if subscriber.status == Subscriber.Status.PENDING:
+        return "Saved. Confirm from the email we sent you to start getting digests."
+    return "Saved. You are not subscribed, so no digests will come."
 
 
 def _manage_path(subscriber: Subscriber) -> str:

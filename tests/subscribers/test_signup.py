@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import re
 import threading
 
 import pytest
@@ -9,6 +10,7 @@ from django.urls import reverse
 
 from subscribers import subscriptions
 from subscribers.models import StatusChange, Subscriber
+from subscribers.tokens import make_token
 from tests.factories import SubscriberFactory
 from tests.support.mail import assert_email_contains
 
@@ -80,14 +82,81 @@ def test_an_active_subscribers_preferences_are_not_changed_by_someone_signing_th
     assert (subscriber.query, subscriber.per_email, subscriber.status) == ("diffusion", 5, "active")
 
 
-def test_an_unsubscribed_address_restarts_double_opt_in_and_old_links_die(signup):
-    old = SubscriberFactory(email="ada@example.org", status="unsubscribed")
+def confirm_path(message) -> str:
+    return re.search(r"(/confirm/[^/\s]+/)", message.body).group(1)
+
+
+def stored(subscriber: Subscriber) -> tuple:
+    subscriber.refresh_from_db()
+    return (
+        subscriber.status,
+        subscriber.query,
+        subscriber.frequency,
+        subscriber.per_email,
+        subscriber.token_version,
+    )
+
+
+@pytest.mark.parametrize("status", ["pending", "unsubscribed", "bounced"])
+def test_it_changes_nothing_stored_when_someone_signs_up_a_known_address(signup, status):
+    known = SubscriberFactory(
+        email="ada@example.org", status=status, query="diffusion", frequency="daily", per_email=5
+    )
+    before = stored(known)
     signup()
-    subscriber = Subscriber.objects.get()
-    assert subscriber.status == "pending"
-    assert subscriber.token_version == old.token_version + 1
-    assert subscriber.query == SIGNUP["query"]
-    assert StatusChange.objects.get().reason == "signed up again while unsubscribed"
+    assert stored(known) == before
+    assert not StatusChange.objects.exists()
+    (message,) = mail.outbox
+    assert_email_contains(message, "federated learning")  # what the new link would confirm
+
+
+@pytest.mark.parametrize("status", ["pending", "unsubscribed", "bounced"])
+def test_it_applies_a_signups_preferences_when_its_confirmation_link_is_used(
+    signup, client, status
+):
+    known = SubscriberFactory(email="ada@example.org", status=status, query="diffusion")
+    signup()
+    page = client.get(confirm_path(mail.outbox[0])).content.decode()
+    assert "federated learning" in page and "weekly" in page  # what the button will confirm
+    assert stored(known)[1] == "diffusion"  # opening the link changed nothing
+    client.post(confirm_path(mail.outbox[0]))
+    assert stored(known)[:4] == ("active", SIGNUP["query"], "weekly", 20)
+
+
+def test_the_original_confirmation_link_still_confirms_the_original_preferences(signup, client):
+    victim = SubscriberFactory(email="ada@example.org", status="pending", query="diffusion")
+    original = reverse("confirm", args=[make_token(victim, "confirm")])
+    signup()  # someone else types the victim's address with their own keywords
+    client.post(original)
+    assert stored(victim)[:4] == ("active", "diffusion", "daily", 10)
+    client.post(confirm_path(mail.outbox[0]))  # the other link, once active, changes nothing
+    assert stored(victim)[:4] == ("active", "diffusion", "daily", 10)
+
+
+def test_an_unsubscribed_readers_links_keep_working_when_someone_types_their_address(
+    signup, client
+):
+    reader = SubscriberFactory(email="ada@example.org", status="unsubscribed")
+    manage = reverse("manage", args=[make_token(reader, "manage")])
+    signup()
+    assert client.get(manage).status_code == 200
+
+
+@pytest.mark.parametrize("way", ["signing up again", "the resubscribe button"])
+def test_it_starts_fresh_links_whichever_way_an_unsubscribed_reader_comes_back(signup, client, way):
+    reader = SubscriberFactory(email="ada@example.org", status="unsubscribed")
+    old_manage = reverse("manage", args=[make_token(reader, "manage")])
+    if way == "signing up again":
+        signup()
+        page = client.post(confirm_path(mail.outbox[0])).content.decode()
+        assert StatusChange.objects.get().reason == "confirmed a new signup by email link"
+    else:
+        response = client.post(reverse("resubscribe", args=[make_token(reader, "manage")]))
+        page = f'<a href="{response["Location"]}">'
+    assert stored(reader)[0] == "active"
+    assert client.get(old_manage).status_code == 400
+    new_manage = reverse("manage", args=[make_token(reader, "manage")])
+    assert f'href="{new_manage}"' in page  # where to go from here
 
 
 def test_invalid_email_is_explained_on_the_form(signup):
