@@ -4,6 +4,7 @@ from urllib.parse import urlsplit
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.options import IncorrectLookupParameters
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Q, QuerySet
 from django.http import HttpRequest, HttpResponse
@@ -232,6 +233,10 @@ class CategoryFilter(admin.SimpleListFilter):
         return [(c, c) for c in sorted(top)]
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[Paper]) -> QuerySet[Paper]:
+        if self.value() and not self.value().isprintable():
+            # No category holds control characters, and PostgreSQL refuses a NUL outright:
+            # the admin's "incorrect lookup" answer instead of a server error.
+            raise IncorrectLookupParameters("a category has no control characters")
         if self.value():
             # Works on SQLite and PostgreSQL alike: the quoted name in the JSON text.
             return queryset.filter(categories__icontains=f'"{self.value()}"')
