@@ -250,3 +250,9 @@ def test_preview_is_rate_limited_per_client_with_a_friendly_message(settings):
     assert "Please wait a minute" in limited.content.decode()
     assert "Please wait a minute" in signup_page.content.decode()  # the no-JS preview too
     assert theirs.post(reverse("preview"), {"query": "pruning"}).status_code == 200
+
+
+def test_admin_pages_send_a_content_security_policy(admin_client):
+    for url in ["/admin/login/", "/admin/", "/admin/digest/paper/", "/admin/digest/paper/add/"]:
+        policy = admin_client.get(url)["Content-Security-Policy"]
+        assert "script-src 'self'" in policy and "frame-ancestors 'none'" in policy, url

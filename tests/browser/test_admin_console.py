@@ -22,6 +22,8 @@ def test_operator_logs_in_reads_the_dashboard_and_hides_a_paper(
     spam = PaperFactory(title="Cheap watches, best prices")
     PaperFactory(title="Global Channel Pruning for Multitask CNNs")
 
+    refused = []  # the admin must work under its Content-Security-Policy
+    page.on("console", lambda m: refused.append(m.text) if "Content Security" in m.text else None)
     page.goto(live_server.url + "/admin/")
     page.get_by_label("Username").fill("ops")
     page.get_by_label("Password").fill("a-long-password-1")
@@ -42,3 +44,7 @@ def test_operator_logs_in_reads_the_dashboard_and_hides_a_paper(
     spam.refresh_from_db()
     assert spam.hidden
     assert not Paper.objects.get(title__startswith="Global").hidden
+    form = page.goto(live_server.url + "/admin/digest/paper/add/")  # the admin's widgets' JS
+    page.get_by_role("link", name="Today").first.click()
+    assert "script-src 'self'" in form.headers["content-security-policy"]
+    assert refused == []
