@@ -168,8 +168,9 @@ def _next_run(task: PeriodicTask, now: datetime) -> datetime | None:
     except Exception:
         log.warning("cannot compute the next run of %s", task.name, exc_info=True)
         return None
-    seconds = max(remaining, timedelta(0)).total_seconds()
-    return now + timedelta(minutes=round(seconds / 60))  # "07:00", not "06:59:59.7"
+    # Schedules fire on whole minutes: round the moment, not the wait ("07:00", not "06:59").
+    due = now + max(remaining, timedelta(0))
+    return due.replace(second=0, microsecond=0) + timedelta(minutes=due.second >= 30)
 
 
 def sending_health(days: int = 30, now: datetime | None = None) -> SendingHealth:
