@@ -48,3 +48,25 @@ def test_operator_logs_in_reads_the_dashboard_and_hides_a_paper(
     page.get_by_role("link", name="Today").first.click()
     assert "script-src 'self'" in form.headers["content-security-policy"]
     assert refused == []
+
+
+HEADER_LINES = """() => [...document.querySelectorAll('.dash-card thead th')].map(th => {
+  const range = document.createRange();
+  range.selectNodeContents(th);
+  const tops = new Set([...range.getClientRects()].map(r => Math.round(r.top)));
+  return [th.textContent, tops.size];
+})"""
+
+
+@pytest.mark.parametrize("width", [1280, 1024, 800, 420])
+def test_dashboard_table_headers_never_break_inside_a_word(page, live_server, admin_user, width):
+    page.set_viewport_size({"width": width, "height": 900})
+    page.goto(live_server.url + "/admin/login/?next=/admin/")
+    page.get_by_label("Username").fill("admin")
+    page.get_by_label("Password").fill("password")
+    page.get_by_role("button", name="Log in").click()
+    expect(page.get_by_role("heading", name="Editions")).to_be_visible()
+
+    broken = [text for text, lines in page.evaluate(HEADER_LINES) if lines > 1]
+
+    assert broken == []
