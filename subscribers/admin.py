@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import csv
 
+from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
@@ -11,12 +12,15 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
+from django_celery_beat.admin import PeriodicTaskAdmin, PeriodicTaskForm
+from django_celery_beat.models import PeriodicTask
 
 from config.adminconfirm import confirmation_page, confirmed
 from digest import sending
 from digest.query import QueryError
 from digest.views import email_page
 from subscribers import csvio, subscriptions
+from subscribers.addresses import clean_address, normalize_email
 from subscribers.models import EspEvent, StatusChange, Subscriber
 
 
@@ -63,8 +67,22 @@ class ReturningFilter(admin.SimpleListFilter):
         ).distinct()
 
 
+class SubscriberAdminForm(forms.ModelForm):
+    class Meta:
+        model = Subscriber
+        fields = ("email", "query", "frequency", "per_email", "paused")
+
+    def clean_email(self) -> str:
+        address = clean_address(self.cleaned_data["email"])
+        known = Subscriber.objects.filter(email_key=normalize_email(address))
+        if known.exclude(pk=self.instance.pk).exists():
+            raise forms.ValidationError("This address is already a subscriber.", code="known")
+        return address
+
+
 @admin.register(Subscriber)
 class SubscriberAdmin(admin.ModelAdmin):
+    form = SubscriberAdminForm
     list_display = (
         "email",
         "status",
@@ -93,6 +111,18 @@ class SubscriberAdmin(admin.ModelAdmin):
     change_list_template = "admin/subscribers/subscriber/change_list.html"
     date_hierarchy = "created_at"
     show_full_result_count = False
+
+    def save_model(
+        self,
+        request: HttpRequest,
+        obj: Subscriber,
+        form: forms.ModelForm,
+        change: bool,  # noqa: FBT001 (Django calls it so)
+    ) -> None:
+        if change:
+            super().save_model(request, obj, form, change)
+        else:  # pending, with the confirmation email: never active without their click
+            subscriptions.add_pending(obj, f"added in the admin by {request.user}")
 
     def get_urls(self) -> list:
         preview = self.admin_site.admin_view(self.preview_view)
@@ -291,3 +321,31 @@ class _Echo:
 
     def write(self, value: str) -> str:
         return value
+
+
+# Operators schedule only what the migrations schedule. Any other registered task (one
+# subscriber's email, one chunk of a send), with arguments typed in the admin, would start
+# work the web and the planner only start after their checks.
+SCHEDULABLE_TASKS = ("digest.ingest_all", "digest.send_edition", "digest.sweep")
+
+
+class SchedulableTaskForm(PeriodicTaskForm):
+    regtask = forms.ChoiceField(
+        label="Task", choices=[("", "---------"), *((t, t) for t in SCHEDULABLE_TASKS)]
+    )
+
+    def clean(self) -> dict:
+        data = super().clean()
+        if data.get("task") not in SCHEDULABLE_TASKS:
+            raise forms.ValidationError(
+                "Only these tasks run on a schedule: " + ", ".join(SCHEDULABLE_TASKS) + "."
+            )
+        return data
+
+
+admin.site.unregister(PeriodicTask)
+
+
+@admin.register(PeriodicTask)
+class SchedulableTaskAdmin(PeriodicTaskAdmin):
+    form = SchedulableTaskForm

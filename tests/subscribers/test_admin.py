@@ -70,3 +70,40 @@ def test_digest_previews_are_for_staff_only(client):
     subscriber = SubscriberFactory()
     response = client.get(reverse("admin:subscribers_subscriber_preview", args=[subscriber.pk]))
     assert response.status_code == 302 and "/admin/login/" in response["Location"]
+
+
+def test_it_sends_the_confirmation_to_a_subscriber_added_in_the_admin(
+    admin_client, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        response = admin_client.post(reverse("admin:subscribers_subscriber_add"), NEW_SUBSCRIBER)
+    assert response.status_code == 302
+    subscriber = Subscriber.objects.get()
+    assert (subscriber.email, subscriber.status) == ("new@example.org", "pending")
+    assert subscriber.status_changes.get().reason == "added in the admin by admin"
+    (message,) = mail.outbox
+    assert message.subject == "Confirm your Paper Digest subscription"
+
+
+def test_it_explains_that_an_address_added_in_the_admin_is_already_known(admin_client):
+    SubscriberFactory(email="New@Example.org", status="unsubscribed")
+    response = admin_client.post(reverse("admin:subscribers_subscriber_add"), NEW_SUBSCRIBER)
+    assert response.status_code == 200
+    assert "already a subscriber" in response.content.decode()
+    assert Subscriber.objects.get().status == "unsubscribed"
+
+
+NEW_SUBSCRIBER = {
+    "email": "new@example.org",
+    "query": "pruning",
+    "frequency": "daily",
+    "per_email": "10",
+    "status_changes-TOTAL_FORMS": "0",
+    "status_changes-INITIAL_FORMS": "0",
+    "status_changes-MIN_NUM_FORMS": "0",
+    "status_changes-MAX_NUM_FORMS": "0",
+    "esp_events-TOTAL_FORMS": "0",
+    "esp_events-INITIAL_FORMS": "0",
+    "esp_events-MIN_NUM_FORMS": "0",
+    "esp_events-MAX_NUM_FORMS": "0",
+}
