@@ -36,7 +36,12 @@ demo: migrate
 	@echo "Serving Paper Digest at $(SITE_URL)/  (Ctrl-C to stop)"
 	$(PY) manage.py runserver $(HOST):$(PORT)
 
-test: $(VENV)/.dev
+# axe-core for the browser tests' accessibility checks, pinned by package-lock.json.
+node_modules/.package-lock.json: package-lock.json
+	@command -v npm >/dev/null || { echo "npm is required (the browser tests run axe-core)"; exit 1; }
+	npm ci --no-audit --no-fund
+
+test: $(VENV)/.dev node_modules/.package-lock.json
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 lint: $(VENV)/.dev

@@ -1,0 +1,68 @@
+"""axe-core on every public page, in the light and the dark colour scheme."""
+
+from __future__ import annotations
+
+import pytest
+
+from subscribers.tokens import make_token
+from tests.conftest import IN_CI
+from tests.factories import PaperFactory, SubscriberFactory
+from tests.support.axe import missing_axe, serious_violations
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+SCHEMES = ["light", "dark"]
+
+
+@pytest.fixture(autouse=True)
+def _axe_installed():
+    if reason := missing_axe():
+        (pytest.fail if IN_CI else pytest.skip)(reason)
+
+
+@pytest.fixture
+def site(live_server):
+    PaperFactory(title="Federated learning at the edge", upvotes=12)
+    PaperFactory(title="Pruning for multitask CNNs", abstract="We prune federated models.")
+    return live_server.url
+
+
+def _check(page, url: str, scheme: str) -> list[str]:
+    page.emulate_media(color_scheme=scheme)
+    page.goto(url)
+    return serious_violations(page)
+
+
+@pytest.mark.parametrize("scheme", SCHEMES)
+def test_the_landing_page_and_its_search_pass_axe(page, site, scheme):
+    assert _check(page, site + "/", scheme) == []
+    assert _check(page, site + "/?q=federated", scheme) == []
+
+
+@pytest.mark.parametrize("scheme", SCHEMES)
+def test_the_signup_page_and_its_live_preview_pass_axe(page, site, scheme):
+    assert _check(page, site + "/subscribe/", scheme) == []
+    page.locator("textarea[data-preview-url]").fill("federated")
+    page.locator("#preview mark").first.wait_for()
+
+    assert serious_violations(page) == []
+
+
+@pytest.mark.parametrize("scheme", SCHEMES)
+def test_the_manage_page_passes_axe(page, site, scheme):
+    reader = SubscriberFactory(query="federated")
+
+    assert _check(page, f"{site}/manage/{make_token(reader, 'manage')}/", scheme) == []
+
+
+@pytest.mark.parametrize("scheme", SCHEMES)
+def test_the_confirm_and_unsubscribe_pages_pass_axe(page, site, scheme):
+    pending = SubscriberFactory(status="pending")
+    reader = SubscriberFactory()
+
+    assert _check(page, f"{site}/confirm/{make_token(pending, 'confirm')}/", scheme) == []
+    assert _check(page, f"{site}/unsubscribe/{make_token(reader, 'unsubscribe')}/", scheme) == []
+    page.get_by_role("button", name="Unsubscribe").click()
+    page.get_by_role("heading").first.wait_for()
+
+    assert serious_violations(page) == []
