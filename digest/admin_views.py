@@ -82,8 +82,12 @@ def send_test_digest(request: HttpRequest) -> HttpResponse:
 
 
 def test_fetch(request: HttpRequest, source_id: int, site_context: dict) -> HttpResponse:
+    """Fetching is a request from our server, so it takes a POST from someone who may change
+    sources; a GET shows the button. Bounded by the fetch deadline (FETCH_TIMEOUT_SECONDS)."""
+    if not request.user.has_perm("digest.change_source"):
+        raise PermissionDenied
     source = get_object_or_404(Source, pk=source_id)
-    result = ingest.dry_run(source.url, source.kind)
+    result = ingest.dry_run(source) if request.method == "POST" else None
     return TemplateResponse(
         request,
         "admin/digest/source/test_fetch.html",

@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 import feedparser
 import nh3
@@ -24,6 +25,12 @@ import nh3
 from digest.identifiers import ArxivRef, canonical_key, find_arxiv_id, find_doi, parse_arxiv_id
 
 KINDS = ("arxiv-rss", "arxiv-api", "feed", "hf-daily")
+KIND_NAMES = {
+    "arxiv-rss": "an arXiv RSS listing",
+    "arxiv-api": "an arXiv API (Atom) response",
+    "feed": "an RSS or Atom feed",
+    "hf-daily": "Hugging Face daily papers JSON",
+}
 MAX_TITLE = 1_000
 MAX_ABSTRACT = 20_000
 MAX_AUTHORS = 200
@@ -169,8 +176,40 @@ def detect_kind(body: bytes) -> str:
     raise FeedError("not a recognised feed: expected RSS, Atom or Hugging Face JSON")
 
 
+def kind_from_url(url: str) -> str | None:
+    """The kind a well-known feed address serves, or None when only its content can tell."""
+    parts = urlsplit(url.strip())
+    host, path = (parts.hostname or "").lower(), parts.path
+    if host == "rss.arxiv.org" or (host.endswith("arxiv.org") and path.startswith("/rss/")):
+        return "arxiv-rss"
+    if host == "export.arxiv.org" and path.startswith("/api/"):
+        return "arxiv-api"
+    if host == "huggingface.co" and path.startswith("/api/daily_papers"):
+        return "hf-daily"
+    return None
+
+
+def check_kind(body: bytes, kind: str) -> None:
+    """Raise FeedError when a document is plainly of another kind than the one chosen: an
+    arXiv listing read as a plain feed keeps "arXiv:… Announce Type: …" in every abstract."""
+    try:
+        detected = detect_kind(body)
+    except FeedError:
+        return  # not recognisable from its first bytes: the parser will say what is wrong
+    # A listing on a day without announcements has no arXiv marks and looks like any feed.
+    if detected == kind or (detected == "feed" and kind in ("arxiv-rss", "arxiv-api")):
+        return
+    raise FeedError(
+        f"this is {KIND_NAMES.get(detected, detected)}, not {KIND_NAMES.get(kind, kind)}: "
+        "set the kind to match, or let it be detected automatically"
+    )
+
+
 def parse(body: bytes, kind: str | None = None) -> ParseResult:
-    """Parse a document of the given kind (detected when None) into normalized papers."""
+    """Parse a document of the given kind (detected when None) into normalized papers; a
+    document plainly of another kind is refused with FeedError."""
+    if kind in KINDS:
+        check_kind(body, kind)
     kind = kind or detect_kind(body)
     if kind == "hf-daily":
         return _collect(_hf_items(body), _from_hf_item)

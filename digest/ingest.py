@@ -171,29 +171,61 @@ def ingest_body(
 class DryRun:
     """What ingesting a source would do now, for the admin's "test fetch"."""
 
-    papers: tuple[tuple[PaperData, bool], ...] = ()  # (paper, already stored)
+    papers: tuple[tuple[PaperData, str], ...] = ()  # (paper, "new" | "updated" | "unchanged")
     notes: tuple[str, ...] = ()
     error: str = ""
+    same_bytes: bool = False  # what was stored last time, byte for byte: ingest would skip it
+
+    def count(self, outcome: str) -> int:
+        return sum(would == outcome for _, would in self.papers)
 
     @property
     def new(self) -> int:
-        return sum(not known for _, known in self.papers)
+        return self.count("new")
+
+    @property
+    def updated(self) -> int:
+        return self.count("updated")
+
+    @property
+    def unchanged(self) -> int:
+        return self.count("unchanged")
 
 
-def dry_run(url: str, kind: str | None) -> DryRun:
-    """Fetch and parse without storing anything or touching the Source (an unconditional GET,
-    so its ETag stays valid for the next real fetch)."""
+def dry_run(source: Source) -> DryRun:
+    """Fetch and parse a source without storing anything or touching it (an unconditional GET,
+    so its ETag stays valid for the next real fetch); each paper is judged as ingest would."""
     try:
-        body = fetching.fetch(url).body or b""
-        parsed = feeds.parse(body, kind)
+        body = fetching.fetch(source.url).body or b""
+        parsed = feeds.parse(body, source.kind)
     except (fetching.FetchError, FeedError) as exc:
         return DryRun(error=str(exc))
-    papers = list(dedupe(parsed.papers).values())
-    known = set(Paper.objects.filter(key__in=[p.key for p in papers]).values_list("key", flat=True))
+    incoming = dedupe(parsed.papers)
+    existing = _existing_rows(incoming.keys())
     return DryRun(
-        papers=tuple((p, p.key in known) for p in papers),
+        papers=tuple((p, _outcome(p, existing.get(key))) for key, p in incoming.items()),
         notes=(*parsed.warnings, *(str(item) for item in parsed.rejected)),
+        same_bytes=source.content_hash == hashlib.sha256(body).hexdigest(),
     )
+
+
+def _outcome(data: PaperData, row: Paper | None) -> str:
+    if row is None:
+        return "new"
+    return "unchanged" if merged_change(row, data) is None else "updated"
+
+
+def detect_source_kind(url: str) -> str:
+    """The kind of feed a URL serves: from the address when it is a well-known one, else from
+    what it serves now. Raises FetchError or FeedError saying why it cannot tell."""
+    return feeds.kind_from_url(url) or feeds.detect_kind(fetching.fetch(url).body or b"")
+
+
+def merged_change(row: Paper, data: PaperData) -> PaperData | None:
+    """What storing `data` would make of a stored paper, or None when nothing would change."""
+    current = row_data(row)
+    merged = feeds.merge_papers(current, data)
+    return None if merged == current else merged
 
 
 def store_papers(papers: Sequence[PaperData], *, source: Source | None = None) -> StoreCounts:
@@ -207,10 +239,7 @@ def store_papers(papers: Sequence[PaperData], *, source: Source | None = None) -
         row = existing.get(key)
         if row is None:
             created.append(data)
-            continue
-        current = row_data(row)
-        merged = feeds.merge_papers(current, data)
-        if merged != current:
+        elif merged := merged_change(row, data):
             _write(row, merged, now)
             changed.append(row)
     inserted = _insert(created, source, now)

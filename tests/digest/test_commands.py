@@ -3,6 +3,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from io import StringIO
 from pathlib import Path
 
@@ -55,7 +56,7 @@ def test_kind_can_be_forced(data_dir):
             "arxiv-rss",
             stdout=out,
         )
-    assert "not a recognised feed" in out.getvalue() or "unreadable feed" in out.getvalue()
+    assert "this is Hugging Face daily papers JSON, not an arXiv RSS listing" in out.getvalue()
 
 
 def test_files_can_be_attributed_to_a_source(data_dir):
@@ -83,6 +84,24 @@ def test_ingest_named_source_fetches_it(feed_server, data_dir):
     out = run("ingest", "--source", "cs.LG")
     assert "cs.LG: 12 new" in out
     assert len(feed_server.seen) == 1
+
+
+def test_a_source_dripping_its_headers_does_not_hold_up_the_others(
+    feed_server, data_dir, settings
+):
+    settings.FETCH_TIMEOUT_SECONDS = 2
+    Source.objects.create(
+        name="a-slow", url=feed_server.route("/slow", drip_headers=0.5), kind="arxiv-rss"
+    )
+    rss = (data_dir / "feeds" / "arxiv-rss.xml").read_bytes()
+    Source.objects.create(name="b-good", url=feed_server.route("/rss", body=rss), kind="arxiv-rss")
+    out = StringIO()
+    started = time.monotonic()
+    with pytest.raises(CommandError):
+        call_command("ingest", stdout=out)
+    assert time.monotonic() - started < 8
+    assert "a-slow: no response from" in out.getvalue()
+    assert "b-good: 12 new" in out.getvalue()
 
 
 def test_demo_loads_the_bundled_samples_and_is_repeatable():
@@ -199,7 +218,7 @@ def test_send_digests_dry_run_sends_and_stores_nothing(mailoutbox):
 def test_send_digests_reports_an_unavailable_mail_server(settings):
     from tests.support.smtp import free_port
 
-    settings.EMAIL_BACKEND = "digest.mime.SMTPBackend"
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
     settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", free_port()
     digest_subscribers()
     out = StringIO()

@@ -312,3 +312,42 @@ def test_merge_of_an_older_sighting_only_fills_blanks_and_refreshes_upvotes():
 def test_merge_without_news_is_identity():
     paper = parse(rss(item()), "feed").papers[0]
     assert merge_papers(paper, paper) == paper
+
+
+def test_it_refuses_an_arxiv_listing_read_as_a_plain_feed(data_dir):
+    # Read as "feed", every abstract would start "arXiv:2403.… Announce Type: new Abstract:".
+    with pytest.raises(FeedError, match="this is an arXiv RSS listing, not an RSS or Atom feed"):
+        parse(read(data_dir, "arxiv-rss.xml"), "feed")
+
+
+@pytest.mark.parametrize(
+    ("name", "kind", "message"),
+    [
+        ("hf-daily.json", "arxiv-rss", "this is Hugging Face daily papers JSON"),
+        ("arxiv-api.xml", "arxiv-rss", "this is an arXiv API"),
+        ("generic-rss.xml", "hf-daily", "this is an RSS or Atom feed"),
+    ],
+)
+def test_it_refuses_a_document_of_another_kind_than_chosen(data_dir, name, kind, message):
+    with pytest.raises(FeedError, match=message):
+        parse(read(data_dir, name), kind)
+
+
+def test_an_arxiv_listing_without_announcements_today_still_reads_as_arxiv():
+    empty_day = rss(head=RSS_HEAD.replace(b"<title>Lab</title>", b"<title>cs.LG updates</title>"))
+    assert parse(empty_day, "arxiv-rss").papers == ()
+
+
+@pytest.mark.parametrize(
+    ("url", "kind"),
+    [
+        ("https://rss.arxiv.org/rss/cs.LG+cs.CV", "arxiv-rss"),
+        ("https://arxiv.org/rss/cs.LG", "arxiv-rss"),
+        ("http://export.arxiv.org/api/query?search_query=cat:cs.LG", "arxiv-api"),
+        ("https://huggingface.co/api/daily_papers", "hf-daily"),
+        ("https://lab.example.org/feed.xml", None),
+        ("https://arxiv.org.evil.example/rss/cs.LG", None),
+    ],
+)
+def test_well_known_feed_addresses_name_their_kind(url, kind):
+    assert feeds.kind_from_url(url) == kind

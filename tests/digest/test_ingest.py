@@ -240,3 +240,13 @@ def test_two_concurrent_ingests_of_one_feed_store_each_paper_once():
         thread.join()
     assert errors == []
     assert Paper.objects.count() == len(SEED)
+
+
+def test_a_source_set_to_the_wrong_kind_is_refused_with_a_clear_message(feed_server, data_dir):
+    url = feed_server.route("/rss", body=(data_dir / "feeds" / "arxiv-rss.xml").read_bytes())
+    source = make_source(url=url, kind=Source.Kind.FEED)
+    result = ingest.ingest_source(source)
+    assert result.error.startswith("this is an arXiv RSS listing, not an RSS or Atom feed: set")
+    assert Paper.objects.count() == 0
+    source.refresh_from_db()
+    assert source.last_status == Source.Status.ERROR
