@@ -35,6 +35,7 @@ CONNECT_TIMEOUT = 10
 CHUNK = 64 * 1024
 MAX_REDIRECTS = 5
 REDIRECTS = frozenset({301, 302, 303, 307, 308})
+CA_BUNDLE = certifi.where()
 ACCEPT = "application/rss+xml, application/atom+xml, application/json;q=0.9, */*;q=0.5"
 
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -250,7 +251,7 @@ def _connection(target: Target, address: str, deadline: Deadline) -> HTTPConnect
         timeout=timeout,
         server_hostname=target.host,
         cert_reqs="CERT_REQUIRED",
-        ca_certs=certifi.where(),
+        ca_certs=CA_BUNDLE,
     )
 
 

@@ -3,12 +3,15 @@ from __future__ import annotations
 import contextlib
 import re
 import socket
+import ssl
 import time
 
 import pytest
+import trustme
 
 from digest import fetching
 from digest.fetching import FetchError, fetch
+from tests.support.feedserver import FeedServer
 
 BODY = b"<rss version='2.0'><channel><title>t</title></channel></rss>"
 
@@ -204,3 +207,37 @@ def test_private_networks_can_be_allowed_for_local_feed_servers(feed_server, set
     settings.FETCH_ALLOW_PRIVATE_NETWORKS = True
     url = feed_server.route("/feed", body=BODY)
     assert fetch(url.replace("127.0.0.1", "localhost")).body == BODY
+
+
+def tls_feed_server(tmp_path, monkeypatch, name: str) -> FeedServer:
+    ca = trustme.CA()
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert(name).configure_cert(context)
+    ca.cert_pem.write_to_path(str(tmp_path / "ca.pem"))
+    monkeypatch.setattr(fetching, "CA_BUNDLE", str(tmp_path / "ca.pem"))
+    server = FeedServer(ssl_context=context)
+    server.start()
+    return server
+
+
+def test_https_connects_to_the_checked_address_and_verifies_the_host_name(
+    tmp_path, monkeypatch, settings
+):
+    settings.FETCH_ALLOW_PRIVATE_NETWORKS = True
+    server = tls_feed_server(tmp_path, monkeypatch, "localhost")
+    try:
+        assert fetch(server.route("/feed", body=BODY)).body == BODY
+        assert server.seen[0].headers["Host"] == f"localhost:{server.httpd.server_address[1]}"
+    finally:
+        server.stop()
+
+
+def test_https_refuses_a_certificate_for_another_name(tmp_path, monkeypatch, settings):
+    settings.FETCH_ALLOW_PRIVATE_NETWORKS = True
+    server = tls_feed_server(tmp_path, monkeypatch, "feeds.example")
+    try:
+        with pytest.raises(FetchError, match="TLS error talking to https://localhost"):
+            fetch(server.route("/feed", body=BODY), timeout=3)
+        assert server.seen == []
+    finally:
+        server.stop()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import gzip
+import ssl
 import threading
 import time
 from dataclasses import dataclass, field
@@ -31,7 +32,7 @@ class Seen:
 
 
 class FeedServer:
-    def __init__(self) -> None:
+    def __init__(self, ssl_context: ssl.SSLContext | None = None) -> None:
         self.routes: dict[str, Route] = {}
         self.seen: list[Seen] = []
         server = self
@@ -50,6 +51,9 @@ class FeedServer:
 
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.httpd.daemon_threads = True
+        self.scheme = "https" if ssl_context else "http"
+        if ssl_context:
+            self.httpd.socket = ssl_context.wrap_socket(self.httpd.socket, server_side=True)
 
     def start(self) -> None:
         threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
@@ -59,7 +63,9 @@ class FeedServer:
         self.httpd.server_close()
 
     def url(self, path: str) -> str:
-        return f"http://127.0.0.1:{self.httpd.server_address[1]}{path}"
+        # A TLS server's certificate names "localhost", so its URLs do too.
+        host = "localhost" if self.scheme == "https" else "127.0.0.1"
+        return f"{self.scheme}://{host}:{self.httpd.server_address[1]}{path}"
 
     def route(self, path: str, **kwargs: object) -> str:
         self.routes[path] = Route(**kwargs)  # type: ignore[arg-type]
