@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 
 import pytest
 from django.db import connection
@@ -9,7 +10,7 @@ from django.db import connection
 from bench.feedgen import arxiv_rss, hf_daily, load_papers, synthetic_papers
 from digest import feeds, ingest
 from digest.models import FetchLog, Paper, Source
-from digest.tasks import ingest_all_task
+from digest.tasks import ingest_all_task, ingest_source_task
 
 pytestmark = pytest.mark.django_db
 
@@ -250,3 +251,12 @@ def test_a_source_set_to_the_wrong_kind_is_refused_with_a_clear_message(feed_ser
     assert Paper.objects.count() == 0
     source.refresh_from_db()
     assert source.last_status == Source.Status.ERROR
+
+
+def test_an_ingest_task_on_a_dripping_source_ends_at_the_fetch_deadline(feed_server, settings):
+    settings.FETCH_TIMEOUT_SECONDS = 2
+    source = make_source(url=feed_server.route("/slow", drip_headers=0.5))
+    started = time.monotonic()
+    summary = ingest_source_task.delay(source.pk).get()
+    assert time.monotonic() - started < 4
+    assert summary.startswith("arXiv cs.LG: no response from")
