@@ -17,10 +17,10 @@ QUERY_PLACEHOLDER = 'federated learning\n"mixture of experts"\npruning -federate
 
 
 class QueryField(forms.CharField):
-    """Keywords in the query language; the parser's message becomes the field's error."""
+    """Keywords in the query language; the parser's message becomes the field's error (the
+    parser also says when they are too long, in its own words)."""
 
     def __init__(self, **kwargs: Any) -> None:
-        kwargs.setdefault("max_length", MAX_LENGTH)
         kwargs.setdefault("label", "Keywords")
         kwargs.setdefault(
             "widget",
@@ -31,10 +31,17 @@ class QueryField(forms.CharField):
                     "spellcheck": "false",
                     "autocapitalize": "off",
                     "aria-describedby": "query-help",
+                    "maxlength": MAX_LENGTH,
                 }
             ),
         )
         super().__init__(**kwargs)
+
+    def to_python(self, value: Any) -> str:
+        # Browsers submit a textarea's newlines as CRLF, but its maxlength counts each as one
+        # character: normalise first, so that whatever the browser let through is accepted.
+        text = super().to_python(value)
+        return text.replace("\r\n", "\n").replace("\r", "\n")
 
     def clean(self, value: Any) -> str:
         value = super().clean(value)

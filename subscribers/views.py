@@ -4,6 +4,7 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any
 
+from django import forms
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -74,7 +75,7 @@ def subscribe(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "subscribers/subscribe.html",
-        {"form": form, **_preview_context(request, request.POST.get("query", ""))},
+        {"form": form, **_preview_beside(request, form, request.POST.get("query", ""))},
     )
 
 
@@ -89,6 +90,13 @@ def preview(request: HttpRequest) -> HttpResponse:
     context = _preview_context(request, request.POST.get("query", ""), form=form)
     status = 429 if context.get("preview_error") == PREVIEW_LIMITED else 200
     return render(request, "subscribers/_preview.html", context, status=status)
+
+
+def _preview_beside(request: HttpRequest, form: forms.Form, text: str) -> dict[str, Any]:
+    # A submitted form shows a keyword error under the field; the panel need not repeat it.
+    if form.is_bound and "preview" not in request.POST and form.has_error("query"):
+        return {"preview_fix_above": True}
+    return _preview_context(request, text)
 
 
 def _preview_context(
@@ -157,7 +165,7 @@ def manage(request: HttpRequest, subscriber: Subscriber, token: str) -> HttpResp
             "subscriber": subscriber,
             "token": token,
             "unsubscribe_token": make_token(subscriber, "unsubscribe"),
-            **_preview_context(request, query),
+            **_preview_beside(request, form, query),
         },
     )
 

@@ -253,3 +253,40 @@ def test_two_simultaneous_signups_for_one_address_make_one_subscriber():
         thread.join()
     assert errors == []
     assert Subscriber.objects.filter(email_key="race@example.org").count() == 1
+
+
+def test_it_accepts_keywords_at_the_limit_however_the_browser_sends_newlines(signup):
+    line = "quantizations quantizations quantization quantization quantization quantization"
+    query = "\n".join([line] * 25)  # 25 topics of 79 characters: 1,999 with bare newlines
+    assert len(query) <= 2000 < len(query.replace("\n", "\r\n"))  # maxlength counts 1 each
+    response = signup(query=query.replace("\n", "\r\n"))  # browsers submit CRLF
+    assert response.status_code == 302
+    assert Subscriber.objects.get().query == query
+
+
+def test_it_explains_keywords_over_the_limit_once_in_its_own_words(signup):
+    response = signup(query="pruning " * 300)
+    page = response.content.decode()
+    assert page.count("Keep your keywords under 2,000 characters") == 1
+    assert "Ensure this value" not in page
+    assert not Subscriber.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("status", "paused", "said"),
+    [
+        ("active", False, "Your next digest will use these preferences."),
+        ("active", True, "Your digests are paused"),
+        ("pending", False, "Confirm from the email we sent you"),
+        ("unsubscribed", False, "You are not subscribed, so no digests will come."),
+        ("bounced", False, "You are not subscribed, so no digests will come."),
+    ],
+)
+def test_it_says_what_saved_preferences_will_do(client, status, paused, said):
+    subscriber = SubscriberFactory(status=status, paused=paused)
+    manage = reverse("manage", args=[make_token(subscriber, "manage")])
+    form = {"query": "diffusion", "frequency": "daily", "per_email": "10"}
+    page = client.post(manage, {**form, "paused": "on"} if paused else form, follow=True)
+    assert said in page.content.decode()
+    if said != "Your next digest will use these preferences.":
+        assert "Your next digest will use" not in page.content.decode()
