@@ -8,7 +8,7 @@ PORT ?= 8000
 .PHONY: demo test lint bench faults soak run migrate clean help
 
 help:
-	@echo "make demo   set up, ingest the sample feeds, send demo digests, serve http://$(HOST):$(PORT)/"
+	@echo "make demo   set up, ingest the sample feeds, send demo digests, serve http://localhost:$(PORT)/"
 	@echo "make test   run the test suite (real PostgreSQL/Redis when DATABASE_URL/CELERY_BROKER_URL say so)"
 	@echo "make lint   ruff (lint and format check) and pip-audit of the dependencies"
 	@echo "make bench  run the benchmarks (JSON figures on stdout)"
@@ -30,7 +30,8 @@ $(VENV)/.dev: $(VENV)/.installed
 migrate: $(VENV)/.installed
 	$(PY) manage.py migrate --no-input
 
-demo: export SITE_URL ?= http://$(HOST):$(PORT)
+# The host the settings default to (SITE_URL), so commands run later from another shell agree.
+demo: export SITE_URL ?= http://localhost:$(PORT)
 demo: migrate
 	$(PY) manage.py demo
 	@echo "Serving Paper Digest at $(SITE_URL)/  (Ctrl-C to stop)"

@@ -32,7 +32,8 @@ if not SECRET_KEY:
         raise ImproperlyConfigured("SECRET_KEY is required when DEBUG is off")
     SECRET_KEY = "django-insecure-local-development-only"
 
-SITE_URL = env_str("SITE_URL", "http://localhost:8000").rstrip("/")
+DEFAULT_SITE_URL = "http://localhost:8000"  # where `make demo` serves, unless told a PORT
+SITE_URL = env_str("SITE_URL", DEFAULT_SITE_URL).rstrip("/")
 SITE_NAME = env_str("SITE_NAME", "Paper Digest")
 _site = urlsplit(SITE_URL)
 if _site.scheme not in {"http", "https"} or not _site.hostname:

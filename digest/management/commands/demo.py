@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+import os
+import shlex
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +33,20 @@ DEMO_SUBSCRIBERS = [
     ("alan@example.org", "title:global -federated\nfair*", "weekly", 10),
     ("katherine@example.org", "quantum error correction", "daily", 10),  # nothing matches
 ]
+
+
+def manage_command(arguments: str) -> str:
+    """A manage.py command line that works as printed from another shell in this folder: this
+    Python (the virtualenv's, activated or not), and the settings that differ from a fresh
+    shell's (the port in SITE_URL, a moved VAR_DIR or database)."""
+    python = os.path.relpath(sys.executable)
+    if python.startswith(".."):
+        python = sys.executable
+    differ = [name for name in ("VAR_DIR", "DATABASE_URL") if os.environ.get(name)]
+    if settings.SITE_URL != settings.DEFAULT_SITE_URL:
+        differ.insert(0, "SITE_URL")
+    prefix = "".join(f"{name}={shlex.quote(os.environ[name])} " for name in differ)
+    return f"{prefix}{python} manage.py {arguments}"
 
 
 class Command(BaseCommand):
@@ -79,11 +96,11 @@ class Command(BaseCommand):
         for subscriber in Subscriber.objects.filter(email__in=[s[0] for s in DEMO_SUBSCRIBERS]):
             self.stdout.write(f"  {subscriber.email}: {links.manage_url(subscriber)}")
         self.stdout.write(
-            "Preview any subscriber's next digest: python manage.py preview_digest "
-            "ada@example.org --html /tmp/digest.html"
+            "Preview any subscriber's next digest: "
+            + manage_command("preview_digest ada@example.org --html /tmp/digest.html")
         )
         self.stdout.write(
             f"Admin: {settings.SITE_URL}{reverse('admin:index')} "
-            f"(create a login with: python manage.py createsuperuser)"
+            f"(create a login with: {manage_command('createsuperuser')})"
         )
         self.stdout.write(self.style.SUCCESS(f"Demo ready. Landing page: {settings.SITE_URL}/"))
