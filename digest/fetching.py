@@ -127,6 +127,7 @@ def fetch(
 
 
 def request_headers(etag: str = "", last_modified: str = "") -> dict[str, str]:
+    """What every fetch sends: who we are, what we read, and the validators we hold."""
     headers = {
         "User-Agent": settings.FETCH_USER_AGENT,
         "Accept": ACCEPT,
@@ -186,23 +187,19 @@ def _embedded_ipv4(ip: Address) -> ipaddress.IPv4Address | None:
     return ip.ipv4_mapped or ip.sixtofour
 
 
-def checked_address(target: Target, deadline: Deadline) -> str:
-    """The address to connect to for this hop: the first one the host resolves to that is
-    public (any one, if private networks are allowed). Raise FetchError when none is."""
+def checked_addresses(target: Target, deadline: Deadline) -> list[str]:
+    """The addresses this hop may connect to, in the resolver's order: the public ones (all
+    of them, if private networks are allowed). Raise FetchError saying why when none is."""
     addresses = _resolve(target, deadline)
     if settings.FETCH_ALLOW_PRIVATE_NETWORKS:
-        return addresses[0]
-    refusals = []
-    for address in addresses:
-        kind = describe_private(address)
-        if not kind:
-            return address
-        refusals.append((address, kind))
-    address, kind = refusals[0]
+        return addresses
+    if allowed := [address for address in addresses if not describe_private(address)]:
+        return allowed
+    address = addresses[0]
     what = address if address == target.host else f"{target.host} resolves to {address}, which"
     raise FetchError(
-        f"refused: {what} is {kind}; feeds are fetched from the public internet only "
-        "(FETCH_ALLOW_PRIVATE_NETWORKS lifts this)"
+        f"refused: {what} is {describe_private(address)}; feeds are fetched from the public "
+        "internet only (FETCH_ALLOW_PRIVATE_NETWORKS lifts this)"
     )
 
 
@@ -227,17 +224,44 @@ def _resolve(target: Target, deadline: Deadline) -> list[str]:
 def _exchange(
     target: Target, headers: dict[str, str], deadline: Deadline
 ) -> Iterator[HTTPResponse]:
-    """Connect to the checked address, send the GET and yield the response (headers read)."""
-    conn = _connection(target, checked_address(target, deadline), deadline)
-    watchdog = threading.Timer(deadline.left(), _shut, args=(conn,))
-    watchdog.daemon = True
-    watchdog.start()
+    """Connect to a checked address, send the GET and yield the response (headers read)."""
+    addresses = checked_addresses(target, deadline)
+    watchdog = Watchdog(deadline)
     try:
-        _connect(conn, target, deadline)
+        # The next address only when one refuses at once (a dual-stack name whose server
+        # listens on IPv4 only); a silent one has used up the connect timeout already.
+        for address in addresses[:-1]:
+            with suppress(FetchError):
+                conn = _connect(_connection(target, address, deadline), target, watchdog)
+                break
+        else:
+            conn = _connect(_connection(target, addresses[-1], deadline), target, watchdog)
         yield _send(conn, target, headers, deadline)
     finally:
-        watchdog.cancel()
-        conn.close()
+        watchdog.stop()
+
+
+class Watchdog:
+    """Shuts the watched connection's socket when the deadline passes: that wakes a recv
+    blocked in another thread, which closing the socket would not."""
+
+    def __init__(self, deadline: Deadline) -> None:
+        self.deadline = deadline
+        self.conn: HTTPConnection | None = None
+        self.timer = threading.Timer(deadline.left(), self.shut)
+        self.timer.daemon = True
+        self.timer.start()
+
+    def shut(self) -> None:
+        sock = self.conn.sock if self.conn else None
+        if sock is not None:
+            with suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+
+    def stop(self) -> None:
+        self.timer.cancel()
+        if self.conn:
+            self.conn.close()
 
 
 def _connection(target: Target, address: str, deadline: Deadline) -> HTTPConnection:
@@ -255,15 +279,10 @@ def _connection(target: Target, address: str, deadline: Deadline) -> HTTPConnect
     )
 
 
-def _shut(conn: HTTPConnection) -> None:
-    # Wakes a recv blocked in another thread (closing the socket would not).
-    sock = conn.sock
-    if sock is not None:
-        with suppress(OSError):
-            sock.shutdown(socket.SHUT_RDWR)
-
-
-def _connect(conn: HTTPConnection, target: Target, deadline: Deadline) -> None:
+def _connect(conn: HTTPConnection, target: Target, watchdog: Watchdog) -> HTTPConnection:
+    if watchdog.conn:
+        watchdog.conn.close()
+    watchdog.conn = conn
     try:
         conn.connect()
     except NewConnectionError:
@@ -275,8 +294,10 @@ def _connect(conn: HTTPConnection, target: Target, deadline: Deadline) -> None:
     except (ssl.SSLError, ssl.CertificateError) as exc:
         raise FetchError(f"TLS error talking to {target.url}: {_tls_reason(exc)}") from None
     except OSError:
-        within = f"within {deadline.seconds:g}s" if deadline.passed else "(connection broken)"
+        seconds = watchdog.deadline.seconds
+        within = f"within {seconds:g}s" if watchdog.deadline.passed else "(connection broken)"
         raise FetchError(f"could not connect to {target.url} {within}") from None
+    return conn
 
 
 def _send(

@@ -241,3 +241,21 @@ def test_https_refuses_a_certificate_for_another_name(tmp_path, monkeypatch, set
         assert server.seen == []
     finally:
         server.stop()
+
+
+def test_it_tries_the_next_address_when_one_refuses_at_once(feed_server, monkeypatch):
+    # A dual-stack name whose server listens on IPv4 only.
+    port = feed_server.httpd.server_address[1]
+    real = socket.getaddrinfo
+
+    def dual_stack(host, port_, *args, **kwargs):
+        if host != "dual.example":
+            return real(host, port_, *args, **kwargs)
+        return [
+            (socket.AF_INET6, socket.SOCK_STREAM, 6, "", ("::1", port_, 0, 0)),
+            (socket.AF_INET, socket.SOCK_STREAM, 6, "", ("127.0.0.1", port_)),
+        ]
+
+    monkeypatch.setattr(socket, "getaddrinfo", dual_stack)
+    feed_server.route("/feed", body=BODY)
+    assert fetch(f"http://dual.example:{port}/feed", timeout=3).body == BODY
