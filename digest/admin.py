@@ -132,7 +132,7 @@ class SourceAdmin(admin.ModelAdmin):
     def test_fetch_link(self, source: Source) -> str:
         url = reverse("admin:digest_source_test_fetch", args=[source.pk])
         return format_html(
-            '<a href="{}">Fetch now and show what would be ingested</a> (stores nothing)', url
+            '<a href="{}">Test fetch: show what would be ingested</a> (stores nothing)', url
         )
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Source]:
