@@ -105,7 +105,7 @@ class Workers:
             **os.environ,
             "DATABASE_URL": database_url(),
             "CELERY_QUEUE": QUEUE,
-            "EMAIL_BACKEND": "digest.mime.SMTPBackend",
+            "EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
             "EMAIL_HOST": "127.0.0.1",
             "EMAIL_PORT": str(self.sink.port),
             "DELIVERY_LEASE_SECONDS": str(LEASE_SECONDS),

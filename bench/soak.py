@@ -138,7 +138,7 @@ def main() -> None:
         env = {
             **os.environ,
             "DATABASE_URL": database_url(),
-            "EMAIL_BACKEND": "digest.mime.SMTPBackend",
+            "EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
             "EMAIL_HOST": "127.0.0.1",
             "EMAIL_PORT": str(port),
             "DEBUG": "0",

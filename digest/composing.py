@@ -1,50 +1,52 @@
 """Email messages: subject, plain text and HTML from templates, with the headers that mailbox
 providers expect of bulk mail (List-Unsubscribe, one-click unsubscribe, List-Id, Message-ID).
 
-Templates live in templates/email/<kind>.subject.txt, .txt and .html. The HTML's CSS is
-inlined (Gmail drops <style> in many cases); media queries for phones and dark mode stay in a
-<style data-css-inline="keep"> block for the clients that honour them.
+Templates live in templates/email/<kind>.subject.txt, .txt and .html, and every email is
+rendered from them, with autoescape, for sending, previews and the browser alike. The HTML's
+CSS is inlined (Gmail drops <style> in many cases); media queries for phones and dark mode
+stay in a <style data-css-inline="keep"> block for the clients that honour them.
 """
 
 from __future__ import annotations
 
-import secrets
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from email.utils import make_msgid
-from html import escape  # plain str out: Django's escape() costs 3x more per call
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import css_inline
 from django.conf import settings
+from django.core.mail import EmailMultiAlternatives
 from django.template.loader import render_to_string
-from django.utils.safestring import mark_safe
 
-from digest import highlighting, mime
+from digest import highlighting
 from digest.matching import Match
 from digest.models import Edition
 from digest.query import QueryError, parse_query
 from subscribers import links
 
 if TYPE_CHECKING:
-    from django.core.mail import EmailMultiAlternatives
-
     from digest.models import Delivery, Paper
     from subscribers.models import Subscriber
 
-_inliner = css_inline.CSSInliner(load_remote_stylesheets=False)
+TITLE_LIMIT = 200  # characters of a title shown; feeds can carry anything
+# Characters of each abstract shown: shorter in long digests, so that the largest (50 papers,
+# every word highlighted) stays under 90 kB of HTML, well below Gmail's clipping at ~102 kB.
+EXCERPT_LENGTH, SHORT_EXCERPT_LENGTH, LONG_DIGEST = 320, 160, 20
+KEPT_HIGHLIGHTS = 20_000  # (paper, matched words) pairs a run keeps, about 1 kB each
 
 
 def site_domain() -> str:
     return urlsplit(settings.SITE_URL).hostname or "localhost"
 
 
-def new_message_id(local: str | None = None) -> str:
-    """A Message-ID on our domain; pass `local` for a stable one (e.g. per delivery)."""
-    if local:
-        return f"<{local}@{site_domain()}>"
+def new_message_id(unique: str | None = None) -> str:
+    """A Message-ID on our domain; pass `unique` (random, stored) for a stable one."""
+    if unique:
+        return f"<{unique}@{site_domain()}>"
     return make_msgid(domain=site_domain())
 
 
@@ -53,42 +55,15 @@ def build_message(
     to: str,
     context: dict[str, Any],
     *,
-    fragments: dict[str, str] | None = None,
-    **envelope: Any,
-) -> EmailMultiAlternatives:
-    """Render templates/email/<kind>.* into a message with both parts and our headers.
-    `fragments` are HTML put in place of their markers after the CSS is inlined; `envelope`
-    is what assemble() takes besides the parts."""
-    subject, text, html = render_parts(kind, context, fragments)
-    return assemble(to, subject, text, html, **envelope)
-
-
-def render_parts(
-    kind: str, context: dict[str, Any], fragments: dict[str, str] | None = None
-) -> tuple[str, str, str]:
-    """Subject, plain text and HTML (CSS inlined) of templates/email/<kind>.*."""
-    context = {"site_name": settings.SITE_NAME, "site_url": settings.SITE_URL, **context}
-    subject = " ".join(render_to_string(f"email/{kind}.subject.txt", context).split())
-    text = render_to_string(f"email/{kind}.txt", context)
-    html = _inliner.inline(render_to_string(f"email/{kind}.html", context))
-    for marker, fragment in (fragments or {}).items():
-        html = html.replace(marker, fragment)
-    return subject, text, ascii_html(html)
-
-
-def assemble(
-    to: str,
-    subject: str,
-    text: str,
-    html: str,
-    *,
     unsubscribe_url: str = "",
     unsubscribe_mailto: str = "",
     message_id: str = "",
     tags: tuple[str, ...] = (),
     metadata: dict[str, str] | None = None,
 ) -> EmailMultiAlternatives:
-    """A message with both parts and the headers mailbox providers expect of bulk mail."""
+    """Render templates/email/<kind>.* into a message with both parts and the headers
+    mailbox providers expect of bulk mail."""
+    subject, text, html = render_parts(kind, context)
     headers = {
         "Message-ID": message_id or new_message_id(),
         "List-Id": f"{settings.SITE_NAME} <digest.{site_domain()}>",
@@ -100,12 +75,8 @@ def assemble(
         headers["List-Unsubscribe"] = ", ".join(targets)
         # RFC 8058: mailbox providers POST "List-Unsubscribe=One-Click" to the https URL.
         headers["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
-    message = mime.Email(
-        subject=subject,
-        body=text,
-        from_email=settings.DEFAULT_FROM_EMAIL,
-        to=[to],
-        headers=headers,
+    message = EmailMultiAlternatives(
+        subject=subject, body=text, from_email=settings.DEFAULT_FROM_EMAIL, to=[to], headers=headers
     )
     message.attach_alternative(html, "text/html")
     # Read by django-anymail backends (so ESP events map back to us); other backends ignore them.
@@ -114,175 +85,66 @@ def assemble(
     return message
 
 
-class Stencil:
-    """A template rendered once with a marker around each per-message value's name; fill()
-    joins the literal pieces and the values (a digest fills twenty of these). Nothing is
-    parsed when filling, so braces in values or text stay literal (str.format_map re-parsed
-    the whole page for every message, four times slower)."""
-
-    def __init__(self, rendered: str, marker: str) -> None:
-        parts = rendered.split(marker)  # literal text at even positions, names at odd ones
-        self._first = parts[0]
-        self._rest = list(zip(parts[1::2], parts[2::2], strict=True))
-        self.names = frozenset(parts[1::2])
-
-    def fill(self, values: dict[str, str]) -> str:
-        out = [self._first]
-        for name, literal in self._rest:
-            out += (values[name], literal)
-        return "".join(out)
+def render_parts(kind: str, context: dict[str, Any]) -> tuple[str, str, str]:
+    """Subject, plain text and HTML (CSS inlined) of templates/email/<kind>.*."""
+    context = {"site_name": settings.SITE_NAME, "site_url": settings.SITE_URL, **context}
+    subject = " ".join(render_to_string(f"email/{kind}.subject.txt", context).split())
+    text = render_to_string(f"email/{kind}.txt", context)
+    html = _inliner().inline(render_to_string(f"email/{kind}.html", context))
+    return subject, text, html
 
 
-class Prerendered:
-    """What every digest of a run shares, rendered from the templates once: each paper's HTML
-    (CSS inlined) and text block, and the page around the papers. What differs per
-    subscriber (highlighted title and excerpt, the "matched" line, links, topics) is filled
-    into markers. Untrusted text cannot forge a marker: they are random per instance."""
+@lru_cache(maxsize=1)
+def _inliner() -> css_inline.CSSInliner:
+    return css_inline.CSSInliner(load_remote_stylesheets=False)
+
+
+# --- digests ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PaperItem:
+    """One paper of a digest as the templates show it: the words that matched marked."""
+
+    paper: Paper
+    title: highlighting.Segments
+    excerpt: highlighting.Segments
+    matched: str
+    fields: str  # "title, abstract": where the words were found
+
+
+class Highlighter:
+    """Each paper's title and excerpt with a match's words marked. Subscribers with the same
+    words share the result (data, not markup), kept per run up to a bound."""
 
     def __init__(self) -> None:
-        self._marker = f"pd{secrets.token_hex(8)}"
-        self._papers: dict[int, _PaperBlock] = {}
-        self._highlights: dict[tuple[int, frozenset[str], tuple[str, ...]], tuple[str, str]] = {}
-        self._rendered: dict[tuple[object, ...], tuple[str, str]] = {}
-        self._frame: tuple[Stencil, Stencil, Stencil] | None = None
-        self._css = render_to_string("email/styles.css")
-        mark = css_inline.inline_fragment("<mark>x</mark>", self._css)
-        self._mark_open = mark[: mark.index(">") + 1]
+        self.marked = lru_cache(maxsize=KEPT_HIGHLIGHTS)(self._mark)
+        self._indexed: dict[int, tuple[highlighting.IndexedText, highlighting.IndexedText]] = {}
 
-    def paper(self, paper: Paper, match: Match) -> tuple[str, str]:
-        """One paper's HTML and text block, highlighted for this match. Subscribers with the
-        same topics get the same block (more than half of a run's), so it is kept, up to a
-        bound."""
-        key = (paper.pk, match.stems, match.prefixes, match.topics, match.fields)
-        rendered = self._rendered.get(key)
-        if rendered is None:
-            rendered = self._render_paper(paper, match)
-            if len(self._rendered) < MAX_KEPT_PAPERS:
-                self._rendered[key] = rendered
-        return rendered
+    def item(self, paper: Paper, match: Match, excerpt_length: int = EXCERPT_LENGTH) -> PaperItem:
+        title, excerpt = self.marked(paper, match.stems, match.prefixes, excerpt_length)
+        return PaperItem(paper, title, excerpt, match.matched, ", ".join(match.fields))
 
-    def section(self, matches: Sequence[Match], papers: dict[int, Paper]) -> Section:
-        """The papers of a digest, HTML and text."""
-        rendered = [self.paper(papers[m.paper_id], m) for m in matches if m.paper_id in papers]
-        return Section(
-            count=len(rendered),
-            html="".join(html for html, _ in rendered),
-            text="".join(f"\n{i}. {text}\n" for i, (_, text) in enumerate(rendered, 1)),
-            preheader=_clip(papers[matches[0].paper_id].title, 110) if rendered else "",
-        )
-
-    def _render_paper(self, paper: Paper, match: Match) -> tuple[str, str]:
-        block = self._papers.get(paper.pk)
-        if block is None:
-            block = self._papers[paper.pk] = self._paper_block(paper)
-        fields = f" (in {', '.join(match.fields)})" if match.fields else ""
-        title, excerpt = self._highlighted(paper, match, block)
-        values = {
-            "title": title,
-            "excerpt": excerpt,
-            "matched": ascii_html(escape(match.matched)),
-            "matched_in": ascii_html(escape(fields)),
-        }
-        return block.html.fill(values), block.text.fill({"matched": match.matched})
-
-    def _highlighted(self, paper: Paper, match: Match, block: _PaperBlock) -> tuple[str, str]:
-        # Subscribers with overlapping keywords highlight the same words in the same paper
-        # (about half the papers of a run), so the markup is kept, up to a bound.
-        key = (paper.pk, match.stems, match.prefixes)
-        marked = self._highlights.get(key)
-        if marked is None:
-            marked = (
-                self._marked(highlighting.highlight(paper.title, match, block.title)),
-                self._marked(highlighting.excerpt(paper.abstract, match, indexed=block.abstract)),
-            )
-            if len(self._highlights) < MAX_KEPT_HIGHLIGHTS:
-                self._highlights[key] = marked
-        return marked
-
-    def digest(self, values: dict[str, str], papers_html: str) -> tuple[str, str, str]:
-        """Subject, text and HTML of a digest with papers and a view-in-browser link: the
-        frame rendered once, the values escaped here as the templates would."""
-        if self._frame is None:
-            slots = {name: self._slot(name) for name in DIGEST_SLOTS}
-            self._frame = tuple(  # type: ignore[assignment]
-                Stencil(part, self._marker)
-                for part in render_parts("digest", {**slots, "papers_html": self._slot("html")})
-            )
-        subject, text, html = self._frame  # type: ignore[misc]
-        # Only what the HTML shows (not the text part's papers, a few kB per digest).
-        escaped = {name: ascii_html(escape(values[name])) for name in html.names if name != "html"}
+    def _mark(
+        self, paper: Paper, stems: frozenset[str], prefixes: tuple[str, ...], excerpt_length: int
+    ) -> tuple[highlighting.Segments, highlighting.Segments]:
+        words = Match(paper.pk, 0.0, (), (), (), stems, prefixes)
+        title_index, abstract_index = self._index(paper)
+        title = _clip(paper.title, TITLE_LIMIT)
         return (
-            " ".join(subject.fill(values).split()),
-            text.fill(values),
-            html.fill({**escaped, "html": papers_html}),
+            highlighting.highlight(title, words, title_index if title == paper.title else None),
+            highlighting.excerpt(paper.abstract, words, excerpt_length, abstract_index),
         )
 
-    def _slot(self, name: str) -> str:
-        return mark_safe(f"{self._marker}{name}{self._marker}")
-
-    def _paper_block(self, paper: Paper) -> _PaperBlock:
-        slots = {name: self._slot(name) for name in PAPER_SLOTS}
-        context = {"paper": paper, "site_url": settings.SITE_URL, **slots}
-        html = css_inline.inline_fragment(render_to_string("email/_paper.html", context), self._css)
-        return _PaperBlock(
-            html=Stencil(ascii_html(html), self._marker),
-            text=Stencil(render_to_string("email/_paper.txt", context), self._marker),
-            title=highlighting.IndexedText.of(paper.title),
-            abstract=highlighting.IndexedText.of(paper.abstract),
-        )
-
-    def _marked(self, segments: highlighting.Segments) -> str:
-        return ascii_html(
-            "".join(
-                f"{self._mark_open}{escape(text)}</mark>" if hit else escape(text)
-                for text, hit in segments
+    def _index(self, paper: Paper) -> tuple[highlighting.IndexedText, highlighting.IndexedText]:
+        # One per paper of the run's editions: bounded by the papers the run holds anyway.
+        found = self._indexed.get(paper.pk)
+        if found is None:
+            found = self._indexed[paper.pk] = (
+                highlighting.IndexedText.of(paper.title),
+                highlighting.IndexedText.of(paper.abstract),
             )
-        )
-
-
-def ascii_html(html: str) -> str:
-    """HTML with every non-ASCII character as a character reference ("—" as &#8212;), which
-    mail clients render the same. A digest's HTML is ~25 kB: one "·" in a template made
-    Python store it two bytes per character, and encoding it to UTF-8 took 7% of a sending
-    worker's instructions; ASCII is copied as it is. Inside <style> and <script> references
-    are not decoded, which is why the CSS must stay ASCII (tested)."""
-    return html if html.isascii() else html.encode("ascii", "xmlcharrefreplace").decode("ascii")
-
-
-MAX_KEPT_HIGHLIGHTS = 20_000  # about 1 kB each: bounded, so memory stays flat as lists grow
-MAX_KEPT_PAPERS = 10_000  # about 4 kB each (HTML and text): ~40 MB when full
-PAPER_SLOTS = ("title", "excerpt", "matched", "matched_in")
-DIGEST_SLOTS = (
-    "subject",
-    "preheader",
-    "heading",
-    "edition_label",
-    "view_url",
-    "papers_text",
-    "frequency",
-    "recipient",
-    "topics",
-    "manage_url",
-    "unsubscribe_url",
-)
-
-
-@dataclass(frozen=True)
-class Section:
-    """The papers of one digest, rendered."""
-
-    count: int
-    html: str
-    text: str
-    preheader: str  # the first paper's title, shown by mail clients beside the subject
-
-
-@dataclass(frozen=True)
-class _PaperBlock:
-    html: Stencil
-    text: Stencil
-    title: highlighting.IndexedText
-    abstract: highlighting.IndexedText
+        return found
 
 
 def digest_message(
@@ -292,46 +154,42 @@ def digest_message(
     papers: dict[int, Paper],
     *,
     delivery: Delivery | None = None,
-    prerendered: Prerendered | None = None,
+    urls: links.EmailLinks | None = None,
+    highlighter: Highlighter | None = None,
 ) -> EmailMultiAlternatives:
-    """One subscriber's digest: the same rendering for sending, previews and the browser."""
-    prerendered = prerendered or Prerendered()
-    section = prerendered.section(matches, papers)
-    urls = links.email_links(subscriber, delivery)
-    values = {
+    """One subscriber's digest: the same rendering for sending, previews and the browser.
+    `urls` default to the subscriber's own links; previews pass inert ones."""
+    urls = urls or links.email_links(subscriber, delivery)
+    highlighter = highlighter or Highlighter()
+    length = SHORT_EXCERPT_LENGTH if len(matches) > LONG_DIGEST else EXCERPT_LENGTH
+    items = [
+        highlighter.item(papers[m.paper_id], m, length) for m in matches if m.paper_id in papers
+    ]
+    context = {
         "subject": digest_subject(matches, edition),
-        "preheader": section.preheader,
-        "heading": _heading(section.count),
+        "preheader": _clip(items[0].paper.title, 110) if items else "",
+        "heading": _heading(len(items)),
         "edition_label": _edition_label(edition),
-        "view_url": urls.view,
-        "papers_text": section.text,
+        "items": items,
         "frequency": subscriber.get_frequency_display().lower(),
         "recipient": subscriber.email,
         "topics": ", ".join(_topics(subscriber.query)),
-        "manage_url": urls.manage,
-        "unsubscribe_url": urls.unsubscribe,
+        "urls": urls,
     }
-    papers_html = section.html
-    if papers_html and values["view_url"]:  # what a send is made of: the prerendered frame
-        parts = prerendered.digest(values, papers_html)
-    else:  # previews and empty digests: the templates with their conditions
-        # The papers go in after the page's CSS is inlined: they come inlined already.
-        papers_slot = f"<!--papers-{secrets.token_hex(8)}-->"
-        context = {**values, "papers_html": mark_safe(papers_slot) if papers_html else ""}
-        parts = render_parts("digest", context, {papers_slot: papers_html})
     metadata = {"frequency": edition.frequency}
     if delivery:
         metadata.update(delivery=str(delivery.pk), edition=str(edition.pk))
-    return assemble(
+    return build_message(
+        "digest",
         subscriber.email,
-        *parts,
+        context,
         unsubscribe_url=urls.unsubscribe,
-        unsubscribe_mailto=links.unsubscribe_mailto(),
+        unsubscribe_mailto=links.unsubscribe_mailto() if urls.unsubscribe else "",
         # Stable per delivery: a re-send after a crash carries the same id, which mailbox
         # providers use to fold the duplicate away.
-        message_id=new_message_id(f"delivery-{delivery.pk}") if delivery and delivery.pk else "",
-        tags=("digest",),
-        metadata=metadata,  # one tag: Postmark allows no more
+        message_id=new_message_id(delivery.message_key) if delivery and delivery.pk else "",
+        tags=("digest",),  # one tag: Postmark allows no more
+        metadata=metadata,
     )
 
 

@@ -1,12 +1,16 @@
 from __future__ import annotations
 
-import json
+import secrets
 from datetime import datetime, timedelta
 
-from django.db import DEFAULT_DB_ALIAS, connections, models
+from django.db import models
 from django.utils import timezone
 
 from digest.matching import PaperText
+
+
+def new_message_key() -> str:
+    return secrets.token_hex(16)
 
 
 class Source(models.Model):
@@ -300,6 +304,15 @@ class Delivery(models.Model):
     paper_ids = models.JSONField(default=list, blank=True, help_text="The papers sent, in order")
     query = models.TextField(blank=True, help_text="The keywords it was matched with")
     message_id = models.CharField(max_length=300, blank=True)
+    message_key = models.CharField(
+        max_length=32,
+        default=new_message_key,
+        editable=False,
+        help_text="Random, so the Message-ID is unique across installs and stable per delivery",
+    )
+    claim = models.CharField(
+        max_length=32, blank=True, editable=False, help_text="Which claim holds it while sending"
+    )
     attempts = models.PositiveSmallIntegerField(default=0)
     created_at = models.DateTimeField(default=timezone.now)
     dispatched_at = models.DateTimeField(null=True, blank=True)
@@ -328,48 +341,41 @@ class Delivery(models.Model):
     def __str__(self) -> str:
         return f"{self.edition} to {self.subscriber_id} ({self.status})"
 
-    def mark_sent(self, message_id: str, paper_ids: list[int], query: str) -> None:
+    def mark_sent(self, message_id: str, paper_ids: list[int], query: str) -> bool:
+        """Record the hand-off; False (nothing written) if this worker's claim has passed to
+        another worker meanwhile."""
         self.status, self.message_id, self.sent_at = self.Status.SENT, message_id, timezone.now()
         self.paper_ids, self.query, self.failure_reason = paper_ids, query, ""
-        # Once per message on the send path, so one plain UPDATE rather than save() (a third
-        # of the cost); autocommit makes it durable before the next message goes out.
-        params = [
-            self.Status.SENT.value,
-            message_id,
-            self.sent_at,
-            json.dumps(paper_ids),
-            query,
-            self.pk,
-        ]
-        db = connections[self._state.db or DEFAULT_DB_ALIAS]  # one look-up, not one per use
-        if db.vendor != "postgresql":
-            with db.cursor() as cursor:
-                cursor.execute(_MARK_SENT, params)
-            return
-        # Straight to psycopg with the parameters bound by the server: Django's cursors
-        # (psycopg's ClientCursor) quote them into the SQL in Python. Prepared too where the
-        # connection allows it (Django turns preparing off unless OPTIONS set
-        # prepare_threshold, for connection poolers). Errors still come out as Django's
-        # (record_durably retries on those).
-        import psycopg  # only on PostgreSQL
+        return self._finish(
+            "status", "message_id", "sent_at", "paper_ids", "query", "failure_reason"
+        )
 
-        db.ensure_connection()
-        with db.wrap_database_errors, psycopg.Cursor(db.connection) as cursor:
-            cursor.execute(_MARK_SENT, params, prepare=True)
-
-    def mark_skipped(self, reason: str) -> None:
+    def mark_skipped(self, reason: str) -> bool:
         self.status, self.failure_reason = self.Status.SKIPPED, reason
-        self.save(update_fields=["status", "failure_reason"])
+        return self._finish("status", "failure_reason")
 
-    def mark_failed(self, reason: str) -> None:
+    def mark_failed(self, reason: str) -> bool:
         self.status, self.failure_reason = self.Status.FAILED, reason[:2000]
-        self.save(update_fields=["status", "failure_reason"])
+        return self._finish("status", "failure_reason")
 
+    def renew_claim(self) -> bool:
+        """Just before a message is handed over: True if this worker still holds the claim
+        and the subscriber still receives digests (an unsubscribe, bounce or complaint
+        recorded since the claim stops the message here); the lease starts again."""
+        receiving = Delivery.objects.filter(
+            pk=self.pk,
+            status=self.Status.SENDING,
+            claim=self.claim,
+            subscriber__status="active",
+            subscriber__paused=False,
+        )
+        return receiving.update(claimed_at=timezone.now()) == 1
 
-_MARK_SENT = (
-    f"UPDATE {Delivery._meta.db_table} SET status = %s, message_id = %s, sent_at = %s, "
-    "paper_ids = %s, query = %s, failure_reason = '' WHERE id = %s"
-)
+    def _finish(self, *fields: str) -> bool:
+        # Guarded by the claim: a worker whose lease ran out cannot overwrite a row that the
+        # sweep handed to another worker.
+        held = Delivery.objects.filter(pk=self.pk, status=self.Status.SENDING, claim=self.claim)
+        return held.update(**{name: getattr(self, name) for name in fields}) == 1
 
 
 class Heartbeat(models.Model):

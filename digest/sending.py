@@ -2,21 +2,31 @@
 
 Exactly-once lives in the database: planning inserts at most one Delivery per (subscriber,
 edition); a worker claims deliveries with SELECT … FOR UPDATE SKIP LOCKED and a status-guarded
-UPDATE; each delivery is marked as soon as its message is handed over, so a crash loses at
-most the message in flight. A crashed worker's claims expire after a lease and the sweep
-hands them out again. Nothing here imports Celery; tasks.py wraps these functions.
+UPDATE that stamps its claim; just before each hand-off the claim is renewed (and the
+subscriber's status re-checked), and each delivery is marked, guarded by the claim, as soon as
+its message is handed over. A crash loses at most the messages in flight. A crashed worker's
+claims expire after a lease and the sweep hands them out again. Nothing here imports Celery;
+tasks.py wraps these functions.
+
+A worker keeps up to SEND_CONCURRENCY messages in flight, each thread with its own mail
+connection, under one send rate shared by every worker (send_rate.py): with an ESP's API, where
+a message takes tens to hundreds of milliseconds, throughput comes from messages in flight.
 """
 
 from __future__ import annotations
 
 import logging
+import random
+import secrets
 import smtplib
+import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from itertools import groupby, islice
+from functools import lru_cache
+from itertools import islice
 
 from anymail.exceptions import AnymailAPIError, AnymailError, AnymailRecipientsRefused
 from django.conf import settings
@@ -24,7 +34,7 @@ from django.core import mail
 from django.core.exceptions import ImproperlyConfigured
 from django.core.mail import EmailMultiAlternatives
 from django.db import InterfaceError, OperationalError, connection, transaction
-from django.db.models import Count, F, Max, Q, Sum, Value
+from django.db.models import F, Q, Value
 from django.db.models.functions import Concat
 from django.utils import timezone
 
@@ -32,14 +42,22 @@ from digest import composing, editions
 from digest.matching import Match, PaperIndex, build_index, match_papers
 from digest.models import Delivery, Edition, Paper
 from digest.query import QueryError, parse_query
+from digest.send_rate import SendRate, shared_send_rate
+from subscribers import links
 from subscribers.models import Subscriber
 
 log = logging.getLogger(__name__)
 Status = Delivery.Status
+KEPT_MATCHES = 1_000  # distinct (keywords, papers per email) a chunk keeps, ~5 kB each
 
 
 class TransientSendError(Exception):
     """The mail server or ESP cannot take messages now; the rest of the chunk waits."""
+
+
+class Throttled(TransientSendError):
+    """The ESP or mail server says we send too fast (HTTP 429, SES Throttling, SMTP 421/451):
+    slow the shared rate and try the same message again."""
 
 
 class PermanentSendError(Exception):
@@ -51,34 +69,35 @@ class ChunkResult:
     sent: int = 0
     skipped: int = 0
     failed: int = 0
+    sending: int = 0  # left to the worker that holds them now (this one's lease ran out)
 
     def summary(self) -> str:
-        return f"sent {self.sent}, skipped {self.skipped}, failed {self.failed}"
+        elsewhere = f", {self.sending} left to another worker" if self.sending else ""
+        return f"sent {self.sent}, skipped {self.skipped}, failed {self.failed}{elsewhere}"
 
 
 @dataclass(frozen=True)
 class EditionPapers:
-    """An edition's papers, their index and prerendered email parts: built once per chunk,
-    shared by its deliveries."""
+    """An edition's papers and their index, built once per chunk and shared by its deliveries,
+    with what subscribers share: their matches per keywords and each paper's highlights."""
 
     papers: dict[int, Paper]
     index: PaperIndex
-    prerendered: composing.Prerendered = field(default_factory=composing.Prerendered)
-    _matches: dict[tuple[str, int], tuple[Match, ...]] = field(
-        default_factory=dict, init=False, repr=False
-    )
+    highlighter: composing.Highlighter = field(default_factory=composing.Highlighter)
+    _matches: Callable[[str, int], tuple[Match, ...]] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        # Subscribers who typed the same keywords get the same papers; invalid keywords raise
+        # and are not kept.
+        matches = lru_cache(maxsize=KEPT_MATCHES)(self._match)
+        object.__setattr__(self, "_matches", matches)
 
     def matches(self, keywords: str, limit: int) -> tuple[Match, ...]:
-        """The digest for these keywords (QueryError if invalid). Subscribers who typed the
-        same keywords get the same papers (17% of a worker's digests in the send benchmark),
-        so it is kept, up to a bound."""
-        key = (keywords, limit)
-        found = self._matches.get(key)
-        if found is None:
-            found = tuple(match_papers(parse_query(keywords), self.index, limit))
-            if len(self._matches) < MAX_KEPT_MATCHES:
-                self._matches[key] = found
-        return found
+        """The digest for these keywords (QueryError if invalid)."""
+        return self._matches(keywords, limit)
+
+    def _match(self, keywords: str, limit: int) -> tuple[Match, ...]:
+        return tuple(match_papers(parse_query(keywords), self.index, limit))
 
     @classmethod
     def of(cls, papers: Iterable[Paper]) -> EditionPapers:
@@ -87,29 +106,11 @@ class EditionPapers:
 
     @classmethod
     def for_edition(cls, edition: Edition) -> EditionPapers:
-        """The edition's papers, reused by the next chunk this process sends while they are
-        unchanged (an edit, a hide or a late arrival changes the fingerprint)."""
-        rows = edition.papers()
-        # Edits and hides set updated_at to now; arrivals and hides change the count and sum.
-        fingerprint = (
-            edition.pk,
-            *rows.aggregate(n=Count("pk"), ids=Sum("pk"), latest=Max("updated_at")).values(),
-        )
-        cached = _edition_cache.get(fingerprint)
-        if cached is None:
-            _edition_cache.clear()  # one edition at a time is what a worker sends
-            cached = _edition_cache[fingerprint] = cls.of(rows)
-        return cached
+        """The edition's papers as they are now (an edit, a hide or a late arrival counts)."""
+        return cls.of(edition.papers())
 
 
-MAX_KEPT_MATCHES = 1_000  # ~5 kB each (ten matches): bounded, so memory stays flat
-
-# Per process: a Celery prefork child runs one task at a time. Under a threaded pool two
-# chunks may both build it; either copy is correct.
-_edition_cache: dict[tuple[object, ...], EditionPapers] = {}
-
-
-def batched(items: Iterable[int], size: int) -> Iterable[tuple[int, ...]]:
+def batched(items: Iterable[int], size: int) -> Iterator[tuple[int, ...]]:
     iterator = iter(items)
     while batch := tuple(islice(iterator, size)):
         yield batch
@@ -145,35 +146,16 @@ def plan_edition(
     return edition
 
 
-PLAN_BATCH = 1000  # planning 10,000 deliveries takes ~0.5 s; workers start after the first 1,000
+PLAN_BATCH = 1000  # workers start on the first thousand while the rest are planned
 
 
 def create_deliveries(edition: Edition, subscribers: Sequence[int]) -> None:
     """Insert one delivery per subscriber, ignoring those that exist (a second planner's rows
     are the same rows)."""
-    if connection.vendor != "postgresql":
-        Delivery.objects.bulk_create(
-            [Delivery(subscriber_id=pk, edition=edition) for pk in subscribers],
-            ignore_conflicts=True,
-        )
-        return
-    # One statement with the ids as one array: bulk_create's ten parameters per row, quoted
-    # into the SQL in Python, were most of planning's time. The other columns take the
-    # model's defaults, cast as the model declares them.
-    template = Delivery(edition=edition)
-    fields = [f for f in Delivery._meta.concrete_fields if f.attname not in ("id", "subscriber_id")]
-    columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
-    values = ", ".join(f"CAST(%s AS {f.cast_db_type(connection)})" for f in fields)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {Delivery._meta.db_table} (subscriber_id, {columns}) "
-            f"SELECT id, {values} FROM unnest(%s::bigint[]) AS id "
-            "ON CONFLICT (subscriber_id, edition_id) DO NOTHING",
-            [
-                *(f.get_db_prep_save(f.pre_save(template, add=True), connection) for f in fields),
-                list(subscribers),
-            ],
-        )
+    Delivery.objects.bulk_create(
+        [Delivery(subscriber_id=pk, edition=edition) for pk in subscribers],
+        ignore_conflicts=True,
+    )
 
 
 def dispatch(
@@ -203,98 +185,148 @@ def dispatch(
 
 
 def claim_deliveries(ids: Sequence[int]) -> list[Delivery]:
-    """Take planned deliveries for this worker; rows another worker holds are skipped."""
-    now = timezone.now()
+    """Take planned deliveries for this worker, stamped with one claim; rows another worker
+    holds are skipped."""
+    claim = secrets.token_hex(16)
     with transaction.atomic():
         free = (
             Delivery.objects.select_for_update(skip_locked=True)
             .filter(pk__in=ids, status=Status.PLANNED)
             .values_list("pk", flat=True)
         )
-        mine = list(free)
-        Delivery.objects.filter(pk__in=mine, status=Status.PLANNED).update(
-            status=Status.SENDING, claimed_at=now, attempts=F("attempts") + 1
+        Delivery.objects.filter(pk__in=list(free), status=Status.PLANNED).update(
+            status=Status.SENDING,
+            claim=claim,
+            claimed_at=timezone.now(),
+            attempts=F("attempts") + 1,
         )
-    claimed = list(
-        Delivery.objects.filter(pk__in=mine)
-        .select_related("subscriber")
-        .only(*CLAIMED_FIELDS)
+    return list(
+        Delivery.objects.filter(claim=claim, status=Status.SENDING)
+        .select_related("subscriber", "edition")
         .order_by("edition_id", "pk")
     )
-    editions = Edition.objects.in_bulk({d.edition_id for d in claimed})
-    for delivery in claimed:  # one Edition object per edition, not a copy per row
-        delivery.edition = editions[delivery.edition_id]
-    return claimed
 
 
-# What sending reads (a digest's composing included): loading the rest of ~200 rows per chunk,
-# timestamps above all, cost more than the claim itself.
-CLAIMED_FIELDS = (
-    "edition_id",
-    "status",
-    "attempts",
-    *(
-        f"subscriber__{name}"
-        for name in (
-            "email",
-            "query",
-            "per_email",
-            "frequency",
-            "status",
-            "paused",
-            "token_version",
-        )
-    ),
-)
-
-
-def send_chunk(ids: Sequence[int]) -> ChunkResult:
-    """Claim these deliveries and send each over one connection; on a transient failure the
-    unsent ones go back to planned and TransientSendError is raised (the task retries)."""
+def send_chunk(ids: Sequence[int], rate: SendRate | None = None) -> ChunkResult:
+    """Claim these deliveries and send them, up to SEND_CONCURRENCY at a time under the shared
+    send rate; on a transient failure the unsent ones go back to planned and
+    TransientSendError is raised (the task retries)."""
     deliveries = claim_deliveries(ids)
-    outcomes: Counter[str] = Counter()
-    done = 0
+    papers = {d.edition_id: d.edition for d in deliveries}
+    run = ChunkRun(
+        deliveries,
+        {pk: EditionPapers.for_edition(edition) for pk, edition in papers.items()},
+        rate or shared_send_rate(),
+    )
     try:
-        for edition, group in groupby(deliveries, key=lambda d: d.edition):
-            papers = EditionPapers.for_edition(edition)
-            with _open_connection() as connection:
-                for delivery in group:
-                    outcomes[deliver(delivery, papers, connection)] += 1
-                    done += 1
-    except TransientSendError as exc:
-        release(deliveries[done:], str(exc))
-        raise
+        run.send_all(_senders(len(deliveries)))
     finally:
-        _record_last_digest(deliveries[:done])
-    return ChunkResult(**outcomes)
+        if rate is None:
+            run.rate.close()
+        _record_last_digest(run.sent)
+    return run.result()
+
+
+def _senders(deliveries: int) -> int:
+    # Other threads have their own database connections, which cannot see rows of a
+    # transaction still open on this one (a test's, or a caller's), and SQLite takes one
+    # writer at a time: then messages go one by one, from this thread.
+    if connection.vendor == "sqlite" or connection.in_atomic_block:
+        return 1
+    return max(1, min(settings.SEND_CONCURRENCY, deliveries))
+
+
+class ChunkRun:
+    """The deliveries of one chunk handed out to sender threads, and what became of them."""
+
+    def __init__(
+        self, deliveries: list[Delivery], papers: dict[int, EditionPapers], rate: SendRate
+    ) -> None:
+        self.papers, self.rate = papers, rate
+        self.outcomes: Counter[str] = Counter()
+        self.sent: list[Delivery] = []
+        self.error: TransientSendError | None = None
+        self._queue = iter(deliveries)
+        self._unstarted = list(deliveries)
+        self._lock = threading.Lock()
+
+    def send_all(self, senders: int) -> None:
+        if senders == 1:
+            self._sender()
+        else:
+            threads = [threading.Thread(target=self._thread) for _ in range(senders)]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+        if self.error is not None:
+            release(self._unstarted, str(self.error))
+            raise self.error
+
+    def result(self) -> ChunkResult:
+        return ChunkResult(**self.outcomes)
+
+    def _thread(self) -> None:
+        try:
+            self._sender()
+        finally:
+            connection.close()  # this thread's own database connection
+
+    def _sender(self) -> None:
+        delivery = None
+        try:
+            with _open_connection() as mail_connection:
+                while (delivery := self._next()) is not None:
+                    papers = self.papers[delivery.edition_id]
+                    self._record(delivery, deliver(delivery, papers, mail_connection, self.rate))
+        except TransientSendError as exc:
+            with self._lock:
+                self.error = self.error or exc
+            if delivery is not None:  # it was in this sender's hands: back to planned
+                release([delivery], str(exc))
+
+    def _next(self) -> Delivery | None:
+        with self._lock:
+            if self.error is not None:
+                return None
+            delivery = next(self._queue, None)
+            if delivery is not None:
+                self._unstarted.remove(delivery)
+            return delivery
+
+    def _record(self, delivery: Delivery, status: Status) -> None:
+        with self._lock:
+            self.outcomes[status.value] += 1
+            if status == Status.SENT:
+                self.sent.append(delivery)
 
 
 def _record_last_digest(deliveries: Sequence[Delivery]) -> None:
     # Once per chunk, not per message: it is informational, and the per-message marking that
     # guarantees exactly-once is Delivery.status.
-    sent = [d.subscriber_id for d in deliveries if d.status == Status.SENT]
-    if sent:
-        Subscriber.objects.filter(pk__in=sent).update(last_digest_at=timezone.now())
+    if deliveries:
+        Subscriber.objects.filter(pk__in=[d.subscriber_id for d in deliveries]).update(
+            last_digest_at=timezone.now()
+        )
 
 
-def deliver(delivery: Delivery, papers: EditionPapers, connection: object) -> str:
-    """Match, compose and send one delivery; returns "sent", "skipped" or "failed"."""
+def deliver(
+    delivery: Delivery, papers: EditionPapers, connection: object, rate: SendRate
+) -> Status:
+    """Match, compose and send one delivery; returns what became of it. A delivery whose
+    claim passed to another worker (the lease ran out) is left to that worker."""
     subscriber = delivery.subscriber
     if not subscriber.receives_digests:
-        delivery.mark_skipped(
-            "subscriber paused"
-            if subscriber.paused
-            else f"subscriber is {subscriber.get_status_display().lower()}"
-        )
-        return "skipped"
+        delivery.mark_skipped(_not_receiving(subscriber))
+        return Status.SKIPPED
     try:
         matches = papers.matches(subscriber.query, subscriber.per_email)
     except QueryError as exc:
         delivery.mark_failed(f"keywords no longer valid: {exc.message}")
-        return "failed"
+        return Status.FAILED
     if not matches and not settings.DIGEST_SEND_EMPTY:
         delivery.mark_skipped("nothing matched")
-        return "skipped"
+        return Status.SKIPPED
     try:
         message = composing.digest_message(
             subscriber,
@@ -302,20 +334,70 @@ def deliver(delivery: Delivery, papers: EditionPapers, connection: object) -> st
             matches,
             papers.papers,
             delivery=delivery,
-            prerendered=papers.prerendered,
+            highlighter=papers.highlighter,
         )
     except Exception as exc:  # a bug in one digest must not stall the whole chunk
         log.exception("composing delivery %s failed", delivery.pk)
         delivery.mark_failed(f"could not compose the email: {type(exc).__name__}: {exc}")
-        return "failed"
-    try:
-        connection.send_messages([message])  # type: ignore[attr-defined]
-    except PermanentSendError as exc:
-        delivery.mark_failed(str(exc))
-        return "failed"
-    message_id, paper_ids = sent_message_id(message), [m.paper_id for m in matches]
-    record_durably(lambda: delivery.mark_sent(message_id, paper_ids, subscriber.query))
-    return "sent"
+        return Status.FAILED
+    return hand_over(delivery, message, [m.paper_id for m in matches], connection, rate)
+
+
+def hand_over(
+    delivery: Delivery,
+    message: EmailMultiAlternatives,
+    paper_ids: list[int],
+    connection: object,
+    rate: SendRate,
+) -> Status:
+    """Send one composed digest under the shared rate and mark it. Throttling answers slow the
+    rate and the same message is tried again, without using up the delivery's attempts."""
+    for pause in (*THROTTLE_PAUSES, None):
+        rate.acquire()
+        if not delivery.renew_claim():
+            return _stopped_before_sending(delivery)
+        try:
+            connection.send_messages([message])  # type: ignore[attr-defined]
+            break
+        except Throttled as exc:
+            rate.slow_down()
+            if pause is None:
+                raise
+            log.info("throttled (%s); trying delivery %s again", exc, delivery.pk)
+            time.sleep(pause * random.uniform(0.5, 1.5))
+        except PermanentSendError as exc:
+            delivery.mark_failed(str(exc))
+            return Status.FAILED
+    message_id = sent_message_id(message)
+    subscriber = delivery.subscriber
+    record_durably(lambda: _mark_sent(delivery, message_id, paper_ids, subscriber.query))
+    return Status.SENT
+
+
+# Backing off in the worker, about half a minute in all; after that the chunk waits for
+# Celery's retry (the ESP may be throttling for a while).
+THROTTLE_PAUSES = (0.5, 1, 2, 4, 8, 15)
+
+
+def _mark_sent(delivery: Delivery, message_id: str, paper_ids: list[int], query: str) -> None:
+    if not delivery.mark_sent(message_id, paper_ids, query):
+        log.warning("delivery %s was sent after its lease passed to another worker", delivery.pk)
+
+
+def _stopped_before_sending(delivery: Delivery) -> Status:
+    """The claim could not be renewed: the subscriber stopped receiving since the claim
+    (skip it), or the lease passed to another worker (leave it to them)."""
+    subscriber = Subscriber.objects.get(pk=delivery.subscriber_id)
+    if not subscriber.receives_digests and delivery.mark_skipped(_not_receiving(subscriber)):
+        return Status.SKIPPED
+    log.info("delivery %s is held by another worker now; leaving it", delivery.pk)
+    return Status.SENDING
+
+
+def _not_receiving(subscriber: Subscriber) -> str:
+    if subscriber.status == Subscriber.Status.ACTIVE and subscriber.paused:
+        return "subscriber paused"
+    return f"subscriber is {subscriber.get_status_display().lower()}"
 
 
 def record_durably(mark: Callable[[], None]) -> None:
@@ -340,8 +422,13 @@ def release(deliveries: Sequence[Delivery], reason: str) -> None:
         if delivery.attempts >= settings.DELIVERY_MAX_ATTEMPTS:
             delivery.mark_failed(f"gave up after {delivery.attempts} attempts: {reason}")
         else:
-            Delivery.objects.filter(pk=delivery.pk, status=Status.SENDING).update(
-                status=Status.PLANNED, claimed_at=None, failure_reason=f"will retry: {reason}"
+            Delivery.objects.filter(
+                pk=delivery.pk, status=Status.SENDING, claim=delivery.claim
+            ).update(
+                status=Status.PLANNED,
+                claim="",
+                claimed_at=None,
+                failure_reason=f"will retry: {reason}",
             )
 
 
@@ -356,10 +443,23 @@ def sweep(now: datetime | None = None) -> tuple[int, list[list[int]]]:
     )
     reclaimed = lost.update(
         status=Status.PLANNED,
+        claim="",
         claimed_at=None,
         failure_reason="reclaimed after the worker stopped mid-send",
     )
     return reclaimed, dispatch(stale_before=stale)
+
+
+def resume_unfinished(edition: Edition, now: datetime | None = None) -> list[list[int]]:
+    """An edition's unfinished work, for an operator or send_digests to send again now
+    (without beat's sweep): claims older than the lease go back to planned, and every planned
+    delivery is handed out, however recently it was dispatched (claims keep it exactly-once)."""
+    stale = (now or timezone.now()) - timedelta(seconds=settings.DELIVERY_LEASE_SECONDS)
+    Delivery.objects.filter(edition=edition, status=Status.SENDING, claimed_at__lt=stale).update(
+        status=Status.PLANNED, claim="", claimed_at=None
+    )
+    Delivery.objects.filter(edition=edition, status=Status.PLANNED).update(dispatched_at=None)
+    return dispatch(edition)
 
 
 def retry_failed(edition: Edition) -> list[list[int]]:
@@ -368,6 +468,7 @@ def retry_failed(edition: Edition) -> list[list[int]]:
     Delivery.objects.filter(edition=edition, status=Status.FAILED).update(
         status=Status.PLANNED,
         attempts=0,
+        claim="",
         claimed_at=None,
         dispatched_at=None,
         failure_reason=Concat(Value("retried by an operator after: "), F("failure_reason")),
@@ -383,9 +484,11 @@ def send_test_digest(
     per_email: int = 10,
     frequency: str = "daily",
 ) -> str:
-    """Send one digest now, subject marked [Test], recorded nowhere (no Delivery row): a
-    subscriber's own, or one for keywords typed by an operator. Raises QueryError for invalid
-    keywords, TransientSendError/PermanentSendError if the mail server says no."""
+    """Send one digest now to an operator, subject marked [Test], recorded nowhere (no
+    Delivery row): a subscriber's own, or one for keywords typed by an operator. Its links
+    are inert, so the operator's mail client cannot unsubscribe the subscriber. Raises
+    QueryError for invalid keywords, TransientSendError/PermanentSendError if the mail server
+    says no."""
     subscriber = subscriber or Subscriber(
         email=to, query=query, per_email=per_email, frequency=frequency
     )
@@ -407,56 +510,67 @@ def send_test_digest(
 
 
 class _ClassifyingConnection:
-    """Wraps a mail connection so every failure comes out as Transient- or PermanentSendError."""
+    """Wraps a mail connection so every failure comes out as Throttled, Transient- or
+    PermanentSendError; after a failure the next message goes over a fresh connection (an
+    SMTP server that answered 421 has closed this one)."""
 
     def __init__(self, connection: object) -> None:
         self.connection = connection
+        self.broken = False
 
     def __enter__(self) -> _ClassifyingConnection:
+        self._open()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._close()
+
+    def send_messages(self, messages: list[EmailMultiAlternatives]) -> int:
+        if self.broken:
+            self._close()
+            self._open()
+        try:
+            return self.connection.send_messages(messages)  # type: ignore[attr-defined]
+        except Exception as exc:
+            self.broken = True
+            raise classify(exc) from exc
+
+    def _open(self) -> None:
         try:
             self.connection.open()  # type: ignore[attr-defined]
         except Exception as exc:
             raise classify(exc) from exc
-        return self
+        self.broken = False
 
-    def __exit__(self, *exc_info: object) -> None:
+    def _close(self) -> None:
         try:
             self.connection.close()  # type: ignore[attr-defined]
         except Exception:
             log.debug("closing the mail connection failed", exc_info=True)
-
-    def send_messages(self, messages: list[EmailMultiAlternatives]) -> int:
-        try:
-            return self.connection.send_messages(messages)  # type: ignore[attr-defined]
-        except Exception as exc:
-            raise classify(exc) from exc
 
 
 def _open_connection() -> _ClassifyingConnection:
     return _ClassifyingConnection(mail.get_connection(fail_silently=False))
 
 
+THROTTLING_CODES = {"Throttling", "ThrottlingException", "TooManyRequestsException"}  # SES
+
+
 def classify(exc: Exception) -> TransientSendError | PermanentSendError:
-    """Is this failure about the recipient (permanent) or about the server (try later)?"""
+    """Is this failure about the recipient (permanent), our pace (throttled) or the server
+    (try later)?"""
     if isinstance(exc, AnymailRecipientsRefused):
         return PermanentSendError(f"recipient refused by the ESP: {exc}")
     if isinstance(exc, AnymailAPIError):
-        status = getattr(exc, "status_code", None)
-        if status in (400, 406, 422):
-            return PermanentSendError(f"the ESP refused this message (HTTP {status}): {exc}")
-        return TransientSendError(f"the ESP is unavailable (HTTP {status or 'no response'}): {exc}")
+        return _classify_api_error(exc)
     if isinstance(exc, AnymailError | ImproperlyConfigured):
         # Configuration, not this message: every message would fail the same way, so stop
         # the chunk rather than burn through the list (it fails after the last attempt).
         return TransientSendError(f"email is misconfigured: {type(exc).__name__}: {exc}")
     if isinstance(exc, smtplib.SMTPRecipientsRefused):
-        codes = [code for code, _ in exc.recipients.values()]
-        detail = "; ".join(
-            f"{code} {msg.decode(errors='replace')}" for code, msg in exc.recipients.values()
-        )
-        if codes and all(500 <= code < 600 for code in codes):
-            return PermanentSendError(f"recipient refused: {detail}")
-        return TransientSendError(f"recipient deferred: {detail}")
+        return _classify_refused(exc)
+    if isinstance(exc, smtplib.SMTPResponseException) and exc.smtp_code in (421, 451):
+        return Throttled(f"mail server said {exc.smtp_code} {_text(exc.smtp_error)}")
     if isinstance(exc, smtplib.SMTPDataError) and exc.smtp_code >= 500:
         return PermanentSendError(f"message refused: {exc.smtp_code} {_text(exc.smtp_error)}")
     if isinstance(exc, smtplib.SMTPResponseException):
@@ -464,6 +578,31 @@ def classify(exc: Exception) -> TransientSendError | PermanentSendError:
     if isinstance(exc, smtplib.SMTPException | OSError):
         return TransientSendError(f"mail server unavailable: {type(exc).__name__}: {exc}")
     return PermanentSendError(f"could not send: {type(exc).__name__}: {exc}")
+
+
+def _classify_api_error(exc: AnymailAPIError) -> TransientSendError | PermanentSendError:
+    status = getattr(exc, "status_code", None)
+    cause = getattr(exc.__cause__, "response", None)
+    code = cause.get("Error", {}).get("Code") if isinstance(cause, dict) else None
+    if status == 429 or code in THROTTLING_CODES:
+        return Throttled(f"the ESP asks us to slow down (HTTP {status}, {code or 'no code'})")
+    if status in (400, 406, 422):
+        return PermanentSendError(f"the ESP refused this message (HTTP {status}): {exc}")
+    return TransientSendError(f"the ESP is unavailable (HTTP {status or 'no response'}): {exc}")
+
+
+def _classify_refused(
+    exc: smtplib.SMTPRecipientsRefused,
+) -> TransientSendError | PermanentSendError:
+    codes = [code for code, _ in exc.recipients.values()]
+    detail = "; ".join(
+        f"{code} {msg.decode(errors='replace')}" for code, msg in exc.recipients.values()
+    )
+    if codes and all(500 <= code < 600 for code in codes):
+        return PermanentSendError(f"recipient refused: {detail}")
+    if codes and all(code in (421, 451) for code in codes):
+        return Throttled(f"recipient deferred: {detail}")
+    return TransientSendError(f"recipient deferred: {detail}")
 
 
 def _text(value: bytes | str) -> str:
@@ -499,10 +638,16 @@ def upcoming_edition(frequency: str, now: datetime | None = None) -> Edition:
 def compose_for(
     subscriber: Subscriber, edition: Edition, papers: EditionPapers
 ) -> tuple[EmailMultiAlternatives, Sequence[Match]]:
-    """Match and compose one subscriber's digest without sending it (QueryError if invalid)."""
+    """Match and compose one subscriber's digest without sending it (QueryError if invalid);
+    its links are inert: previews and test digests reach operators, not the subscriber."""
     matches = papers.matches(subscriber.query, subscriber.per_email)
     message = composing.digest_message(
-        subscriber, edition, matches, papers.papers, prerendered=papers.prerendered
+        subscriber,
+        edition,
+        matches,
+        papers.papers,
+        urls=links.INERT,
+        highlighter=papers.highlighter,
     )
     return message, matches
 
@@ -515,13 +660,19 @@ def next_digest(
     return compose_for(subscriber, edition, EditionPapers.of(edition.papers()))
 
 
-def delivered_digest(delivery: Delivery) -> EmailMultiAlternatives:
-    """Rebuild a sent digest for "view in browser": its papers, in its order, re-explained."""
+def delivered_digest(delivery: Delivery, *, inert: bool = False) -> EmailMultiAlternatives:
+    """Rebuild a sent digest: its papers, in its order, re-explained. For "view in browser"
+    (the subscriber's links) or, `inert`, for operators."""
     stored = Paper.objects.in_bulk(delivery.paper_ids)
     papers = EditionPapers.of(stored[pk] for pk in delivery.paper_ids if pk in stored)
     order = {pk: i for i, pk in enumerate(delivery.paper_ids)}
     matches = match_papers(parse_query(delivery.query), papers.index, len(order) or 1)
     matches.sort(key=lambda m: order.get(m.paper_id, len(order)))
     return composing.digest_message(
-        delivery.subscriber, delivery.edition, matches, papers.papers, delivery=delivery
+        delivery.subscriber,
+        delivery.edition,
+        matches,
+        papers.papers,
+        delivery=delivery,
+        urls=links.INERT if inert else None,
     )

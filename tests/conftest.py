@@ -65,6 +65,12 @@ def _tasks_run_in_process():
 
 
 @pytest.fixture(autouse=True)
+def _no_send_rate(settings):
+    """Tests send as fast as they can; the ones about the shared send rate set their own."""
+    settings.SEND_RATE_PER_SECOND = 0
+
+
+@pytest.fixture(autouse=True)
 def _fresh_cache_and_recent_index():
     """Rate-limit counters and the preview index must not leak from one test to the next."""
     from django.core.cache import cache

@@ -28,6 +28,17 @@ def excerpt(text: str, match: Match | None) -> SafeString:
 
 
 @register.filter
+def marked(segments: highlighting.Segments) -> SafeString:
+    """Segments from highlighting, the matched words in <mark>."""
+    return _render(segments)
+
+
+@register.filter
+def plain(segments: highlighting.Segments) -> str:
+    return "".join(text for text, _ in segments)
+
+
+@register.filter
 def plain_excerpt(text: str, length: int = 320) -> str:
     return "".join(s for s, _ in highlighting.excerpt(text or "", None, length))
 

@@ -57,7 +57,7 @@ def unfinished() -> int:
 
 def worker_env(sink, **extra: str) -> dict[str, str]:
     return {
-        "EMAIL_BACKEND": "digest.mime.SMTPBackend",
+        "EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
         "EMAIL_HOST": "127.0.0.1",
         "EMAIL_PORT": str(sink.port),
         **extra,

@@ -80,6 +80,7 @@ class WorkerPool:
             "DATABASE_URL": test_database_url(),
             "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
             "CELERY_QUEUE": self.queue,
+            "SEND_RATE_PER_SECOND": "0",  # as fast as it goes, unless a test says otherwise
             **(env or {}),
         }
         command = [
