@@ -31,6 +31,11 @@ def period_of(frequency: str, moment: datetime) -> date:
     return day if frequency == "daily" else day - timedelta(days=day.weekday())
 
 
+def next_period(frequency: str, period: date) -> date:
+    """The period after this one: the next day, or the next ISO week's Monday."""
+    return period + FIRST_SPAN[frequency]
+
+
 def window_for(frequency: str, now: datetime, previous_end: datetime | None) -> EditionWindow:
     """The window closing now: from the previous edition's end (or one period back)."""
     start = previous_end or now - FIRST_SPAN[frequency]

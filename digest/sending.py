@@ -207,16 +207,22 @@ def claim_deliveries(ids: Sequence[int]) -> list[Delivery]:
     )
 
 
-def send_chunk(ids: Sequence[int], rate: SendRate | None = None) -> ChunkResult:
+def send_chunk(
+    ids: Sequence[int],
+    rate: SendRate | None = None,
+    progress: Callable[[int], object] | None = None,
+) -> ChunkResult:
     """Claim these deliveries and send them, up to SEND_CONCURRENCY at a time under the shared
-    send rate; on a transient failure the unsent ones go back to planned and
-    TransientSendError is raised (the task retries)."""
+    send rate (`rate`, or the configured one); `progress(1)` is called as each is finished. On
+    a transient failure the unsent ones go back to planned and TransientSendError is raised
+    (the task retries)."""
     deliveries = claim_deliveries(ids)
     papers = {d.edition_id: d.edition for d in deliveries}
     run = ChunkRun(
         deliveries,
         {pk: EditionPapers.for_edition(edition) for pk, edition in papers.items()},
         rate or shared_send_rate(),
+        progress,
     )
     try:
         run.send_all(_senders(len(deliveries)))
@@ -240,9 +246,13 @@ class ChunkRun:
     """The deliveries of one chunk handed out to sender threads, and what became of them."""
 
     def __init__(
-        self, deliveries: list[Delivery], papers: dict[int, EditionPapers], rate: SendRate
+        self,
+        deliveries: list[Delivery],
+        papers: dict[int, EditionPapers],
+        rate: SendRate,
+        progress: Callable[[int], object] | None = None,
     ) -> None:
-        self.papers, self.rate = papers, rate
+        self.papers, self.rate, self.progress = papers, rate, progress
         self.outcomes: Counter[str] = Counter()
         self.sent: list[Delivery] = []
         self.error: TransientSendError | None = None
@@ -299,6 +309,8 @@ class ChunkRun:
             self.outcomes[status.value] += 1
             if status == Status.SENT:
                 self.sent.append(delivery)
+            if self.progress:
+                self.progress(1)
 
 
 def _record_last_digest(deliveries: Sequence[Delivery]) -> None:

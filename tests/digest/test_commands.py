@@ -4,10 +4,12 @@ import os
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime
 from io import StringIO
 from pathlib import Path
 
 import pytest
+import time_machine
 from django.core.management import CommandError, call_command
 
 from digest.models import Paper, Source
@@ -86,9 +88,7 @@ def test_ingest_named_source_fetches_it(feed_server, data_dir):
     assert len(feed_server.seen) == 1
 
 
-def test_a_source_dripping_its_headers_does_not_hold_up_the_others(
-    feed_server, data_dir, settings
-):
+def test_a_source_dripping_its_headers_does_not_hold_up_the_others(feed_server, data_dir, settings):
     settings.FETCH_TIMEOUT_SECONDS = 2
     Source.objects.create(
         name="a-slow", url=feed_server.route("/slow", drip_headers=0.5), kind="arxiv-rss"
@@ -215,16 +215,46 @@ def test_send_digests_dry_run_sends_and_stores_nothing(mailoutbox):
     assert not mailoutbox and not Edition.objects.exists() and not Delivery.objects.exists()
 
 
-def test_send_digests_reports_an_unavailable_mail_server(settings):
+def test_send_digests_dry_run_says_what_the_real_run_then_does(mailoutbox):
+    with time_machine.travel(datetime(2026, 11, 23, 7, 30, tzinfo=UTC)):
+        digest_subscribers()
+        run("send_digests", "--frequency", "daily")
+        sent = len(mailoutbox)
+        rehearsal = run("send_digests", "--dry-run", "--frequency", "daily")
+        again = run("send_digests", "--frequency", "daily")
+    assert "Daily edition of Mon Nov 23, 2026 is already planned (1 sent, 1 skipped" in rehearsal
+    assert "the next daily edition is Tue Nov 24. Nothing would be sent now." in rehearsal
+    assert "(nothing new to send)" in again and len(mailoutbox) == sent
+
+
+def unreachable_mail_server(settings) -> None:
     from tests.support.smtp import free_port
 
     settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
     settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", free_port()
+
+
+def test_send_digests_reports_an_unavailable_mail_server(settings):
+    unreachable_mail_server(settings)
     digest_subscribers()
     out = StringIO()
-    with pytest.raises(CommandError, match="still planned because the mail server"):
+    with pytest.raises(CommandError, match="unfinished because the mail server was unavailable"):
         call_command("send_digests", "--frequency", "daily", stdout=out, stderr=StringIO())
-    assert "0 sent, 0 skipped, 0 failed, 2 still planned" in out.getvalue()
+    assert "0 sent, 0 skipped, 0 failed, 2 still unfinished" in out.getvalue()
+
+
+def test_send_digests_resumes_what_an_outage_left_unfinished(settings, smtp_sink):
+    real_port = settings.EMAIL_PORT
+    unreachable_mail_server(settings)
+    digest_subscribers()
+    with pytest.raises(CommandError):
+        call_command("send_digests", "--frequency", "daily", stdout=StringIO(), stderr=StringIO())
+    rehearsal = run("send_digests", "--dry-run", "--frequency", "daily")
+    assert "2 unfinished deliveries would be resumed" in rehearsal
+    settings.EMAIL_PORT = real_port  # the mail server is back; no beat is running
+    out = run("send_digests", "--frequency", "daily")
+    assert "1 sent, 1 skipped, 0 failed" in out
+    assert [m["To"] for m in smtp_sink.messages] == ["ada@example.org"]
 
 
 def test_preview_digest_prints_the_next_digest_and_writes_html(tmp_path, mailoutbox):
@@ -234,6 +264,12 @@ def test_preview_digest_prints_the_next_digest_and_writes_html(tmp_path, mailout
     assert "Global channel pruning" in out
     assert "pruning</mark>" in (tmp_path / "d.html").read_text()
     assert not mailoutbox
+
+
+def test_preview_digest_says_when_it_cannot_write_the_html(tmp_path):
+    digest_subscribers()
+    with pytest.raises(CommandError, match=r"Could not write the HTML to .*x\.html: No such file"):
+        run("preview_digest", "ada@example.org", "--html", str(tmp_path / "no" / "x.html"))
 
 
 def test_preview_digest_for_an_unknown_address():

@@ -38,7 +38,10 @@ class Command(BaseCommand):
             )
         self.stdout.write(f"To: {message.to[0]}\nSubject: {message.subject}\n\n{message.body}")
         if html:
-            html.write_text(message.alternatives[0][0], encoding="utf-8")
+            try:
+                html.write_text(message.alternatives[0][0], encoding="utf-8")
+            except OSError as exc:
+                raise CommandError(f"Could not write the HTML to {html}: {exc.strerror}.") from None
             self.stdout.write(f"HTML written to {html}")
         if not matches:
             self.stderr.write("Nothing matched: by default this digest would be skipped.")

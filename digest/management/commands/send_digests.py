@@ -2,14 +2,18 @@ from __future__ import annotations
 
 import sys
 from collections import Counter
+from datetime import datetime
 from typing import Any
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.utils import timezone
 from tqdm import tqdm
 
-from digest import sending
-from digest.models import Delivery
+from digest import editions, sending
+from digest.models import Delivery, Edition
 from digest.query import QueryError
+from digest.send_rate import shared_send_rate
 from subscribers.models import Subscriber
 
 FREQUENCIES = ("daily", "weekly")
@@ -17,8 +21,9 @@ FREQUENCIES = ("daily", "weekly")
 
 class Command(BaseCommand):
     help = (
-        "Plan the current edition (closing its window now) and send it in this process, "
-        "with progress and a summary. Safe to re-run: nobody gets an edition twice."
+        "Plan the current edition (closing its window now), resume any unfinished deliveries, "
+        "and send them in this process with progress and a summary. Safe to re-run: nobody "
+        "gets an edition twice."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -28,61 +33,124 @@ class Command(BaseCommand):
         parser.add_argument(
             "--dry-run",
             action="store_true",
-            help="match and compose every digest, send nothing, store nothing",
+            help="say what a real run would do now, composing every digest; send and store nothing",
         )
 
     def handle(self, *args: Any, frequency: str | None, dry_run: bool, **options: Any) -> None:
-        stuck = 0
-        for name in [frequency] if frequency else FREQUENCIES:
-            if dry_run:
-                self.rehearse(name)
-            else:
-                stuck += self.send(name)
+        frequencies = [frequency] if frequency else FREQUENCIES
+        if dry_run:
+            for name in frequencies:
+                self.stdout.write(self.rehearse(name, timezone.now()))
+            return
+        rate = shared_send_rate()  # one window for the whole run
+        try:
+            stuck = sum(self.send(name, rate) for name in frequencies)
+        finally:
+            rate.close()
         if stuck:
             raise CommandError(
-                f"{stuck} deliveries are still planned because the mail server "
-                "was unavailable; the sweep retries them.",
+                f"{stuck} deliveries are unfinished because the mail server was unavailable; "
+                "run this command again to resume them (beat's sweep also retries them).",
                 returncode=1,
             )
 
-    def send(self, frequency: str) -> int:
-        edition = sending.plan_edition(frequency)
-        chunks = sending.dispatch(edition)
+    def send(self, frequency: str, rate: sending.SendRate) -> int:
+        """Plan and send the due edition and resume unfinished ones; returns how many are
+        still unfinished."""
+        current = sending.plan_edition(frequency)
+        earlier = [e for e in _unfinished_editions(frequency) if e.pk != current.pk]
+        unfinished = 0
+        for edition in [*earlier, current]:
+            chunks = sending.resume_unfinished(edition)
+            self.send_chunks(chunks, rate)
+            counts = _counts(edition)
+            unfinished += counts["planned"] + counts["sending"]
+            self.stdout.write(_summary(edition, counts, new=bool(chunks)))
+        return unfinished
+
+    def send_chunks(self, chunks: list[list[int]], rate: sending.SendRate) -> None:
         total = sum(map(len, chunks))
         with tqdm(total=total, unit="digest", file=sys.stderr, disable=None, leave=False) as bar:
             for ids in chunks:
                 try:
-                    sending.send_chunk(ids)
+                    sending.send_chunk(ids, rate, progress=bar.update)
                 except sending.TransientSendError as exc:
                     bar.write(f"⚠ {exc}")
-                    break
-                bar.update(len(ids))
-        counts = Counter(Delivery.objects.filter(edition=edition).values_list("status", flat=True))
-        self.stdout.write(
-            f"{edition.label} (papers first seen {edition.window_start:%b %d %H:%M} to "
-            f"{edition.window_end:%b %d %H:%M} UTC): {counts['sent']} sent, "
-            f"{counts['skipped']} skipped, {counts['failed']} failed"
-            + (f", {counts['planned']} still planned" if counts["planned"] else "")
-            + ("" if total else " (nothing new to send)")
-        )
-        return counts["planned"]
+                    return
 
-    def rehearse(self, frequency: str) -> None:
-        edition = sending.upcoming_edition(frequency)
+    def rehearse(self, frequency: str, now: datetime) -> str:
+        """What a real run would do now, in one paragraph."""
+        period = editions.period_of(frequency, now)
+        existing = Edition.objects.filter(frequency=frequency, period=period).first()
+        resumed = [_resume_line(e) for e in _unfinished_editions(frequency)]
+        if existing is not None and existing.planned_at is not None:
+            upcoming = editions.next_period(frequency, period)
+            lines = [
+                f"Dry run: {existing.label} is already planned ({_tally(_counts(existing))}); "
+                f"the next {frequency} edition is {_day(upcoming)}.",
+                *resumed,
+            ]
+            return "\n".join(lines) if resumed else lines[0] + " Nothing would be sent now."
+        return "\n".join([self.rehearse_new(frequency, now), *resumed, "Nothing sent."])
+
+    def rehearse_new(self, frequency: str, now: datetime) -> str:
+        edition = sending.upcoming_edition(frequency, now)
         papers = sending.EditionPapers.of(edition.papers())
         subscribers = Subscriber.objects.filter(status="active", paused=False, frequency=frequency)
         outcome: Counter[str] = Counter()
         for subscriber in tqdm(
             list(subscribers), unit="digest", file=sys.stderr, disable=None, leave=False
         ):
-            try:
-                _, matches = sending.compose_for(subscriber, edition, papers)
-            except QueryError:
-                outcome["invalid keywords"] += 1
-                continue
-            outcome["would send" if matches else "would skip (nothing matched)"] += 1
+            outcome[_rehearsed(subscriber, edition, papers)] += 1
         summary = ", ".join(f"{n} {what}" for what, n in outcome.items()) or "no subscribers"
-        self.stdout.write(
-            f"Dry run, {frequency} edition closing now ({len(papers.papers)} new "
-            f"papers): {summary}. Nothing sent."
+        return (
+            f"Dry run: {edition.label} would open now, covering {len(papers.papers)} papers "
+            f"first seen since {edition.window_start:%b %d %H:%M} UTC: {summary}."
         )
+
+
+def _rehearsed(subscriber: Subscriber, edition: Edition, papers: sending.EditionPapers) -> str:
+    try:
+        _, matches = sending.compose_for(subscriber, edition, papers)
+    except QueryError:
+        return "would fail (invalid keywords)"
+    if matches or settings.DIGEST_SEND_EMPTY:
+        return "would send"
+    return "would skip (nothing matched)"
+
+
+def _unfinished_editions(frequency: str) -> list[Edition]:
+    """Editions with deliveries not yet finished (a send that stopped on a mail outage)."""
+    unfinished = [Delivery.Status.PLANNED, Delivery.Status.SENDING]
+    editions = Edition.objects.filter(frequency=frequency, deliveries__status__in=unfinished)
+    return list(editions.distinct().order_by("period"))
+
+
+def _resume_line(edition: Edition) -> str:
+    counts = _counts(edition)
+    return (
+        f"{edition.label}: {counts['planned'] + counts['sending']} unfinished deliveries "
+        "would be resumed (those still claimed by a live worker are left to it)."
+    )
+
+
+def _counts(edition: Edition) -> Counter[str]:
+    return Counter(Delivery.objects.filter(edition=edition).values_list("status", flat=True))
+
+
+def _tally(counts: Counter[str]) -> str:
+    return f"{counts['sent']} sent, {counts['skipped']} skipped, {counts['failed']} failed"
+
+
+def _summary(edition: Edition, counts: Counter[str], *, new: bool) -> str:
+    unfinished = counts["planned"] + counts["sending"]
+    return (
+        f"{edition.label} (papers first seen {edition.window_start:%b %d %H:%M} to "
+        f"{edition.window_end:%b %d %H:%M} UTC): {_tally(counts)}"
+        + (f", {unfinished} still unfinished" if unfinished else "")
+        + ("" if new else " (nothing new to send)")
+    )
+
+
+def _day(day: datetime) -> str:
+    return f"{day:%a %b} {day.day}"
