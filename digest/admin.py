@@ -6,6 +6,7 @@ from celery.result import EagerResult
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.options import IncorrectLookupParameters
+from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Q, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.urls import path, reverse
@@ -19,7 +20,6 @@ from digest.feeds import FeedError
 from digest.fetching import FetchError
 from digest.models import Delivery, Edition, FetchLog, Paper, Source
 from digest.tasks import ingest_source_task, retry_failed_task
-from subscribers import links
 
 HEALTH_COLOURS = {
     Source.Status.OK: "#1a7f37",
@@ -469,12 +469,26 @@ class DeliveryAdmin(admin.ModelAdmin):
     )
     show_full_result_count = False
 
+    def get_urls(self) -> list:
+        view = self.admin_site.admin_view(self.as_sent_view)
+        return [
+            path("<int:pk>/as-sent/", view, name="digest_delivery_as_sent"),
+            *super().get_urls(),
+        ]
+
+    def as_sent_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        return admin_views.delivery_as_sent(pk)
+
     @admin.display(description="Email")
     def rendered_email(self, delivery: Delivery) -> str:
         if delivery.status != Delivery.Status.SENT:
             return "Only sent deliveries have an email to show."
+        # Our page, not the subscriber's view-in-browser link: that one carries their token.
+        url = reverse("admin:digest_delivery_as_sent", args=[delivery.pk])
         return format_html(
-            '<a href="{}" target="_blank">View the email as sent</a>', links.view_url(delivery)
+            '<a href="{}" target="_blank">View the email as sent</a> (its links disabled)', url
         )
 
     def has_add_permission(self, request: HttpRequest) -> bool:

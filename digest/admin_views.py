@@ -1,5 +1,5 @@
 """Admin pages that are not a model's list or form: send a test digest, test-fetch a source,
-merge duplicate papers. Each is a thin view over a domain function."""
+merge duplicate papers, show a delivery as sent. Each is a thin view over a domain function."""
 
 from __future__ import annotations
 
@@ -10,9 +10,10 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 
-from digest import curation, ingest
-from digest.models import Paper, Source
+from digest import curation, ingest, sending
+from digest.models import Delivery, Paper, Source
 from digest.tasks import send_test_digest_task
+from digest.views import email_page
 from subscribers.addresses import clean_address
 from subscribers.forms import PER_EMAIL_CHOICES, QueryField
 from subscribers.models import Subscriber
@@ -79,6 +80,12 @@ def send_test_digest(request: HttpRequest) -> HttpResponse:
         "admin/digest/send_test_digest.html",
         {**admin.site.each_context(request), "title": "Send a test digest", "form": form},
     )
+
+
+def delivery_as_sent(delivery_id: int) -> HttpResponse:
+    """A sent digest rebuilt for an operator, with the subscriber's links inert."""
+    delivery = get_object_or_404(Delivery, pk=delivery_id, status=Delivery.Status.SENT)
+    return email_page(sending.delivered_digest(delivery, inert=True))
 
 
 def test_fetch(request: HttpRequest, source_id: int, site_context: dict) -> HttpResponse:

@@ -145,6 +145,9 @@ class SubscriberAdmin(admin.ModelAdmin):
         )
 
     def preview_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        # Staff status only opens the admin; the preview shows who they are and what they read.
+        if not self.has_view_permission(request):
+            raise PermissionDenied
         subscriber = get_object_or_404(Subscriber, pk=pk)
         try:
             message, _ = sending.next_digest(subscriber)

@@ -4,6 +4,7 @@ import pytest
 from django.urls import reverse
 
 from digest.models import Paper, Source
+from tests.support.links import assert_no_live_links
 
 pytestmark = pytest.mark.django_db
 
@@ -69,3 +70,25 @@ def test_editions_show_their_delivery_counts(admin_client, mailoutbox):
     delivery = edition.deliveries.get(status="sent")
     detail = admin_client.get(reverse("admin:digest_delivery_change", args=[delivery.pk]))
     assert "View the email as sent" in detail.content.decode()
+
+
+def test_it_shows_a_delivery_as_sent_without_the_subscribers_live_links(admin_client):
+    from digest import sending
+    from tests.factories import PaperFactory, SubscriberFactory
+
+    PaperFactory(title="Global channel pruning")
+    subscriber = SubscriberFactory(query="pruning")
+    edition = sending.plan_edition("daily")
+    (chunk,) = sending.dispatch(edition)
+    sending.send_chunk(chunk)
+    delivery = edition.deliveries.get(status="sent")
+
+    detail = admin_client.get(reverse("admin:digest_delivery_change", args=[delivery.pk]))
+    as_sent = admin_client.get(reverse("admin:digest_delivery_as_sent", args=[delivery.pk]))
+
+    assert_no_live_links(detail.content.decode(), subscriber, delivery)
+    assert reverse("admin:digest_delivery_as_sent", args=[delivery.pk]) in detail.content.decode()
+    html = as_sent.content.decode()
+    assert as_sent.status_code == 200 and "Global channel pruning" in html
+    assert "links, disabled in previews" in html
+    assert_no_live_links(html, subscriber, delivery)

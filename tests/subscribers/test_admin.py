@@ -1,11 +1,13 @@
 from __future__ import annotations
 
 import pytest
+from django.contrib.auth.models import Group
 from django.core import mail
 from django.urls import reverse
 
 from subscribers.models import Subscriber
-from tests.factories import SubscriberFactory
+from tests.factories import PaperFactory, SubscriberFactory
+from tests.support.links import assert_no_live_links
 
 pytestmark = pytest.mark.django_db
 CHANGELIST = reverse("admin:subscribers_subscriber_changelist")
@@ -54,8 +56,6 @@ def test_unsubscribe_action_records_the_operator(admin_client, admin_user):
 
 
 def test_operators_can_preview_a_subscribers_next_digest(admin_client, mailoutbox):
-    from tests.factories import PaperFactory
-
     PaperFactory(title="Global channel pruning")
     subscriber = SubscriberFactory(query="pruning")
     change = admin_client.get(reverse("admin:subscribers_subscriber_change", args=[subscriber.pk]))
@@ -64,6 +64,28 @@ def test_operators_can_preview_a_subscribers_next_digest(admin_client, mailoutbo
     assert page.status_code == 200
     assert "1 new paper on your topics" in page.content.decode()
     assert not mailoutbox
+
+
+def test_it_previews_the_next_digest_with_inert_links_even_for_a_superuser(admin_client):
+    PaperFactory(title="Global channel pruning")
+    subscriber = SubscriberFactory(query="pruning")
+    page = admin_client.get(reverse("admin:subscribers_subscriber_preview", args=[subscriber.pk]))
+    html = page.content.decode()
+    assert "Global channel pruning" in html
+    assert "links, disabled in previews" in html
+    assert_no_live_links(html, subscriber)
+
+
+@pytest.mark.parametrize("group", [None, "viewer"])
+def test_it_previews_only_for_staff_who_may_view_subscribers(client, django_user_model, group):
+    subscriber = SubscriberFactory(query="pruning")
+    user = django_user_model.objects.create_user("someone", is_staff=True)
+    if group:
+        user.groups.add(Group.objects.get(name=group))
+    client.force_login(user)
+    response = client.get(reverse("admin:subscribers_subscriber_preview", args=[subscriber.pk]))
+    assert response.status_code == (200 if group else 403)
+    assert (subscriber.email in response.content.decode()) == bool(group)
 
 
 def test_digest_previews_are_for_staff_only(client):
