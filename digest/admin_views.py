@@ -23,15 +23,19 @@ class TestDigestForm(forms.Form):
     subscriber_email = forms.CharField(
         label="A subscriber's address",
         required=False,
-        help_text="Their own keywords and settings; the test goes to them unless you give "
-        "another address below.",
+        help_text="Their own keywords and settings; the test goes to the address below, never "
+        "to them, and its links are disabled.",
     )
     query = QueryField(label="Or keywords", required=False)
     frequency = forms.ChoiceField(choices=Subscriber.Frequency.choices, initial="daily")
     per_email = forms.TypedChoiceField(
         label="Papers", choices=PER_EMAIL_CHOICES, coerce=int, initial=10
     )
-    to = forms.CharField(label="Send to", required=False, help_text="e.g. your own address")
+    to = forms.CharField(label="Send to", required=False, help_text="Your own address if empty")
+
+    def __init__(self, data: object = None, *, operator_email: str = "") -> None:
+        super().__init__(data, initial={"to": operator_email})
+        self.operator_email = operator_email
 
     def clean(self) -> dict:
         data = super().clean()
@@ -43,22 +47,27 @@ class TestDigestForm(forms.Form):
             if subscriber is None:
                 self.add_error("subscriber_email", "No subscriber has that address.")
             data["subscriber"] = subscriber
-        to = data.get("to", "").strip() or email
-        if not to:
-            self.add_error("to", "Where should the test go?")
-        else:
-            try:
-                data["to"] = clean_address(to)
-            except forms.ValidationError as exc:
-                self.add_error("to", exc)
+        self.clean_recipient(data)
         return data
+
+    def clean_recipient(self, data: dict) -> None:
+        # The operator's own inbox by default: a test in a subscriber's inbox would look like
+        # a second digest to them.
+        to = data.get("to", "").strip() or self.operator_email
+        if not to:
+            self.add_error("to", "Your account has no email address: say where the test goes.")
+            return
+        try:
+            data["to"] = clean_address(to)
+        except forms.ValidationError as exc:
+            self.add_error("to", exc)
 
 
 def send_test_digest(request: HttpRequest) -> HttpResponse:
     """Staff only (wrapped in admin_view by the site); needs the send_test_digest permission."""
     if not request.user.has_perm("digest.send_test_digest"):
         raise PermissionDenied
-    form = TestDigestForm(request.POST or None)
+    form = TestDigestForm(request.POST or None, operator_email=request.user.email)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         subscriber = data.get("subscriber")

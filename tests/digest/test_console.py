@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
+from html import unescape
 
 import pytest
 from django.contrib.auth.models import Group
@@ -12,6 +14,8 @@ from django.utils import timezone
 from digest.models import Delivery, Edition, Paper, Source
 from subscribers.models import StatusChange, Subscriber
 from tests.factories import PaperFactory, SubscriberFactory
+from tests.support.links import assert_no_live_links
+from tests.support.mail import assert_email_contains, subject, text_and_html
 
 pytestmark = pytest.mark.django_db
 
@@ -311,7 +315,73 @@ def test_send_test_digest_for_a_subscriber_uses_their_keywords(admin_client, mai
         {"subscriber_email": "ada@example.org", "frequency": "daily", "per_email": 10},
     )
     (message,) = mailoutbox
-    assert message.to == ["ada@example.org"] and "diffusion" in message.subject
+    assert message.to == ["admin@example.com"] and "diffusion" in message.subject
+
+
+@pytest.fixture
+def logged_in_operator(client, django_user_model):
+    """An operator who logged in through the admin's login form, with the given address."""
+
+    def log_in(email: str):
+        user = django_user_model.objects.create_user(
+            "ops", email=email, password="a-long-test-password", is_staff=True
+        )
+        user.groups.add(Group.objects.get(name="operator"))
+        credentials = {"username": "ops", "password": "a-long-test-password", "next": "/admin/"}
+        assert client.post(reverse("admin:login"), credentials).status_code == 302
+        return client
+
+    return log_in
+
+
+def test_it_sends_a_subscribers_test_digest_to_the_operator_with_inert_links(
+    logged_in_operator, smtp_sink
+):
+    PaperFactory(title="Diffusion models for art")
+    ada = SubscriberFactory(email="ada@example.org", query="diffusion")
+    client = logged_in_operator("ops@example.org")
+    form = client.get(reverse("admin:send_test_digest")).content.decode()
+    assert 'value="ops@example.org"' in form
+
+    client.post(
+        reverse("admin:send_test_digest"),
+        {"subscriber_email": "ada@example.org", "frequency": "daily", "per_email": 10, "to": ""},
+    )
+
+    (message,) = smtp_sink.messages
+    assert smtp_sink.envelopes[0][1] == ["ops@example.org"]
+    assert subject(message).startswith("[Test] 1 new paper on diffusion")
+    assert message["List-Unsubscribe"] is None and message["List-Unsubscribe-Post"] is None
+    assert_email_contains(message, "disabled in previews")
+    for part in text_and_html(message):
+        assert_no_live_links(part, ada)
+
+
+def test_it_asks_where_to_send_when_the_operator_has_no_address(logged_in_operator, smtp_sink):
+    SubscriberFactory(email="ada@example.org", query="diffusion")
+    client = logged_in_operator("")
+    page = client.post(
+        reverse("admin:send_test_digest"),
+        {"subscriber_email": "ada@example.org", "frequency": "daily", "per_email": 10, "to": ""},
+    )
+    assert "Your account has no email address" in page.content.decode()
+    assert smtp_sink.messages == []
+
+
+def test_it_sends_a_keyword_test_digest_with_no_dead_links(admin_client, smtp_sink):
+    PaperFactory(title="Federated learning on phones", abs_url="", pdf_url="")
+    PaperFactory(title="Federated averaging", upvotes=3)
+    admin_client.post(
+        reverse("admin:send_test_digest"),
+        {"query": "federated", "frequency": "daily", "per_email": 10, "to": ""},
+    )
+    (message,) = smtp_sink.messages
+    text, html = text_and_html(message)
+    hrefs = re.findall(r'href="([^"]*)"', html)
+    assert hrefs and all(re.match(r"https?://[^/\s]+", unescape(h)) for h in hrefs), hrefs
+    assert message["List-Unsubscribe"] is None
+    assert_no_live_links(text)
+    assert_no_live_links(html)
 
 
 @pytest.mark.parametrize(
