@@ -19,7 +19,7 @@ from digest import admin_views, curation, feeds, ingest
 from digest.feeds import FeedError
 from digest.fetching import FetchError
 from digest.models import Delivery, Edition, FetchLog, Paper, Source
-from digest.tasks import ingest_source_task, retry_failed_task
+from digest.tasks import ingest_source_task, resume_unfinished_task, retry_failed_task
 
 HEALTH_COLOURS = {
     Source.Status.OK: "#1a7f37",
@@ -362,7 +362,7 @@ class EditionAdmin(admin.ModelAdmin):
         "deliveries",
         "failure_reasons",
     )
-    actions = ("retry_failed",)
+    actions = ("retry_failed", "resume_unfinished")
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Edition]:
         def count(*statuses: str) -> Count:
@@ -419,7 +419,7 @@ class EditionAdmin(admin.ModelAdmin):
         return False
 
     def has_change_permission(self, request: HttpRequest, obj: Edition | None = None) -> bool:
-        return False  # history is read-only; "retry failed" is an action
+        return False  # history is read-only; "retry failed" and "resume" are actions
 
     def has_retry_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm("digest.retry_edition")
@@ -443,6 +443,32 @@ class EditionAdmin(admin.ModelAdmin):
         for edition in queryset:
             retry_failed_task.delay(edition.pk)
         self.message_user(request, f"Retrying {failed} failed deliveries.", messages.SUCCESS)
+        return None
+
+    @admin.action(description="Resume unfinished deliveries", permissions=["retry"])
+    def resume_unfinished(
+        self, request: HttpRequest, queryset: QuerySet[Edition]
+    ) -> HttpResponse | None:
+        unfinished = Delivery.objects.filter(
+            edition__in=queryset, status__in=[Delivery.Status.PLANNED, Delivery.Status.SENDING]
+        ).count()
+        if not confirmed(request):
+            return confirmation_page(
+                self,
+                request,
+                queryset,
+                action="resume_unfinished",
+                title="Resume unfinished deliveries?",
+                consequence=f"{unfinished} unfinished deliveries are handed to workers now, "
+                "those a stopped worker held included. One a live worker is sending is left "
+                "to it; none is sent twice.",
+                button="Yes, resume them",
+            )
+        for edition in queryset:
+            resume_unfinished_task.delay(edition.pk)
+        self.message_user(
+            request, f"Resuming {unfinished} unfinished deliveries.", messages.SUCCESS
+        )
         return None
 
 

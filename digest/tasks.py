@@ -87,6 +87,13 @@ def retry_failed_task(edition_id: int) -> str:
     return f"retrying {sum(map(len, chunks))} failed deliveries"
 
 
+@shared_task(name="digest.resume_unfinished")
+def resume_unfinished_task(edition_id: int) -> str:
+    chunks = sending.resume_unfinished(Edition.objects.get(pk=edition_id))
+    group(send_chunk_task.s(ids) for ids in chunks).apply_async()
+    return f"resumed {sum(map(len, chunks))} unfinished deliveries"
+
+
 @shared_task(name="digest.send_test_digest")
 def send_test_digest_task(
     to: str,

@@ -275,6 +275,44 @@ def test_retry_failed_resends_only_the_failed_deliveries(admin_client, mailoutbo
     assert retried.status == "sent"
 
 
+def unfinished_edition():
+    """An edition whose send stopped: one sent, one handed out and lost, one claimed by a
+    worker that died (its lease long gone)."""
+    from digest import sending
+
+    PaperFactory(title="Pruning at scale")
+    done, lost, stuck = (SubscriberFactory(query="pruning") for _ in range(3))
+    edition = sending.plan_edition("daily")
+    now = timezone.now()
+    Delivery.objects.filter(subscriber=done).update(status="sent", sent_at=now)
+    Delivery.objects.filter(subscriber=lost).update(dispatched_at=now)
+    Delivery.objects.filter(subscriber=stuck).update(
+        status="sending", claim="dead-worker", claimed_at=now - timedelta(hours=1), attempts=1
+    )
+    return edition, (lost.email, stuck.email)
+
+
+def test_it_resumes_an_editions_unfinished_deliveries_after_asking(admin_client, mailoutbox):
+    edition, unfinished = unfinished_edition()
+    first = act(admin_client, "edition", "resume_unfinished", [edition.pk])
+    assert "Resume unfinished deliveries?" in first.content.decode()
+    assert "2 unfinished deliveries" in first.content.decode() and not mailoutbox
+
+    done = act(admin_client, "edition", "resume_unfinished", [edition.pk], confirmed="yes")
+
+    assert "Resuming 2 unfinished deliveries" in done.content.decode()
+    assert sorted(m.to[0] for m in mailoutbox) == sorted(unfinished)
+    assert set(edition.deliveries.values_list("status", flat=True)) == {"sent"}
+
+
+def test_it_lets_only_operators_resume_an_edition(client, staff, mailoutbox):
+    edition, _ = unfinished_edition()
+    client.force_login(staff("viewer"))
+    act(client, "edition", "resume_unfinished", [edition.pk], confirmed="yes")
+    assert not mailoutbox
+    assert edition.deliveries.filter(status="sent").count() == 1
+
+
 def test_edition_page_is_read_only_and_links_to_its_deliveries(admin_client):
     edition = Edition.objects.create(
         frequency="weekly",
