@@ -72,6 +72,8 @@ def dashboard_context() -> dict[str, Any]:
         "confirmations_30d": sum(d.confirmations for d in days),
         "chart": chart,
         "editions": dashboard.editions(),
+        "send_rate": settings.SEND_RATE_PER_SECOND,
+        "send_concurrency": settings.SEND_CONCURRENCY,
         "health": dashboard.sending_health(),
         "complaint_limit": dashboard.COMPLAINT_LIMIT,
         "sources": dashboard.sources(),

@@ -38,12 +38,36 @@ class DayCount:
 
 
 @dataclass(frozen=True)
+class SendProgress:
+    per_second: float  # deliveries marked sent over the last RATE_WINDOW, per second
+    unfinished: int
+    measured_at: datetime = field(default_factory=timezone.now)
+
+    @property
+    def eta(self) -> timedelta | None:
+        """At the current pace; None when nothing went out lately (stalled, or not started)."""
+        if not self.per_second:
+            return None
+        return timedelta(seconds=round(self.unfinished / self.per_second))
+
+    @property
+    def done_at(self) -> datetime | None:
+        return self.measured_at + self.eta if self.eta is not None else None
+
+    @property
+    def rate(self) -> str:
+        """ "0.5", "0.05", "1,250": as precise as a slow start needs, no trailing zeros."""
+        return f"{self.per_second:,.2f}".rstrip("0").rstrip(".")
+
+
+@dataclass(frozen=True)
 class EditionSummary:
     frequency: str
     last: Edition | None
     counts: dict[str, int]
     next_at: datetime | None
     schedule_enabled: bool
+    progress: SendProgress | None = None  # while the last edition has unfinished deliveries
 
 
 @dataclass(frozen=True)
@@ -142,6 +166,7 @@ def editions(now: datetime | None = None) -> list[EditionSummary]:
                 .values_list("status", "n")
             )
         task = _schedule_of(frequency)
+        in_progress = counts[Delivery.Status.PLANNED] + counts[Delivery.Status.SENDING]
         summaries.append(
             EditionSummary(
                 frequency=frequency,
@@ -149,9 +174,28 @@ def editions(now: datetime | None = None) -> list[EditionSummary]:
                 counts=counts,
                 next_at=_next_run(task, now) if task and task.enabled else None,
                 schedule_enabled=bool(task and task.enabled),
+                progress=send_progress(last, now) if last and in_progress else None,
             )
         )
     return summaries
+
+
+RATE_WINDOW = timedelta(seconds=60)
+
+
+def send_progress(edition: Edition, now: datetime | None = None) -> SendProgress:
+    """How fast an edition goes out now (deliveries marked sent in the last minute, per
+    second) and how many deliveries are left."""
+    now = now or timezone.now()
+    since = now - RATE_WINDOW
+    counts = Delivery.objects.filter(edition=edition).aggregate(
+        recent=Count("id", filter=Q(status=Delivery.Status.SENT, sent_at__gte=since)),
+        unfinished=Count(
+            "id", filter=Q(status__in=[Delivery.Status.PLANNED, Delivery.Status.SENDING])
+        ),
+    )
+    per_second = counts["recent"] / RATE_WINDOW.total_seconds()
+    return SendProgress(per_second, counts["unfinished"], now)
 
 
 def _schedule_of(frequency: str) -> PeriodicTask | None:

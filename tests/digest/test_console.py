@@ -83,6 +83,51 @@ def test_dashboard_warns_when_complaints_pass_gmails_limit(admin_client):
     assert "100.00%" in page
 
 
+def edition_in_progress(now, *, sent_last_minute: int, unfinished: int) -> Edition:
+    edition = Edition.objects.create(
+        frequency="daily",
+        period=now.date(),
+        window_start=now - timedelta(days=1),
+        window_end=now,
+    )
+    for n in range(sent_last_minute + 2 + unfinished):
+        delivery = Delivery(subscriber=SubscriberFactory(), edition=edition)
+        if n < sent_last_minute:
+            delivery.status, delivery.sent_at = "sent", now - timedelta(seconds=10 + n)
+        elif n < sent_last_minute + 2:  # sent earlier: not part of the rate
+            delivery.status, delivery.sent_at = "sent", now - timedelta(minutes=5)
+        delivery.save()
+    return edition
+
+
+def test_it_computes_the_send_rate_and_eta_of_an_edition_in_progress():
+    from digest.dashboard import send_progress
+
+    now = timezone.now()
+    edition = edition_in_progress(now, sent_last_minute=30, unfinished=60)
+    progress = send_progress(edition, now)
+    assert (progress.per_second, progress.unfinished) == (0.5, 60)
+    assert progress.eta == timedelta(minutes=2)
+
+
+def test_it_has_no_eta_when_nothing_was_sent_in_the_last_minute():
+    from digest.dashboard import send_progress
+
+    now = timezone.now()
+    progress = send_progress(edition_in_progress(now, sent_last_minute=0, unfinished=4), now)
+    assert (progress.per_second, progress.unfinished, progress.eta) == (0.0, 4, None)
+
+
+def test_dashboard_shows_the_send_rate_eta_and_configured_limits(admin_client, settings):
+    settings.SEND_RATE_PER_SECOND, settings.SEND_CONCURRENCY = 25, 6
+    edition_in_progress(timezone.now(), sent_last_minute=30, unfinished=60)
+    page = " ".join(admin_client.get(reverse("admin:index")).content.decode().split())
+    assert "Sending 0.5 messages/s over the last minute" in page
+    assert "60 unfinished, done in about 2 minutes" in page
+    assert "Configured: at most 25 messages/s (SEND_RATE_PER_SECOND)" in page
+    assert "6 in flight per worker (SEND_CONCURRENCY)" in page
+
+
 def test_signups_and_confirmations_are_counted_per_day():
     from digest.dashboard import daily_signups
 
