@@ -1,16 +1,19 @@
-"""One send rate for every worker on every machine: at most SEND_RATE_PER_SECOND messages start
-in any rolling second (a sliding window, as listmonk's message rate). With Redis as the broker
-the window lives in Redis, so all workers share it; without one (tasks in-process) it lives in
-the process. When the ESP or mail server says "too fast" (HTTP 429, SES Throttling, SMTP
-421/451), slow_down() lowers the shared rate for a while.
+"""One send rate for every worker on every machine: messages start at most SEND_RATE_PER_SECOND
+a second, evenly spaced (each start takes the next free slot, 1/rate after the previous one:
+the generic cell rate algorithm with no burst). With Redis as the broker the next free slot
+lives in Redis, so all workers share it; without one (tasks in-process) it lives in the caller.
+When the ESP or mail server says "too fast" (HTTP 429, SES Throttling, SMTP 421/451),
+slow_down() lowers the shared rate for a while.
+
+Even spacing, not a window that lets a whole second's worth start at once: the far end counts
+arrivals, and a burst at the edge of one second plus a few milliseconds of jitter would land
+in the next second's count.
 """
 
 from __future__ import annotations
 
 import threading
 import time
-import uuid
-from collections import deque
 from typing import Protocol
 
 from django.conf import settings
@@ -22,7 +25,7 @@ SLOWEST = 0.1  # …down to this share of SEND_RATE_PER_SECOND
 
 class SendRate(Protocol):
     def acquire(self) -> None:
-        """Wait until one more message may start."""
+        """Wait for this message's slot."""
 
     def slow_down(self) -> None:
         """The far end said we are too fast: lower the rate for everyone for a while."""
@@ -42,18 +45,18 @@ class Unlimited:
         return None
 
 
-class LocalWindow:
-    """The sliding window in this process (tasks running in-process, no broker to share)."""
+class LocalSlots:
+    """The next free slot in this process (tasks running in-process, no broker to share)."""
 
     def __init__(self, per_second: int, clock=time.monotonic) -> None:
         self.per_second = per_second
         self.clock = clock
-        self._starts: deque[float] = deque()
+        self._next = 0.0
         self._factor, self._slowed_until = 1.0, 0.0
         self._lock = threading.Lock()
 
     def acquire(self) -> None:
-        while (wait := self._try()) > 0:
+        if (wait := self._reserve()) > 0:
             time.sleep(wait)
 
     def slow_down(self) -> None:
@@ -61,41 +64,32 @@ class LocalWindow:
             self._factor = max(SLOWEST, self._current_factor() * SLOW_FACTOR)
             self._slowed_until = self.clock() + SLOWED_FOR_SECONDS
 
-    def _try(self) -> float:
+    def close(self) -> None:
+        return None
+
+    def _reserve(self) -> float:
+        """Seconds from now to this caller's slot."""
         with self._lock:
             now = self.clock()
-            while self._starts and self._starts[0] <= now - 1:
-                self._starts.popleft()
-            limit = max(1, int(self.per_second * self._current_factor()))
-            if len(self._starts) < limit:
-                self._starts.append(now)
-                return 0.0
-            return max(0.001, self._starts[len(self._starts) - limit] + 1 - now)
+            slot = max(self._next, now)
+            self._next = slot + 1 / (self.per_second * self._current_factor())
+            return slot - now
 
     def _current_factor(self) -> float:
         return self._factor if self.clock() < self._slowed_until else 1.0
 
-    def close(self) -> None:
-        return None
 
-
-# KEYS: the window (a sorted set of start times) and the slow-down factor. ARGV: the rate and a
-# unique member. Returns 0 when this start is admitted, else milliseconds to wait. Redis's own
-# clock, so workers on machines whose clocks differ still share one window.
-_ACQUIRE = """
+# KEYS: the next free slot (microseconds, Redis's clock) and the slow-down factor. ARGV: the
+# rate. Reserves the next slot and returns the microseconds to wait for it. Redis's own clock,
+# so workers on machines whose clocks differ still share one schedule.
+_RESERVE = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - 1000000)
 local factor = tonumber(redis.call('GET', KEYS[2]) or '1')
-local limit = math.max(1, math.floor(tonumber(ARGV[1]) * factor))
-local count = redis.call('ZCARD', KEYS[1])
-if count < limit then
-  redis.call('ZADD', KEYS[1], now, ARGV[2])
-  redis.call('PEXPIRE', KEYS[1], 2000)
-  return 0
-end
-local freed = redis.call('ZRANGE', KEYS[1], count - limit, count - limit, 'WITHSCORES')
-return math.max(1, math.ceil((tonumber(freed[2]) + 1000000 - now) / 1000))
+local slot = math.max(tonumber(redis.call('GET', KEYS[1]) or '0'), now)
+local after = slot + 1000000 / (tonumber(ARGV[1]) * factor)
+redis.call('SET', KEYS[1], string.format('%d', after), 'PX', 60000)
+return slot - now
 """
 
 # KEYS: the slow-down factor. ARGV: multiplier, floor, milliseconds it lasts.
@@ -107,31 +101,27 @@ return tostring(factor)
 """
 
 
-class RedisWindow:
-    """The sliding window in Redis, shared by every worker that uses the same broker."""
+class RedisSlots:
+    """The next free slot in Redis, shared by every worker that uses the same broker."""
 
     def __init__(self, per_second: int, url: str, namespace: str) -> None:
         import redis  # celery[redis] brings it; only needed with a Redis broker
 
         self.per_second = per_second
         self.client = redis.Redis.from_url(url)
-        self.keys = [f"{namespace}:send-rate:window", f"{namespace}:send-rate:factor"]
-        self._acquire = self.client.register_script(_ACQUIRE)
+        self.keys = [f"{namespace}:send-rate:next", f"{namespace}:send-rate:factor"]
+        self._reserve = self.client.register_script(_RESERVE)
         self._slow_down = self.client.register_script(_SLOW_DOWN)
 
     def acquire(self) -> None:
-        while wait_ms := int(self._acquire(keys=self.keys, args=[self.per_second, _member()])):
-            time.sleep(wait_ms / 1000)
+        if (wait_us := int(self._reserve(keys=self.keys, args=[self.per_second]))) > 0:
+            time.sleep(wait_us / 1_000_000)
 
     def slow_down(self) -> None:
         self._slow_down(keys=self.keys[1:], args=[SLOW_FACTOR, SLOWEST, SLOWED_FOR_SECONDS * 1000])
 
     def close(self) -> None:
         self.client.close()
-
-
-def _member() -> str:
-    return uuid.uuid4().hex
 
 
 def shared_send_rate() -> SendRate:
@@ -141,7 +131,7 @@ def shared_send_rate() -> SendRate:
         return Unlimited()
     broker = settings.CELERY_BROKER_URL
     if broker.startswith(("redis://", "rediss://")) and not settings.CELERY_TASK_ALWAYS_EAGER:
-        return RedisWindow(per_second, broker, settings.CELERY_TASK_DEFAULT_QUEUE)
-    # In-process: one window per caller. send_digests keeps one for its whole run; chunks run
-    # as eager tasks each start a fresh one.
-    return LocalWindow(per_second)
+        return RedisSlots(per_second, broker, settings.CELERY_TASK_DEFAULT_QUEUE)
+    # In-process: one schedule per caller. send_digests keeps one for its whole run; chunks
+    # run as eager tasks each start a fresh one.
+    return LocalSlots(per_second)

@@ -261,14 +261,14 @@ class ChunkRun:
         self._lock = threading.Lock()
 
     def send_all(self, senders: int) -> None:
-        if senders == 1:
-            self._sender()
-        else:
-            threads = [threading.Thread(target=self._thread) for _ in range(senders)]
-            for thread in threads:
-                thread.start()
-            for thread in threads:
-                thread.join()
+        # This thread is one of the senders (its database connection outlives the chunk);
+        # each other sender opens its own for the chunk.
+        threads = [threading.Thread(target=self._thread) for _ in range(senders - 1)]
+        for thread in threads:
+            thread.start()
+        self._sender()
+        for thread in threads:
+            thread.join()
         if self.error is not None:
             release(self._unstarted, str(self.error))
             raise self.error

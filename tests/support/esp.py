@@ -1,22 +1,42 @@
 """A fake Postmark API on loopback: django-anymail's real Postmark backend talks to it over
-HTTP, so ESP success, refused recipients and outages go through anymail's own code."""
+HTTP, so ESP success, refused recipients, outages, slow answers and rate limits go through
+anymail's own code.
+
+Like a real ESP it can take its time (`latency`: each answer after a random delay in that
+range, seconds) and enforce a rate (`rate_limit`: more than that many messages arriving in any
+rolling second are answered 429). Every arrival is timed and every accepted message counted
+per recipient."""
 
 from __future__ import annotations
 
 import json
+import random
 import threading
+import time
 import uuid
+from bisect import bisect_right
+from collections import Counter, deque
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
 class FakePostmark:
-    def __init__(self) -> None:
+    def __init__(self, *, keep_messages: bool = True) -> None:
+        self.keep_messages = keep_messages  # False: only count (thousands of messages)
         self.sent: list[dict] = []
+        self.received: Counter[str] = Counter()  # recipient -> messages accepted
+        self.arrivals: list[float] = []  # time.monotonic() of every accepted message
+        self.throttled = 0  # answered 429
         self.inactive: set[str] = set()  # answered 422 / ErrorCode 406, as Postmark does
         self.down = False  # answered 500
+        self.latency: tuple[float, float] = (0.0, 0.0)
+        self.rate_limit: int | None = None
+        self._window: deque[float] = deque()
+        self.lock = threading.Lock()
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"  # keep-alive, as requests' sessions expect
+
             def do_POST(self) -> None:
                 payload = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 status, body = fake.answer(self.path, payload, self.headers)
@@ -31,6 +51,7 @@ class FakePostmark:
                 pass
 
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
         threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
 
     @property
@@ -38,8 +59,13 @@ class FakePostmark:
         return f"http://127.0.0.1:{self.httpd.server_address[1]}/"
 
     def answer(self, path: str, payload: dict, headers: object) -> tuple[int, dict]:
+        arrived = time.monotonic()
+        if self.latency[1]:
+            time.sleep(random.uniform(*self.latency))
         if self.down:
             return 500, {"ErrorCode": 100, "Message": "Service unavailable (maintenance)."}
+        if self._over_rate(arrived):
+            return 429, {"ErrorCode": 429, "Message": "Rate limit exceeded."}
         to = payload["To"]
         if to.lower() in self.inactive:
             return 422, {
@@ -51,7 +77,11 @@ class FakePostmark:
                 ),
             }
         message_id = str(uuid.uuid4())
-        self.sent.append({**payload, "MessageID": message_id})
+        with self.lock:
+            if self.keep_messages:
+                self.sent.append({**payload, "MessageID": message_id})
+            self.received[to.lower()] += 1
+            self.arrivals.append(arrived)
         return 200, {
             "To": to,
             "SubmittedAt": "2026-11-24T07:00:01Z",
@@ -59,6 +89,26 @@ class FakePostmark:
             "ErrorCode": 0,
             "Message": "OK",
         }
+
+    def _over_rate(self, arrived: float) -> bool:
+        if self.rate_limit is None:
+            return False
+        with self.lock:
+            while self._window and self._window[0] <= arrived - 1:
+                self._window.popleft()
+            if len(self._window) >= self.rate_limit:
+                self.throttled += 1
+                return True
+            self._window.append(arrived)
+            return False
+
+    def busiest_second(self) -> int:
+        """The most messages accepted within any rolling second."""
+        with self.lock:
+            times = sorted(self.arrivals)
+        return max(
+            (i + 1 - bisect_right(times, t - 1, 0, i + 1) for i, t in enumerate(times)), default=0
+        )
 
     def stop(self) -> None:
         self.httpd.shutdown()

@@ -1,0 +1,143 @@
+"""One send rate for all workers, messages in flight, and what throttling answers do."""
+
+from __future__ import annotations
+
+import threading
+import time
+from itertools import pairwise
+
+import pytest
+from anymail.exceptions import AnymailAPIError
+
+from digest import send_rate, sending
+from digest.models import Delivery
+from tests.factories import PaperFactory, SubscriberFactory
+
+Status = Delivery.Status
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_local_slots_start_messages_evenly_at_the_rate(monkeypatch):
+    clock = FakeClock()
+    slots = send_rate.LocalSlots(5, clock=clock)
+    monkeypatch.setattr(
+        send_rate.time, "sleep", lambda seconds: setattr(clock, "now", clock.now + seconds)
+    )
+    starts = []
+    for _ in range(23):
+        slots.acquire()
+        starts.append(clock.now)
+    gaps = {round(b - a, 6) for a, b in pairwise(starts)}
+    assert gaps == {0.2}  # 5 a second, one every 0.2 s: never a burst
+
+
+def test_a_throttling_answer_slows_the_local_slots_for_a_while():
+    clock = FakeClock()
+    slots = send_rate.LocalSlots(10, clock=clock)
+    slots.slow_down()
+    first, second = slots._reserve(), slots._reserve()
+    assert second - first == pytest.approx(1 / 7)
+    clock.now += send_rate.SLOWED_FOR_SECONDS + 1
+    first, second = slots._reserve(), slots._reserve()
+    assert second - first == pytest.approx(1 / 10)
+
+
+@pytest.mark.redis
+def test_redis_slots_are_one_rate_for_every_sender(settings):
+    namespace = f"test-{time.monotonic_ns()}"
+    senders = [send_rate.RedisSlots(20, settings.CELERY_BROKER_URL, namespace) for _ in range(2)]
+    starts: list[float] = []
+    lock = threading.Lock()
+
+    def send(slots: send_rate.RedisSlots) -> None:
+        for _ in range(15):
+            slots.acquire()
+            with lock:
+                starts.append(time.monotonic())
+
+    threads = [threading.Thread(target=send, args=(s,)) for s in senders for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    starts.sort()
+    busiest = max(sum(s - 1 < o <= s for o in starts) for s in starts)
+    assert len(starts) == 60 and busiest <= 21  # 20 a second, a few milliseconds of jitter
+    assert starts[-1] - starts[0] >= 2.8  # 60 starts, one every 50 ms
+    senders[0].slow_down()
+    assert float(senders[1].client.get(senders[1].keys[1])) == pytest.approx(0.7)
+    for slots in senders:
+        slots.close()
+
+
+def test_ses_throttling_and_http_429_are_throttling_not_failures():
+    class ClientError(Exception):
+        response = {"Error": {"Code": "Throttling", "Message": "Maximum sending rate exceeded."}}
+
+    try:
+        raise AnymailAPIError("SES said no") from ClientError()
+    except AnymailAPIError as exc:
+        assert isinstance(sending.classify(exc), sending.Throttled)
+    assert isinstance(
+        sending.classify(AnymailAPIError("slow down", status_code=429)), sending.Throttled
+    )
+
+
+@pytest.mark.django_db
+def test_an_esp_answering_429_slows_the_rate_and_every_digest_still_goes_once(
+    postmark, settings, monkeypatch
+):
+    monkeypatch.setattr(sending, "THROTTLE_PAUSES", (0.2,) * 12)
+    postmark.rate_limit = 4  # the ESP takes 4 a second; we were told 20
+    PaperFactory(title="Pruning at scale", abstract="We prune.")
+    SubscriberFactory.create_batch(12, query="pruning")
+    (ids,) = sending.dispatch(sending.plan_edition("daily"))
+    rate = send_rate.LocalSlots(20)
+    result = sending.send_chunk(ids, rate)
+    assert result.sent == 12 and postmark.throttled > 0
+    assert set(postmark.received.values()) == {1}
+    assert set(Delivery.objects.values_list("status", "attempts")) == {(Status.SENT, 1)}
+    assert rate._current_factor() < 1
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_chunk_keeps_several_messages_in_flight(postmark, settings):
+    settings.SEND_CONCURRENCY = 6
+    postmark.latency = (0.2, 0.2)
+    PaperFactory(title="Pruning at scale", abstract="We prune.")
+    SubscriberFactory.create_batch(18, query="pruning")
+    (ids,) = sending.dispatch(sending.plan_edition("daily"))
+    started = time.monotonic()
+    assert sending.send_chunk(ids).sent == 18
+    elapsed = time.monotonic() - started
+    assert elapsed < 18 * 0.2 / 3  # one at a time would take 3.6 s
+    assert set(postmark.received.values()) == {1} and len(postmark.received) == 18
+    assert set(Delivery.objects.values_list("status", flat=True)) == {Status.SENT}
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_transient_failure_in_one_sender_gives_back_every_unsent_delivery(postmark, settings):
+    settings.SEND_CONCURRENCY = 4
+    postmark.latency = (0.05, 0.05)
+    PaperFactory(title="Pruning at scale", abstract="We prune.")
+    SubscriberFactory.create_batch(20, query="pruning")
+    (ids,) = sending.dispatch(sending.plan_edition("daily"))
+    threading.Timer(0.15, lambda: setattr(postmark, "down", True)).start()
+    with pytest.raises(sending.TransientSendError, match="HTTP 500"):
+        sending.send_chunk(ids)
+    statuses = dict(Delivery.objects.values_list("subscriber__email", "status"))
+    sent = {email.lower() for email, status in statuses.items() if status == Status.SENT}
+    assert sent == set(postmark.received)  # marked sent exactly when the ESP took it
+    assert set(statuses.values()) <= {Status.SENT, Status.PLANNED}
+    postmark.down = False
+    sending.send_chunk(ids)
+    assert set(postmark.received.values()) == {1} and len(postmark.received) == 20

@@ -1,0 +1,84 @@
+"""Sending under real conditions: Celery workers (subprocesses) on Redis, PostgreSQL, anymail's
+Postmark backend against a slow fake ESP, and an SMTP sink that takes its time."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from digest.models import Delivery
+from digest.tasks import send_edition_task
+from subscribers import subscriptions
+from subscribers.models import Subscriber
+from tests.factories import PaperFactory, SubscriberFactory
+from tests.integration.test_edition_flow import unfinished, wait_for, worker_env
+
+pytestmark = [pytest.mark.redis, pytest.mark.postgres]
+
+
+def esp_env(postmark, **extra: str) -> dict[str, str]:
+    return {
+        "EMAIL_BACKEND": "anymail.backends.postmark.EmailBackend",
+        "ANYMAIL_POSTMARK_SERVER_TOKEN": "test-token",
+        "ANYMAIL_POSTMARK_API_URL": postmark.url,
+        **extra,
+    }
+
+
+def test_one_send_rate_holds_across_two_worker_processes(workers, postmark, settings):
+    settings.DELIVERY_CHUNK_SIZE = 20
+    postmark.latency = (0.05, 0.15)
+    PaperFactory(title="Pruning at scale", abstract="We prune.")
+    SubscriberFactory.create_batch(120, query="pruning")
+    env = esp_env(postmark, SEND_RATE_PER_SECOND="25", SEND_CONCURRENCY="8")
+    for _ in range(2):
+        workers.start(concurrency=1, env=env)
+    send_edition_task.delay("daily")
+    wait_for(lambda: Delivery.objects.count() == 120 and not unfinished(), what="the edition")
+    assert set(postmark.received.values()) == {1} and len(postmark.received) == 120
+    assert postmark.busiest_second() <= 25 * 1.1
+    assert postmark.throttled == 0
+
+
+def test_an_esp_that_throttles_slows_every_worker_and_loses_nothing(workers, postmark, settings):
+    settings.DELIVERY_CHUNK_SIZE = 10
+    postmark.latency = (0.02, 0.05)
+    postmark.rate_limit = 10  # fewer than we were told we may send
+    PaperFactory(title="Pruning at scale", abstract="We prune.")
+    SubscriberFactory.create_batch(60, query="pruning")
+    env = esp_env(postmark, SEND_RATE_PER_SECOND="30", SEND_CONCURRENCY="4")
+    for _ in range(2):
+        workers.start(concurrency=1, env=env)
+    send_edition_task.delay("daily")
+    wait_for(lambda: not unfinished() and Delivery.objects.count() == 60, 120, "the edition")
+    assert postmark.throttled > 0
+    assert set(postmark.received.values()) == {1} and len(postmark.received) == 60
+    assert set(Delivery.objects.values_list("status", "attempts")) == {("sent", 1)}
+
+
+def test_no_new_message_starts_after_an_unsubscribe_recorded_mid_send(workers, smtp_sink, settings):
+    settings.DELIVERY_CHUNK_SIZE = 150  # one chunk: its statuses were loaded before any send
+    smtp_sink.handler.delay = 0.05
+    PaperFactory(title="Pruning at scale", abstract="We prune.")
+    readers = SubscriberFactory.create_batch(150, query="pruning")
+    workers.start(concurrency=1, env=worker_env(smtp_sink, SEND_CONCURRENCY="2"))
+    send_edition_task.delay("daily")
+    wait_for(lambda: len(smtp_sink.handler.received) >= 20, what="the first messages")
+    leaving = [r for r in readers if r.email not in smtp_sink.handler.received][:100]
+    for reader in leaving:  # as a one-click unsubscribe from the mail client would
+        subscriptions.unsubscribe(Subscriber.objects.get(pk=reader.pk), "one-click")
+    wait_for(lambda: not unfinished(), what="the edition")
+    deliveries = Delivery.objects.filter(subscriber__in=leaving).select_related("subscriber")
+    skipped = [d for d in deliveries if d.status == "skipped"]
+    sent = [d for d in deliveries if d.status == "sent"]
+    assert len(skipped) + len(sent) == 100 and len(skipped) >= 90
+    assert {d.failure_reason for d in skipped} == {"subscriber is unsubscribed"}
+    # A message that went anyway had started (its claim renewed, just before the hand-off)
+    # before that reader's unsubscribe was recorded (unsubscribed_at is taken a moment
+    # before its transaction commits).
+    for delivery in sent:
+        recorded = delivery.subscriber.unsubscribed_at + timedelta(milliseconds=100)
+        assert delivery.claimed_at <= recorded, delivery
+    received = {r.email for r in leaving if r.email in smtp_sink.handler.received}
+    assert received == {d.subscriber.email for d in sent}
