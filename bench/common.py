@@ -133,12 +133,13 @@ def start_worker(name: str, queue: str, env: dict[str, str]) -> object:
     )
 
 
-def start_sink(port: int) -> object:
-    """bench/smtpsink.py in its own process: an aiosmtpd server that only counts."""
+def start_sink(port: int, delay: float = 0.0) -> object:
+    """bench/smtpsink.py in its own process: an aiosmtpd server that only counts (waiting
+    `delay` seconds before answering each message)."""
     import subprocess
 
     sink = subprocess.Popen(
-        [sys.executable, str(ROOT / "bench" / "smtpsink.py"), str(port)],
+        [sys.executable, str(ROOT / "bench" / "smtpsink.py"), str(port), str(delay)],
         stdout=subprocess.PIPE,
         text=True,
     )

@@ -1,30 +1,37 @@
-"""Plan and deliver a whole edition through the real path, against a raw-SMTP ceiling.
+"""Plan and deliver a whole edition through the real path to an ESP that takes its time and
+caps the rate, as ESPs do.
 
-    python bench/send.py [--subscribers 10000] [--papers 500] [--workers 4] [--runs 3]
-                         [--also 50000]
+    python bench/send.py [--subscribers 10000] [--papers 500] [--workers 2]
+                         [--rates 100,250] [--also 50000] [--smtp-concurrency 4]
 
 A throwaway database gets --papers papers in the edition window and --subscribers active
-subscribers with realistic keywords (the match benchmark's long-tailed topics). The edition
-is then planned and sent by Celery workers on the configured broker (or, without one, by a
-process pool calling the same sending functions): PostgreSQL, matching, composing, SMTP to an
-aiosmtpd sink in its own process. The ceiling sends the same number of copies of one of the
-edition's digests (built before the run) straight over SMTP to the same kind of sink from the
-same number of processes, half before the delivery and half after. The whole is measured
---runs times (this machine's speed drifts): the median run's figures are printed, and every
-run's ratio. --also N repeats the delivery with N subscribers to show memory stays flat.
-Target: digests_per_s >= 50% of ceiling_per_s; flat worker memory from 10k to 50k.
+subscribers with realistic keywords (the match benchmark's long-tailed topics). For each rate R
+the edition is planned and sent by --workers Celery workers on Redis (PostgreSQL, matching,
+composing, anymail's Postmark backend) to an ESP-like API on loopback (bench/espserver.py)
+that answers each message after a random 50-150 ms and answers 429 to anything above R
+messages in any rolling second; the workers are told SEND_RATE_PER_SECOND=R. One JSON line
+per rate. --also N repeats the fastest rate with N subscribers, for memory. Then the SMTP
+path: Django's SMTP backend to an aiosmtpd sink that waits 50 ms before answering each
+message, no rate limit, against the ceiling of concurrency / latency.
+
+Targets: ratio_to_limit >= 0.9 at both rates; 0 lost, 0 duplicates; worker_cpu_ms_per_digest
+<= 5; peak worker memory flat from 10,000 to 50,000 subscribers.
 """
 
 from __future__ import annotations
 
 import argparse
-import multiprocessing
+import contextlib
+import json
+import math
 import os
-import smtplib
+import subprocess
+import sys
 import threading
 import time
 
 from common import (
+    ROOT,
     database_url,
     emit,
     load_edition,
@@ -41,13 +48,123 @@ setup_django()
 
 import psutil  # noqa: E402
 from django.conf import settings  # noqa: E402
-from django.db.models import Max  # noqa: E402
+from django.db.models import Max, Min  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
-from digest import sending  # noqa: E402
 from digest.models import Delivery, Edition  # noqa: E402
 from subscribers.models import Subscriber  # noqa: E402
 from tests.support.smtp import free_port  # noqa: E402
+
+LATENCY = (0.05, 0.15)  # the ESP's answer time, seconds
+SMTP_LATENCY = 0.05
+
+
+def worker_env(**email: str) -> dict[str, str]:
+    return {
+        **os.environ,
+        "DATABASE_URL": database_url(),
+        "CELERY_QUEUE": QUEUE,
+        "LOG_LEVEL": "ERROR",
+        # As in production: DEBUG on records every query and renders templates in debug mode.
+        "DEBUG": "0",
+        "SECRET_KEY": "bench-only-secret-key-not-for-production",
+        "DEFAULT_FROM_EMAIL": "Paper Digest <digest@bench.example.org>",
+        **email,
+    }
+
+
+def esp_env(url: str, rate: int, concurrency: int) -> dict[str, str]:
+    return worker_env(
+        EMAIL_BACKEND="anymail.backends.postmark.EmailBackend",
+        ANYMAIL_POSTMARK_SERVER_TOKEN="bench-token",
+        ANYMAIL_POSTMARK_API_URL=url,
+        SEND_RATE_PER_SECOND=str(rate),
+        SEND_CONCURRENCY=str(concurrency),
+    )
+
+
+class Workers:
+    """Celery workers whose memory is sampled and whose CPU time is counted while they send."""
+
+    def __init__(self, count: int, env: dict[str, str]) -> None:
+        self.procs = [start_worker(f"bench{i}-{os.getpid()}", QUEUE, env) for i in range(count)]
+        time.sleep(5)  # workers connect to the broker and start their pool child
+        self.cpu_at_start = self.cpu_seconds()
+        self.peak_mb, self._stop = 0.0, threading.Event()
+        threading.Thread(target=self._watch, daemon=True).start()
+
+    def processes(self) -> list[psutil.Process]:
+        found = []
+        for proc in self.procs:
+            try:
+                root = psutil.Process(proc.pid)
+                found += [root, *root.children(recursive=True)]
+            except psutil.NoSuchProcess:
+                pass
+        return found
+
+    def cpu_seconds(self) -> float:
+        total = 0.0
+        for proc in self.processes():
+            try:
+                times = proc.cpu_times()
+                total += times.user + times.system
+            except psutil.NoSuchProcess:
+                pass
+        return total
+
+    def _watch(self) -> None:
+        while not self._stop.wait(1.0):  # sparse: the sampler shares the 2 cores
+            for proc in self.processes():
+                with contextlib.suppress(psutil.NoSuchProcess):
+                    self.peak_mb = max(self.peak_mb, proc.memory_info().rss / 1_048_576)
+
+    def stop(self) -> float:
+        """Stop them; returns the CPU seconds they spent since they were ready."""
+        cpu = self.cpu_seconds() - self.cpu_at_start
+        self._stop.set()
+        for proc in self.procs:
+            proc.terminate()
+            proc.wait(timeout=60)
+        return cpu
+
+
+def start_esp(rate: int) -> tuple[subprocess.Popen, str]:
+    esp = subprocess.Popen(
+        [sys.executable, str(ROOT / "bench" / "espserver.py"), str(rate)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    word, url = esp.stdout.readline().split()
+    assert word == "ready"
+    return esp, url
+
+
+def stop_esp(esp: subprocess.Popen) -> dict:
+    esp.terminate()
+    return json.loads(esp.stdout.readline())
+
+
+def deliver(workers: Workers) -> dict:
+    """Send the daily edition to every subscriber (fresh deliveries); returns its timings."""
+    from digest.tasks import send_edition_task
+
+    started = timezone.now()
+    send_edition_task.delay("daily")
+    time.sleep(1)
+    while (
+        Delivery.objects.filter(status__in=["planned", "sending"]).exists()
+        or not Delivery.objects.exists()
+    ):
+        time.sleep(0.5)
+    # From the first hand-off to the last recorded message (not to this process's next poll).
+    span = Delivery.objects.filter(status="sent").aggregate(
+        first=Min("claimed_at"), last=Max("sent_at")
+    )
+    cpu = workers.stop()
+    counts = {s: Delivery.objects.filter(status=s).count() for s in ("sent", "skipped", "failed")}
+    seconds = ((span["last"] or timezone.now()) - (span["first"] or started)).total_seconds()
+    return {"seconds": seconds, "cpu": cpu, "peak_mb": workers.peak_mb, **counts}
 
 
 def reset_deliveries() -> None:
@@ -55,140 +172,70 @@ def reset_deliveries() -> None:
     Edition.objects.all().delete()
 
 
-def worker_env(port: int) -> dict[str, str]:
+def through_esp(rate: int, workers: int, subscribers: int) -> dict:
+    """The edition through anymail's Postmark backend to the ESP-like API capped at `rate`."""
+    reset_deliveries()
+    # Enough in flight to fill the rate at the slowest answers, with a margin.
+    concurrency = math.ceil(rate * LATENCY[1] * 1.5 / workers)
+    esp, url = start_esp(rate)
+    run = deliver(Workers(workers, esp_env(url, rate, concurrency)))
+    received = stop_esp(esp)
+    lost = run["sent"] - (received["messages"] - received["duplicates"])
+    lost += Delivery.objects.filter(status__in=["planned", "sending"]).count()
     return {
-        **os.environ,
-        "DATABASE_URL": database_url(),
-        "CELERY_QUEUE": QUEUE,
-        "EMAIL_BACKEND": "digest.mime.SMTPBackend",
-        "EMAIL_HOST": "127.0.0.1",
-        "EMAIL_PORT": str(port),
-        "LOG_LEVEL": "ERROR",
-        # As in production: DEBUG on records every query and renders templates in debug mode.
-        "DEBUG": "0",
-        "SECRET_KEY": "bench-only-secret-key-not-for-production",
+        "bench": "send",
+        "digests": subscribers,
+        "rate_limit": rate,
+        "digests_per_s": round(run["sent"] / run["seconds"], 1),
+        "ratio_to_limit": round(run["sent"] / run["seconds"] / rate, 3),
+        "throttled": received["throttled"],
+        "lost": lost,
+        "duplicates": received["duplicates"],
+        "worker_cpu_ms_per_digest": round(run["cpu"] * 1000 / max(run["sent"], 1), 2),
+        "peak_rss_mb": round(run["peak_mb"], 1),
+        "sent": run["sent"],
+        "skipped": run["skipped"],
+        "failed": run["failed"],
+        "busiest_second": received["busiest_second"],
+        "workers": workers,
+        "send_concurrency": concurrency,
+        "seconds": round(run["seconds"], 1),
     }
 
 
-class Memory:
-    """Samples the resident memory of the sending processes while they work."""
-
-    def __init__(self, roots: list[int]) -> None:
-        self.roots, self.peak_mb, self.stop = roots, 0.0, threading.Event()
-        threading.Thread(target=self.watch, daemon=True).start()
-
-    def watch(self) -> None:
-        while not self.stop.wait(1.0):  # sparse: the sampler shares the 2 cores
-            for pid in self.roots:
-                try:
-                    root = psutil.Process(pid)
-                    for proc in [root, *root.children(recursive=True)]:
-                        self.peak_mb = max(self.peak_mb, proc.memory_info().rss / 1_048_576)
-                except psutil.NoSuchProcess:
-                    pass
-
-
-def deliver_with_celery(port: int, workers: int) -> tuple[float, float]:
-    from digest.tasks import send_edition_task
-
-    procs = [
-        start_worker(f"bench{i}-{os.getpid()}", QUEUE, worker_env(port)) for i in range(workers)
-    ]
-    time.sleep(4)  # workers connect to the broker
-    memory = Memory([p.pid for p in procs])
-    started = timezone.now()
-    send_edition_task.delay("daily")
-    wait_until_delivered()
-    # Until the last message was recorded, not until this process looked (every 0.5 s).
-    finished = Delivery.objects.aggregate(last=Max("sent_at"))["last"] or timezone.now()
-    seconds = (finished - started).total_seconds()
-    memory.stop.set()
-    for proc in procs:
-        proc.terminate()
-        proc.wait(timeout=30)
-    return seconds, memory.peak_mb
-
-
-def deliver_in_processes(port: int, workers: int) -> tuple[float, float]:
-    settings.EMAIL_BACKEND = "digest.mime.SMTPBackend"
-    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", port
-    started = time.perf_counter()
-    chunks = sending.dispatch(sending.plan_edition("daily"))
-    from django.db import connections
-
-    connections.close_all()  # each forked process opens its own
-    with multiprocessing.get_context("fork").Pool(workers) as pool:
-        memory = Memory([p.pid for p in pool._pool])
-        pool.map(_send_chunk, chunks)
-        memory.stop.set()
-    return time.perf_counter() - started, memory.peak_mb
-
-
-def _send_chunk(ids: list[int]) -> None:
-    sending.send_chunk(ids)
-
-
-def wait_until_delivered() -> None:
-    time.sleep(1)
-    while (
-        Delivery.objects.filter(status__in=["planned", "sending"]).exists()
-        or not Delivery.objects.exists()
-    ):
-        time.sleep(0.5)
-
-
-def sample_message() -> bytes:
-    """A digest of this edition (the first subscriber's who gets one), as Django sends it."""
-    for subscriber in Subscriber.objects.order_by("pk"):
-        message, matches = sending.next_digest(subscriber)
-        if matches:
-            return message.message().as_bytes(linesep="\r\n")
-    raise SystemExit("no subscriber matches any paper")
-
-
-def blast_seconds(message: bytes, count: int, workers: int) -> float:
-    """Seconds to send `count` copies of message to a fresh sink over `workers` connections."""
-    port = free_port()
-    sink = start_sink(port)
-    started = time.perf_counter()
-    with multiprocessing.get_context("fork").Pool(workers) as pool:
-        pool.starmap(_blast, [(port, message, count // workers)] * workers)
-    seconds = time.perf_counter() - started
-    assert stop_sink(sink)["messages"] == count // workers * workers
-    return seconds
-
-
-def _blast(port: int, message: bytes, count: int) -> None:
-    with smtplib.SMTP("127.0.0.1", port) as smtp:
-        for i in range(count):
-            smtp.sendmail("digest@localhost", [f"reader{i}@example.org"], message)
-
-
-def deliver_edition(workers: int) -> dict:
-    """Send the daily edition to every subscriber (fresh deliveries) and check the sink's count."""
-    deliver = deliver_with_celery if using_celery() else deliver_in_processes
+def through_smtp(workers: int, concurrency: int, subscribers: int) -> dict:
+    """The edition through Django's SMTP backend to a sink that takes 50 ms per message."""
     reset_deliveries()
     port = free_port()
-    sink = start_sink(port)
-    seconds, peak_mb = deliver(port, workers)
+    sink = start_sink(port, SMTP_LATENCY)
+    env = worker_env(
+        EMAIL_BACKEND="django.core.mail.backends.smtp.EmailBackend",
+        EMAIL_HOST="127.0.0.1",
+        EMAIL_PORT=str(port),
+        SEND_RATE_PER_SECOND="0",
+        SEND_CONCURRENCY=str(concurrency),
+    )
+    run = deliver(Workers(workers, env))
     received = stop_sink(sink)
-    counts = {
-        status: Delivery.objects.filter(status=status).count()
-        for status in ("sent", "skipped", "failed")
+    ceiling = workers * concurrency / SMTP_LATENCY
+    return {
+        "bench": "send-smtp",
+        "digests": subscribers,
+        "latency_ms": SMTP_LATENCY * 1000,
+        "in_flight": workers * concurrency,
+        "ceiling_per_s": ceiling,
+        "digests_per_s": round(run["sent"] / run["seconds"], 1),
+        "ratio_to_limit": round(run["sent"] / run["seconds"] / ceiling, 3),
+        "lost": run["sent"] - received["messages"],
+        "worker_cpu_ms_per_digest": round(run["cpu"] * 1000 / max(run["sent"], 1), 2),
+        "peak_rss_mb": round(run["peak_mb"], 1),
+        "mean_digest_bytes": round(received["bytes"] / max(received["messages"], 1)),
     }
-    assert received["messages"] == counts["sent"], (received, counts)
-    mean_bytes = received["bytes"] / max(received["messages"], 1)
-    return {"seconds": seconds, "peak_mb": peak_mb, "mean_bytes": mean_bytes, **counts}
-
-
-def using_celery() -> bool:
-    return settings.CELERY_BROKER_URL.startswith("redis")
 
 
 def add_subscribers(total: int) -> None:
     """Grow to `total` subscribers by repeating the existing keyword mix."""
     existing = list(Subscriber.objects.values_list("query", "per_email"))
-    more = total - len(existing)
     Subscriber.objects.bulk_create(
         [
             Subscriber(
@@ -199,7 +246,7 @@ def add_subscribers(total: int) -> None:
                 status="active",
                 confirmed_at=timezone.now(),
             )
-            for i in range(more)
+            for i in range(total - len(existing))
         ],
         batch_size=2000,
     )
@@ -209,66 +256,31 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--subscribers", type=int, default=10_000)
     parser.add_argument("--papers", type=int, default=500)
-    parser.add_argument("--workers", type=int, default=4, help="sending processes (4 beats 2 here)")
+    parser.add_argument("--workers", type=int, default=2, help="worker processes (2 cores)")
+    parser.add_argument("--rates", default="100,250", help="ESP rate limits to measure")
     parser.add_argument("--also", type=int, default=50_000, help="second size for memory (0: skip)")
-    parser.add_argument(
-        "--runs", type=int, default=3, help="deliveries measured; the median counts"
-    )
+    parser.add_argument("--smtp-concurrency", type=int, default=4, help="senders per worker")
     args = parser.parse_args()
-    with throwaway_database(shared=True) as vendor:
-        if vendor == "sqlite":
-            args.workers = 1  # SQLite takes one writer at a time; PostgreSQL shows the real figure
+    if not settings.CELERY_BROKER_URL.startswith("redis"):
+        raise SystemExit("bench/send.py needs CELERY_BROKER_URL=redis://… (workers share a rate)")
+    rates = [int(r) for r in args.rates.split(",")]
+    with throwaway_database(shared=True):
         load_edition(args.papers, args.subscribers)
-        message = sample_message()
-        runs = [measure(message, args.subscribers, args.workers) for _ in range(args.runs)]
-        run = sorted(runs, key=lambda r: r["ratio"])[len(runs) // 2]  # the median run
-        figures = {
-            "bench": "send",
-            "digests": args.subscribers,
-            "papers": args.papers,
-            "workers": args.workers,
-            "db": vendor,
-            "path": "celery+redis" if using_celery() else "process pool",
-            "sent": run["sent"],
-            "skipped": run["skipped"],
-            "failed": run["failed"],
-            "message_bytes": len(message),
-            "mean_digest_bytes": round(run["mean_bytes"]),
-            "seconds": round(run["seconds"], 2),
-            "digests_per_s": round(run["digests_per_s"], 1),
-            "ceiling_per_s": round(run["ceiling_per_s"], 1),
-            "ceiling_before_after": run["ceiling_before_after"],
-            "ratio": round(run["ratio"], 3),
-            "ratios": [round(r["ratio"], 3) for r in runs],
-            "peak_rss_mb": round(max(r["peak_mb"] for r in runs), 1),
-        }
+        lines = [through_esp(rate, args.workers, args.subscribers) for rate in rates]
+        smtp = through_smtp(args.workers, args.smtp_concurrency, args.subscribers)
         if args.also:
             add_subscribers(args.also)
-            bigger = deliver_edition(args.workers)
+            bigger = through_esp(max(rates), args.workers, args.also)
             size = f"{args.also // 1000}k" if args.also % 1000 == 0 else str(args.also)
-            figures[f"peak_rss_mb_{size}"] = round(bigger["peak_mb"], 1)
-            figures[f"digests_per_s_{size}"] = round(bigger["sent"] / bigger["seconds"], 1)
-        emit(figures)
-
-
-def measure(message: bytes, subscribers: int, workers: int) -> dict:
-    """One delivery of the whole edition between two halves of its ceiling: this machine's
-    speed drifts by a quarter within minutes, and the ceiling should be that of the minutes
-    the delivery ran in."""
-    half = subscribers // 2 // workers * workers
-    before = blast_seconds(message, half, workers)
-    run = deliver_edition(workers)
-    rest = (run["sent"] - half) // workers * workers
-    after = blast_seconds(message, rest, workers)
-    ceiling_per_s = (half + rest) / (before + after)
-    digests_per_s = run["sent"] / run["seconds"]
-    return {
-        **run,
-        "digests_per_s": digests_per_s,
-        "ceiling_per_s": ceiling_per_s,
-        "ceiling_before_after": [round(half / before, 1), round(rest / after, 1)],
-        "ratio": digests_per_s / ceiling_per_s,
-    }
+            for line in lines:
+                line[f"peak_rss_mb_{size}"] = bigger["peak_rss_mb"]
+                line[f"ratio_to_limit_{size}"] = bigger["ratio_to_limit"]
+                line[f"lost_{size}"], line[f"duplicates_{size}"] = (
+                    bigger["lost"],
+                    bigger["duplicates"],
+                )
+        for line in [*lines, smtp]:
+            emit(line)
 
 
 if __name__ == "__main__":
