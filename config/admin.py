@@ -25,7 +25,10 @@ class PaperDigestAdminSite(admin.AdminSite):
     def index(
         self, request: HttpRequest, extra_context: dict[str, Any] | None = None
     ) -> HttpResponse:
-        return super().index(request, {**dashboard_context(), **(extra_context or {})})
+        # The panels show the whole service: for those who may view editions, not every
+        # staff login (one in no group sees Django's "no permission" index).
+        panels = dashboard_context() if request.user.has_perm("digest.view_edition") else {}
+        return super().index(request, {**panels, **(extra_context or {})})
 
     def login(
         self, request: HttpRequest, extra_context: dict[str, Any] | None = None

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 from django.apps import apps
 from django.contrib import admin
+from django.contrib.auth.models import Group
 from django.urls import reverse
 
 from digest import sending
@@ -60,3 +61,19 @@ def test_it_refuses_every_custom_admin_page_to_staff_without_permissions(
     refused = {url: (client.get(url).status_code, client.post(url).status_code) for url in urls}
 
     assert refused == dict.fromkeys(urls, (403, 403))
+
+
+def test_it_shows_the_dashboard_only_to_staff_who_may_view_the_service(client, django_user_model):
+    SubscriberFactory(status="active")
+    SourceFactory(name="internal feed", last_status="error", last_error="HTTP 503")
+    client.force_login(django_user_model.objects.create_user("nobody", is_staff=True))
+    page = client.get(reverse("admin:index")).content.decode()
+    assert "internal feed" not in page and "Sending health" not in page
+    assert "permission" in page  # Django's own "You don't have permission to view or edit"
+
+
+def test_it_shows_the_dashboard_to_a_viewer(client, django_user_model):
+    viewer = django_user_model.objects.create_user("viewer-user", is_staff=True)
+    viewer.groups.add(Group.objects.get(name="viewer"))
+    client.force_login(viewer)
+    assert "Sending health" in client.get(reverse("admin:index")).content.decode()
