@@ -50,6 +50,26 @@ def test_operator_logs_in_reads_the_dashboard_and_hides_a_paper(
     assert refused == []
 
 
+def test_operator_sends_a_test_digest_to_their_own_address(
+    page, live_server, django_user_model, smtp_sink
+):
+    django_user_model.objects.create_superuser("ops", "ops@example.org", "a-long-password-1")
+    PaperFactory(title="Global Channel Pruning for Multitask CNNs")
+    SubscriberFactory(email="ada@example.org", query="pruning")
+
+    page.goto(live_server.url + "/admin/")
+    page.get_by_label("Username").fill("ops")
+    page.get_by_label("Password").fill("a-long-password-1")
+    page.get_by_role("button", name="Log in").click()
+    page.get_by_role("link", name="Send a test digest").click()
+    expect(page.get_by_label("Send to")).to_have_value("ops@example.org")
+    page.get_by_label("A subscriber's address").fill("ada@example.org")
+    page.get_by_role("button", name="Send the test digest").click()
+
+    expect(page.get_by_text("on its way to ops@example.org")).to_be_visible()
+    assert [to for _, to in smtp_sink.envelopes] == [["ops@example.org"]]
+
+
 HEADER_LINES = """() => [...document.querySelectorAll('.dash-card thead th')].map(th => {
   const range = document.createRange();
   range.selectNodeContents(th);
