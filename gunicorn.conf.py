@@ -19,6 +19,7 @@ if env_bool("TRUST_X_FORWARDED_PROTO", default=False):
 else:
     forwarded_allow_ips = ""
 
-# The admin's test fetch runs in the request and may take the whole fetch deadline; the worker
-# must outlive it so the operator gets an answer, not a killed worker.
-timeout = env_int("FETCH_TIMEOUT_SECONDS", 30, minimum=1) + 15
+# The admin's test fetch runs in the request and may take the whole fetch deadline, then parse
+# what arrived (up to FETCH_MAX_BYTES: about half a minute at the default 50 MB); the worker
+# must outlive both so the operator gets an answer, not a killed worker.
+timeout = env_int("FETCH_TIMEOUT_SECONDS", 30, minimum=1) + 60

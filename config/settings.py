@@ -187,7 +187,7 @@ SOFT_BOUNCE_WINDOW_DAYS = env_int("SOFT_BOUNCE_WINDOW_DAYS", 30, minimum=1)
 
 # --- Digests ---
 INGEST_TIME_LIMIT_SECONDS = env_int("INGEST_TIME_LIMIT_SECONDS", 300, minimum=10)
-DELIVERY_CHUNK_SIZE = env_int("DELIVERY_CHUNK_SIZE", 200, minimum=1)  # deliveries per task
+DELIVERY_CHUNK_SIZE = env_int("DELIVERY_CHUNK_SIZE", 1000, minimum=1)  # deliveries per task
 DELIVERY_LEASE_SECONDS = env_int("DELIVERY_LEASE_SECONDS", 600, minimum=1)  # then reclaimed
 DELIVERY_MAX_ATTEMPTS = env_int("DELIVERY_MAX_ATTEMPTS", 10, minimum=1)
 DIGEST_SEND_EMPTY = env_bool("DIGEST_SEND_EMPTY", default=False)  # "nothing new" emails

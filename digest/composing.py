@@ -9,6 +9,7 @@ stay in a <style data-css-inline="keep"> block for the clients that honour them.
 
 from __future__ import annotations
 
+import textwrap
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -36,6 +37,7 @@ TITLE_LIMIT = 200  # characters of a title shown; feeds can carry anything
 # Characters of each abstract shown: shorter in long digests, so that the largest (50 papers,
 # every word highlighted) stays under 90 kB of HTML, well below Gmail's clipping at ~102 kB.
 EXCERPT_LENGTH, SHORT_EXCERPT_LENGTH, LONG_DIGEST = 320, 160, 20
+Segments = highlighting.Segments
 KEPT_HIGHLIGHTS = 20_000  # (paper, matched words) pairs a run keeps, about 1 kB each
 
 
@@ -104,13 +106,31 @@ def _inliner() -> css_inline.CSSInliner:
 
 @dataclass(frozen=True)
 class PaperItem:
-    """One paper of a digest as the templates show it: the words that matched marked."""
+    """One paper of a digest as the templates show it: the words that matched marked, and
+    each value ready to print (a digest shows hundreds; each lookup in a template costs)."""
 
-    paper: Paper
     title: highlighting.Segments
     excerpt: highlighting.Segments
-    matched: str
+    excerpt_text: str  # the excerpt for the plain-text part, wrapped
+    url: str  # the abstract page
+    pdf_url: str
+    authors: str
+    upvotes: str  # "1,234 upvotes", or "" for none
+    matched: str  # the topics that matched
     fields: str  # "title, abstract": where the words were found
+
+    @classmethod
+    def of(cls, paper: Paper, match: Match, marked: tuple[Segments, Segments, str]) -> PaperItem:
+        count = paper.upvotes or 0
+        return cls(
+            *marked,
+            url=paper.abs_url,
+            pdf_url=paper.pdf_url,
+            authors=paper.authors_display,
+            upvotes=f"{count:,} upvote{'s' if count != 1 else ''}" if count else "",
+            matched=_clip(match.matched, 80),
+            fields=", ".join(match.fields),
+        )
 
 
 class Highlighter:
@@ -122,18 +142,21 @@ class Highlighter:
         self._indexed: dict[int, tuple[highlighting.IndexedText, highlighting.IndexedText]] = {}
 
     def item(self, paper: Paper, match: Match, excerpt_length: int = EXCERPT_LENGTH) -> PaperItem:
-        title, excerpt = self.marked(paper, match.stems, match.prefixes, excerpt_length)
-        return PaperItem(paper, title, excerpt, match.matched, ", ".join(match.fields))
+        marked = self.marked(paper, match.stems, match.prefixes, excerpt_length)
+        return PaperItem.of(paper, match, marked)
 
     def _mark(
         self, paper: Paper, stems: frozenset[str], prefixes: tuple[str, ...], excerpt_length: int
-    ) -> tuple[highlighting.Segments, highlighting.Segments]:
+    ) -> tuple[Segments, Segments, str]:
         words = Match(paper.pk, 0.0, (), (), (), stems, prefixes)
         title_index, abstract_index = self._index(paper)
         title = _clip(paper.title, TITLE_LIMIT)
+        excerpt = highlighting.excerpt(paper.abstract, words, excerpt_length, abstract_index)
+        text = textwrap.fill("".join(part for part, _ in excerpt), 72, subsequent_indent="   ")
         return (
             highlighting.highlight(title, words, title_index if title == paper.title else None),
-            highlighting.excerpt(paper.abstract, words, excerpt_length, abstract_index),
+            excerpt,
+            text,
         )
 
     def _index(self, paper: Paper) -> tuple[highlighting.IndexedText, highlighting.IndexedText]:
@@ -167,7 +190,7 @@ def digest_message(
     ]
     context = {
         "subject": digest_subject(matches, edition),
-        "preheader": _clip(items[0].paper.title, 110) if items else "",
+        "preheader": _clip(papers[matches[0].paper_id].title, 110) if items else "",
         "heading": _heading(len(items)),
         "edition_label": _edition_label(edition),
         "items": items,

@@ -135,7 +135,6 @@ View in your browser: http://localhost:8000/digest/<token>/
    Abstract: https://arxiv.org/abs/2411.00002
    PDF: https://arxiv.org/pdf/2411.00002
 
-
 2. Global channel pruning for vision transformers
    Ana Silva, Wei Zhang
 
@@ -144,7 +143,6 @@ View in your browser: http://localhost:8000/digest/<token>/
    matched: pruning (in title, abstract) · 12 upvotes
    Abstract: https://arxiv.org/abs/2411.00001
    PDF: https://arxiv.org/pdf/2411.00001
-
 
 --\x20
 You're getting the daily digest because ada@example.org subscribed on http://localhost:8000/ \
