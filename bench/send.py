@@ -7,7 +7,7 @@ caps the rate, as ESPs do.
 A throwaway database gets --papers papers in the edition window and --subscribers active
 subscribers with realistic keywords (the match benchmark's long-tailed topics). For each rate R
 the edition is planned and sent by --workers Celery workers on Redis (PostgreSQL, matching,
-composing, anymail's Postmark backend) to an ESP-like API on loopback (bench/espserver.py)
+composing, anymail's Postmark backend) to an ESP-like API on loopback (tests/support/esp.py)
 that answers each message after a random 50-150 ms and answers 429 to anything above R
 messages in any rolling second; the workers are told SEND_RATE_PER_SECOND=R. One JSON line
 per rate. --also N repeats the fastest rate with N subscribers, for memory. Then the SMTP
@@ -22,16 +22,12 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import math
 import os
-import subprocess
-import sys
 import threading
 import time
 
 from common import (
-    ROOT,
     database_url,
     emit,
     load_edition,
@@ -53,6 +49,7 @@ from django.utils import timezone  # noqa: E402
 
 from digest.models import Delivery, Edition  # noqa: E402
 from subscribers.models import Subscriber  # noqa: E402
+from tests.support.esp import EspProcess  # noqa: E402
 from tests.support.smtp import free_port  # noqa: E402
 
 LATENCY = (0.05, 0.15)  # the ESP's answer time, seconds
@@ -129,22 +126,6 @@ class Workers:
         return cpu
 
 
-def start_esp(rate: int) -> tuple[subprocess.Popen, str]:
-    esp = subprocess.Popen(
-        [sys.executable, str(ROOT / "bench" / "espserver.py"), str(rate)],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    word, url = esp.stdout.readline().split()
-    assert word == "ready"
-    return esp, url
-
-
-def stop_esp(esp: subprocess.Popen) -> dict:
-    esp.terminate()
-    return json.loads(esp.stdout.readline())
-
-
 def deliver(workers: Workers) -> dict:
     """Send the daily edition to every subscriber (fresh deliveries); returns its timings."""
     from digest.tasks import send_edition_task
@@ -177,9 +158,9 @@ def through_esp(rate: int, workers: int, subscribers: int) -> dict:
     reset_deliveries()
     # Enough in flight to fill the rate at the slowest answers, with a margin.
     concurrency = math.ceil(rate * LATENCY[1] * 1.5 / workers)
-    esp, url = start_esp(rate)
-    run = deliver(Workers(workers, esp_env(url, rate, concurrency)))
-    received = stop_esp(esp)
+    esp = EspProcess(LATENCY, rate)
+    run = deliver(Workers(workers, esp_env(esp.url, rate, concurrency)))
+    received = esp.stop()
     lost = run["sent"] - (received["messages"] - received["duplicates"])
     lost += Delivery.objects.filter(status__in=["planned", "sending"]).count()
     return {

@@ -15,10 +15,11 @@ app.autodiscover_tasks()
 
 @worker_init.connect
 def _tune_garbage_collection(**kwargs: object) -> None:
-    # A sending worker allocates many short-lived containers per digest while it keeps large,
-    # long-lived caches (the edition's index, rendered papers): with Python's default
-    # thresholds, collections took ~5% of its CPU. Collect young objects 30x less often,
-    # and leave what start-up loaded out of collections (and shared with the forked pool).
+    # A sending worker allocates many short-lived containers per digest while it holds large,
+    # long-lived objects (the edition's index, its papers), which Python's default thresholds
+    # walk again and again. Collect young objects less often, and leave what start-up loaded
+    # out of collections (and shared with the forked pool). The README's benchmark section
+    # has what it saved.
     gc.set_threshold(*GC_THRESHOLDS)
     gc.freeze()
 
@@ -58,8 +59,7 @@ def _eager(task: object) -> bool:
 def _close_old_connections() -> None:
     # Django's rule between requests, here between tasks: keep the connection for
     # CONN_MAX_AGE, drop it if it broke. Celery's own fixup would close it around every task
-    # (CELERY_DB_REUSE_MAX turns that off): a new PostgreSQL session per chunk of 200 digests
-    # cost ~8% of a sending worker's CPU.
+    # (CELERY_DB_REUSE_MAX turns that off), opening a new PostgreSQL session per chunk.
     from django.db import close_old_connections
 
     close_old_connections()

@@ -38,7 +38,7 @@ TITLE_LIMIT = 200  # characters of a title shown; feeds can carry anything
 # every word highlighted) stays under 90 kB of HTML, well below Gmail's clipping at ~102 kB.
 EXCERPT_LENGTH, SHORT_EXCERPT_LENGTH, LONG_DIGEST = 320, 160, 20
 Segments = highlighting.Segments
-KEPT_HIGHLIGHTS = 20_000  # (paper, matched words) pairs a run keeps, about 1 kB each
+KEPT_HIGHLIGHTS = 20_000  # (paper, matched words) pairs a chunk keeps highlights for
 
 
 def site_domain() -> str:

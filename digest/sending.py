@@ -21,7 +21,7 @@ import secrets
 import smtplib
 import threading
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -48,7 +48,7 @@ from subscribers.models import Subscriber
 
 log = logging.getLogger(__name__)
 Status = Delivery.Status
-KEPT_MATCHES = 1_000  # distinct (keywords, papers per email) a chunk keeps, ~5 kB each
+KEPT_MATCHES = 1_000  # distinct (keywords, papers per email) a chunk keeps matches for
 
 
 class TransientSendError(Exception):
@@ -255,9 +255,8 @@ class ChunkRun:
         self.papers, self.rate, self.progress = papers, rate, progress
         self.outcomes: Counter[str] = Counter()
         self.sent: list[Delivery] = []
-        self.error: TransientSendError | None = None
-        self._queue = iter(deliveries)
-        self._unstarted = list(deliveries)
+        self.error: Exception | None = None  # the first failure that stopped the senders
+        self._unstarted = deque(deliveries)
         self._lock = threading.Lock()
 
     def send_all(self, senders: int) -> None:
@@ -266,11 +265,15 @@ class ChunkRun:
         threads = [threading.Thread(target=self._thread) for _ in range(senders - 1)]
         for thread in threads:
             thread.start()
-        self._sender()
-        for thread in threads:
-            thread.join()
+        try:
+            self._sender()
+        except Exception as exc:
+            self._stop(exc)
+        finally:
+            for thread in threads:
+                thread.join()
         if self.error is not None:
-            release(self._unstarted, str(self.error))
+            release(list(self._unstarted), str(self.error))
             raise self.error
 
     def result(self) -> ChunkResult:
@@ -279,6 +282,9 @@ class ChunkRun:
     def _thread(self) -> None:
         try:
             self._sender()
+        except Exception as exc:  # not lost in a thread: the chunk stops and raises it
+            log.exception("a sender thread stopped")
+            self._stop(exc)
         finally:
             connection.close()  # this thread's own database connection
 
@@ -290,19 +296,19 @@ class ChunkRun:
                     papers = self.papers[delivery.edition_id]
                     self._record(delivery, deliver(delivery, papers, mail_connection, self.rate))
         except TransientSendError as exc:
-            with self._lock:
-                self.error = self.error or exc
+            self._stop(exc)
             if delivery is not None:  # it was in this sender's hands: back to planned
                 release([delivery], str(exc))
 
+    def _stop(self, exc: Exception) -> None:
+        with self._lock:
+            self.error = self.error or exc
+
     def _next(self) -> Delivery | None:
         with self._lock:
-            if self.error is not None:
+            if self.error is not None or not self._unstarted:
                 return None
-            delivery = next(self._queue, None)
-            if delivery is not None:
-                self._unstarted.remove(delivery)
-            return delivery
+            return self._unstarted.popleft()
 
     def _record(self, delivery: Delivery, status: Status) -> None:
         with self._lock:

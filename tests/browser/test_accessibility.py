@@ -66,3 +66,20 @@ def test_the_confirm_and_unsubscribe_pages_pass_axe(page, site, scheme):
     page.get_by_role("heading").first.wait_for()
 
     assert serious_violations(page) == []
+
+
+@pytest.mark.parametrize("scheme", SCHEMES)
+def test_a_digest_as_the_reader_sees_it_passes_axe(page, site, scheme, mailoutbox):
+    from urllib.parse import urlsplit
+
+    from digest import sending
+    from digest.models import Delivery
+    from subscribers.links import view_url
+
+    SubscriberFactory(query="federated\npruning")
+    sending.send_chunk(sending.dispatch(sending.plan_edition("daily"))[0])
+    (delivery,) = Delivery.objects.filter(status="sent")
+    # The email's own HTML, as its view-in-browser page shows it (and mail clients render it).
+    path = urlsplit(view_url(delivery)).path
+
+    assert _check(page, site + path, scheme) == []

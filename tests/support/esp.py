@@ -5,12 +5,19 @@ anymail's own code.
 Like a real ESP it can take its time (`latency`: each answer after a random delay in that
 range, seconds) and enforce a rate (`rate_limit`: more than that many messages arriving in any
 rolling second are answered 429). Every arrival is timed and every accepted message counted
-per recipient."""
+per recipient.
+
+`python -m tests.support.esp LOW HIGH RATE` runs one in its own process (EspProcess), so that
+nothing in the sending side's process (a busy test runner's garbage collection) delays when
+arrivals are timed; it prints "ready URL", then its counts as JSON on SIGTERM."""
 
 from __future__ import annotations
 
 import json
 import random
+import signal
+import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -113,3 +120,43 @@ class FakePostmark:
     def stop(self) -> None:
         self.httpd.shutdown()
         self.httpd.server_close()
+
+
+class EspProcess:
+    """A FakePostmark in a process of its own; stop() returns what it counted."""
+
+    def __init__(self, latency: tuple[float, float] = (0.05, 0.15), rate_limit: int = 0) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "tests.support.esp", *map(str, (*latency, rate_limit))],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        word, self.url = self.proc.stdout.readline().split()
+        assert word == "ready"
+
+    def stop(self) -> dict:
+        self.proc.terminate()
+        return json.loads(self.proc.stdout.readline())
+
+
+def _serve(low: float, high: float, rate_limit: int) -> None:
+    esp = FakePostmark(keep_messages=False)
+    esp.latency, esp.rate_limit = (low, high), rate_limit or None
+    done = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: done.set())
+    print(f"ready {esp.url}", flush=True)  # noqa: T201 - talks to EspProcess over stdout
+    done.wait()
+    esp.stop()
+    counts = dict(esp.received)
+    summary = {
+        "messages": sum(counts.values()),
+        "recipients": len(counts),
+        "duplicates": sum(n - 1 for n in counts.values()),
+        "throttled": esp.throttled,
+        "busiest_second": esp.busiest_second(),
+    }
+    print(json.dumps(summary), flush=True)  # noqa: T201
+
+
+if __name__ == "__main__":
+    _serve(float(sys.argv[1]), float(sys.argv[2]), int(sys.argv[3]))
