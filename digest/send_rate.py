@@ -21,6 +21,9 @@ from django.conf import settings
 SLOWED_FOR_SECONDS = 10  # how long a throttling answer keeps the rate lowered
 SLOW_FACTOR = 0.7  # each throttling answer multiplies the rate by this…
 SLOWEST = 0.1  # …down to this share of SEND_RATE_PER_SECOND
+# Every message in flight when the far end starts throttling hears it: one slow-down per
+# this many seconds, so a single burst of 429s does not take the rate to the floor.
+SLOW_DOWN_EVERY = 1.0
 
 
 class SendRate(Protocol):
@@ -52,7 +55,7 @@ class LocalSlots:
         self.per_second = per_second
         self.clock = clock
         self._next = 0.0
-        self._factor, self._slowed_until = 1.0, 0.0
+        self._factor, self._slowed_at, self._slowed_until = 1.0, float("-inf"), 0.0
         self._lock = threading.Lock()
 
     def acquire(self) -> None:
@@ -61,8 +64,11 @@ class LocalSlots:
 
     def slow_down(self) -> None:
         with self._lock:
+            now = self.clock()
+            if now < self._slowed_at + SLOW_DOWN_EVERY:
+                return
             self._factor = max(SLOWEST, self._current_factor() * SLOW_FACTOR)
-            self._slowed_until = self.clock() + SLOWED_FOR_SECONDS
+            self._slowed_at, self._slowed_until = now, now + SLOWED_FOR_SECONDS
 
     def close(self) -> None:
         return None
@@ -92,11 +98,15 @@ redis.call('SET', KEYS[1], string.format('%d', after), 'PX', 60000)
 return slot - now
 """
 
-# KEYS: the slow-down factor. ARGV: multiplier, floor, milliseconds it lasts.
+# KEYS: the slow-down factor, and a marker that one was just applied. ARGV: multiplier,
+# floor, milliseconds it lasts, milliseconds until the next may apply.
 _SLOW_DOWN = """
+if not redis.call('SET', KEYS[2], '1', 'NX', 'PX', ARGV[4]) then
+  return false
+end
 local factor = tonumber(redis.call('GET', KEYS[1]) or '1')
 factor = math.max(tonumber(ARGV[2]), factor * tonumber(ARGV[1]))
-redis.call('SET', KEYS[1], tostring(factor), 'PX', tonumber(ARGV[3]))
+redis.call('SET', KEYS[1], tostring(factor), 'PX', ARGV[3])
 return tostring(factor)
 """
 
@@ -109,16 +119,23 @@ class RedisSlots:
 
         self.per_second = per_second
         self.client = redis.Redis.from_url(url)
-        self.keys = [f"{namespace}:send-rate:next", f"{namespace}:send-rate:factor"]
+        self.keys = [
+            f"{namespace}:send-rate:next",
+            f"{namespace}:send-rate:factor",
+            f"{namespace}:send-rate:slowed",
+        ]
         self._reserve = self.client.register_script(_RESERVE)
         self._slow_down = self.client.register_script(_SLOW_DOWN)
 
     def acquire(self) -> None:
-        if (wait_us := int(self._reserve(keys=self.keys, args=[self.per_second]))) > 0:
+        if (wait_us := int(self._reserve(keys=self.keys[:2], args=[self.per_second]))) > 0:
             time.sleep(wait_us / 1_000_000)
 
     def slow_down(self) -> None:
-        self._slow_down(keys=self.keys[1:], args=[SLOW_FACTOR, SLOWEST, SLOWED_FOR_SECONDS * 1000])
+        every = int(SLOW_DOWN_EVERY * 1000)
+        self._slow_down(
+            keys=self.keys[1:], args=[SLOW_FACTOR, SLOWEST, SLOWED_FOR_SECONDS * 1000, every]
+        )
 
     def close(self) -> None:
         self.client.close()

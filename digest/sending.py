@@ -28,15 +28,21 @@ from datetime import datetime, timedelta
 from functools import lru_cache
 from itertools import islice
 
-from anymail.exceptions import AnymailAPIError, AnymailError, AnymailRecipientsRefused
+from anymail.exceptions import (
+    AnymailAPIError,
+    AnymailError,
+    AnymailInvalidAddress,
+    AnymailRecipientsRefused,
+)
 from django.conf import settings
 from django.core import mail
 from django.core.exceptions import ImproperlyConfigured
 from django.core.mail import EmailMultiAlternatives
-from django.db import InterfaceError, OperationalError, connection, transaction
-from django.db.models import F, Q, Value
+from django.db import DatabaseError, InterfaceError, OperationalError, connection, transaction
+from django.db.models import F, Q, QuerySet, Value
 from django.db.models.functions import Concat
 from django.utils import timezone
+from redis.exceptions import RedisError
 
 from digest import composing, editions
 from digest.matching import Match, PaperIndex, build_index, match_papers
@@ -60,6 +66,11 @@ class Throttled(TransientSendError):
     slow the shared rate and try the same message again."""
 
 
+class Deferred(TransientSendError):
+    """The server will not take this one recipient now (450/452, a full mailbox, greylisting):
+    it goes back to planned alone, and the chunk goes on."""
+
+
 class PermanentSendError(Exception):
     """This one message cannot be delivered (a refused recipient); record it and go on."""
 
@@ -70,10 +81,12 @@ class ChunkResult:
     skipped: int = 0
     failed: int = 0
     sending: int = 0  # left to the worker that holds them now (this one's lease ran out)
+    planned: int = 0  # deferred by the recipient's server: back to planned, for later
 
     def summary(self) -> str:
-        elsewhere = f", {self.sending} left to another worker" if self.sending else ""
-        return f"sent {self.sent}, skipped {self.skipped}, failed {self.failed}{elsewhere}"
+        more = f", {self.planned} deferred" if self.planned else ""
+        more += f", {self.sending} left to another worker" if self.sending else ""
+        return f"sent {self.sent}, skipped {self.skipped}, failed {self.failed}{more}"
 
 
 @dataclass(frozen=True)
@@ -212,20 +225,16 @@ def send_chunk(
     rate: SendRate | None = None,
     progress: Callable[[int], object] | None = None,
 ) -> ChunkResult:
-    """Claim these deliveries and send them, up to SEND_CONCURRENCY at a time under the shared
-    send rate (`rate`, or the configured one); `progress(1)` is called as each is finished. On
-    a transient failure the unsent ones go back to planned and TransientSendError is raised
-    (the task retries)."""
-    deliveries = claim_deliveries(ids)
-    papers = {d.edition_id: d.edition for d in deliveries}
-    run = ChunkRun(
-        deliveries,
-        {pk: EditionPapers.for_edition(edition) for pk, edition in papers.items()},
-        rate or shared_send_rate(),
-        progress,
-    )
+    """Send these deliveries, up to SEND_CONCURRENCY at a time under the shared send rate
+    (`rate`, or the configured one), claiming a few at a time as senders need them (so a
+    claim's lease runs while its messages are being sent, not while they wait their turn);
+    `progress(1)` is called as each is finished. On a transient failure what this run claimed
+    and had not sent goes back to planned and TransientSendError is raised (the task retries
+    the chunk; rows already finished are not claimed again)."""
+    senders = _senders(len(ids))
+    run = ChunkRun(ids, rate or shared_send_rate(), progress, claim_batch=2 * senders)
     try:
-        run.send_all(_senders(len(deliveries)))
+        run.send_all(senders)
     finally:
         if rate is None:
             run.rate.close()
@@ -243,20 +252,24 @@ def _senders(deliveries: int) -> int:
 
 
 class ChunkRun:
-    """The deliveries of one chunk handed out to sender threads, and what became of them."""
+    """A chunk's deliveries, claimed a few at a time and handed to sender threads, and what
+    became of them."""
 
     def __init__(
         self,
-        deliveries: list[Delivery],
-        papers: dict[int, EditionPapers],
+        ids: Sequence[int],
         rate: SendRate,
         progress: Callable[[int], object] | None = None,
+        *,
+        claim_batch: int = 1,
     ) -> None:
-        self.papers, self.rate, self.progress = papers, rate, progress
+        self.rate, self.progress, self.claim_batch = rate, progress, claim_batch
         self.outcomes: Counter[str] = Counter()
         self.sent: list[Delivery] = []
         self.error: Exception | None = None  # the first failure that stopped the senders
-        self._unstarted = deque(deliveries)
+        self._ids = deque(ids)  # not claimed yet
+        self._claimed: deque[Delivery] = deque()  # claimed, not started
+        self._papers: dict[int, EditionPapers] = {}
         self._lock = threading.Lock()
 
     def send_all(self, senders: int) -> None:
@@ -273,7 +286,7 @@ class ChunkRun:
             for thread in threads:
                 thread.join()
         if self.error is not None:
-            release(list(self._unstarted), str(self.error))
+            release(list(self._claimed), str(self.error))
             raise self.error
 
     def result(self) -> ChunkResult:
@@ -293,11 +306,11 @@ class ChunkRun:
         try:
             with _open_connection() as mail_connection:
                 while (delivery := self._next()) is not None:
-                    papers = self.papers[delivery.edition_id]
+                    papers = self._papers[delivery.edition_id]
                     self._record(delivery, deliver(delivery, papers, mail_connection, self.rate))
-        except TransientSendError as exc:
+        except TransientSendError as exc:  # raised before its message was handed over
             self._stop(exc)
-            if delivery is not None:  # it was in this sender's hands: back to planned
+            if delivery is not None:
                 release([delivery], str(exc))
 
     def _stop(self, exc: Exception) -> None:
@@ -306,9 +319,15 @@ class ChunkRun:
 
     def _next(self) -> Delivery | None:
         with self._lock:
-            if self.error is not None or not self._unstarted:
+            while self.error is None and not self._claimed and self._ids:
+                batch = [self._ids.popleft() for _ in range(min(self.claim_batch, len(self._ids)))]
+                self._claimed.extend(claim_deliveries(batch))
+            if self.error is not None or not self._claimed:
                 return None
-            return self._unstarted.popleft()
+            delivery = self._claimed.popleft()
+            if delivery.edition_id not in self._papers:  # built once, by whoever meets it first
+                self._papers[delivery.edition_id] = EditionPapers.for_edition(delivery.edition)
+            return delivery
 
     def _record(self, delivery: Delivery, status: Status) -> None:
         with self._lock:
@@ -321,11 +340,15 @@ class ChunkRun:
 
 def _record_last_digest(deliveries: Sequence[Delivery]) -> None:
     # Once per chunk, not per message: it is informational, and the per-message marking that
-    # guarantees exactly-once is Delivery.status.
-    if deliveries:
+    # guarantees exactly-once is Delivery.status. So it never hides the chunk's own outcome.
+    if not deliveries:
+        return
+    try:
         Subscriber.objects.filter(pk__in=[d.subscriber_id for d in deliveries]).update(
             last_digest_at=timezone.now()
         )
+    except DatabaseError:
+        log.warning("could not record when %s subscribers last got a digest", len(deliveries))
 
 
 def deliver(
@@ -371,8 +394,7 @@ def hand_over(
     """Send one composed digest under the shared rate and mark it. Throttling answers slow the
     rate and the same message is tried again, without using up the delivery's attempts."""
     for pause in (*THROTTLE_PAUSES, None):
-        rate.acquire()
-        if not delivery.renew_claim():
+        if not _may_start(delivery, rate):
             return _stopped_before_sending(delivery)
         try:
             connection.send_messages([message])  # type: ignore[attr-defined]
@@ -383,6 +405,9 @@ def hand_over(
                 raise
             log.info("throttled (%s); trying delivery %s again", exc, delivery.pk)
             time.sleep(pause * random.uniform(0.5, 1.5))
+        except Deferred as exc:  # this recipient, later (the sweep hands it out again)
+            release([delivery], str(exc))
+            return Status.PLANNED
         except PermanentSendError as exc:
             delivery.mark_failed(str(exc))
             return Status.FAILED
@@ -390,6 +415,18 @@ def hand_over(
     subscriber = delivery.subscriber
     record_durably(lambda: _mark_sent(delivery, message_id, paper_ids, subscriber.query))
     return Status.SENT
+
+
+def _may_start(delivery: Delivery, rate: SendRate) -> bool:
+    """Wait for this message's slot, then renew the claim (False: stop before sending). A
+    failure here comes before the hand-off, so the delivery can safely go back to planned."""
+    try:
+        rate.acquire()
+        return delivery.renew_claim()
+    except (DatabaseError, RedisError) as exc:
+        raise TransientSendError(
+            f"could not start the message: {type(exc).__name__}: {exc}"
+        ) from exc
 
 
 # Backing off in the worker, about half a minute in all; after that the chunk waits for
@@ -455,27 +492,30 @@ def sweep(now: datetime | None = None) -> tuple[int, list[list[int]]]:
     lease go back to planned (or fail when out of attempts); returns how many were reclaimed
     and the chunks of planned work to dispatch again."""
     stale = (now or timezone.now()) - timedelta(seconds=settings.DELIVERY_LEASE_SECONDS)
-    lost = Delivery.objects.filter(status=Status.SENDING, claimed_at__lt=stale)
+    reclaimed = _reclaim(Delivery.objects.filter(status=Status.SENDING, claimed_at__lt=stale))
+    return reclaimed, dispatch(stale_before=stale)
+
+
+def _reclaim(lost: QuerySet[Delivery]) -> int:
+    """Claims whose worker went silent: failed when out of attempts, else planned again."""
     lost.filter(attempts__gte=settings.DELIVERY_MAX_ATTEMPTS).update(
         status=Status.FAILED, failure_reason="the worker stopped while sending it, every attempt"
     )
-    reclaimed = lost.update(
+    return lost.update(
         status=Status.PLANNED,
         claim="",
         claimed_at=None,
         failure_reason="reclaimed after the worker stopped mid-send",
     )
-    return reclaimed, dispatch(stale_before=stale)
 
 
 def resume_unfinished(edition: Edition, now: datetime | None = None) -> list[list[int]]:
     """An edition's unfinished work, for an operator or send_digests to send again now
-    (without beat's sweep): claims older than the lease go back to planned, and every planned
-    delivery is handed out, however recently it was dispatched (claims keep it exactly-once)."""
+    (without beat's sweep): claims older than the lease go back to planned (as the sweep
+    does), and every planned delivery is handed out, however recently it was dispatched
+    (claims keep it exactly-once)."""
     stale = (now or timezone.now()) - timedelta(seconds=settings.DELIVERY_LEASE_SECONDS)
-    Delivery.objects.filter(edition=edition, status=Status.SENDING, claimed_at__lt=stale).update(
-        status=Status.PLANNED, claim="", claimed_at=None
-    )
+    _reclaim(Delivery.objects.filter(edition=edition, status=Status.SENDING, claimed_at__lt=stale))
     Delivery.objects.filter(edition=edition, status=Status.PLANNED).update(dispatched_at=None)
     return dispatch(edition)
 
@@ -579,6 +619,8 @@ def classify(exc: Exception) -> TransientSendError | PermanentSendError:
     (try later)?"""
     if isinstance(exc, AnymailRecipientsRefused):
         return PermanentSendError(f"recipient refused by the ESP: {exc}")
+    if isinstance(exc, AnymailInvalidAddress):
+        return PermanentSendError(f"the address cannot be sent to: {exc}")
     if isinstance(exc, AnymailAPIError):
         return _classify_api_error(exc)
     if isinstance(exc, AnymailError | ImproperlyConfigured):
@@ -604,7 +646,7 @@ def _classify_api_error(exc: AnymailAPIError) -> TransientSendError | PermanentS
     code = cause.get("Error", {}).get("Code") if isinstance(cause, dict) else None
     if status == 429 or code in THROTTLING_CODES:
         return Throttled(f"the ESP asks us to slow down (HTTP {status}, {code or 'no code'})")
-    if status in (400, 406, 422):
+    if status in (400, 406, 413, 422):
         return PermanentSendError(f"the ESP refused this message (HTTP {status}): {exc}")
     return TransientSendError(f"the ESP is unavailable (HTTP {status or 'no response'}): {exc}")
 
@@ -620,7 +662,7 @@ def _classify_refused(
         return PermanentSendError(f"recipient refused: {detail}")
     if codes and all(code in (421, 451) for code in codes):
         return Throttled(f"recipient deferred: {detail}")
-    return TransientSendError(f"recipient deferred: {detail}")
+    return Deferred(f"recipient deferred: {detail}")
 
 
 def _text(value: bytes | str) -> str:

@@ -7,9 +7,10 @@ import digest.models
 
 def give_each_delivery_its_own_key(apps, schema_editor):
     # AddField computes a callable default once for every existing row; Message-IDs must
-    # differ per delivery, so existing rows get a key each.
+    # differ per delivery, so rows still to be sent get a key each (sent ones are out).
     Delivery = apps.get_model("digest", "Delivery")
-    for pk in Delivery.objects.values_list("pk", flat=True).iterator():
+    unsent = Delivery.objects.filter(status__in=["planned", "sending"])
+    for pk in unsent.values_list("pk", flat=True).iterator():
         Delivery.objects.filter(pk=pk).update(message_key=secrets.token_hex(16))
 
 

@@ -35,6 +35,7 @@ class FakePostmark:
         self.throttled = 0  # answered 429
         self.inactive: set[str] = set()  # answered 422 / ErrorCode 406, as Postmark does
         self.down = False  # answered 500
+        self.down_after: int | None = None  # goes down once it has accepted this many
         self.latency: tuple[float, float] = (0.0, 0.0)
         self.rate_limit: int | None = None
         self._window: deque[float] = deque()
@@ -69,6 +70,8 @@ class FakePostmark:
         arrived = time.monotonic()
         if self.latency[1]:
             time.sleep(random.uniform(*self.latency))
+        if self.down_after is not None and sum(self.received.values()) >= self.down_after:
+            self.down = True
         if self.down:
             return 500, {"ErrorCode": 100, "Message": "Service unavailable (maintenance)."}
         if self._over_rate(arrived):

@@ -30,6 +30,7 @@ class SinkHandler:
         self.received: Counter[str] = Counter()  # envelope recipient -> messages
         self.last_at = 0.0  # time.monotonic() of the last message accepted
         self.refuse: set[str] = set()
+        self.defer: set[str] = set()  # answered 450 (mailbox busy, greylisted)
         self.temporary_failure = False
         self.delay = 0.0  # seconds before accepting each message (a slow server)
         self.lock = threading.Lock()
@@ -39,6 +40,8 @@ class SinkHandler:
             return "421 4.3.2 Service not available, try again later"
         if address.lower() in self.refuse:
             return "550 5.1.1 No such user here"
+        if address.lower() in self.defer:
+            return "450 4.2.1 Mailbox busy, try again later"
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
