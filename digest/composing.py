@@ -24,6 +24,7 @@ from django.core.mail import EmailMultiAlternatives
 from django.template.loader import render_to_string
 
 from digest import highlighting
+from digest.lru import LRU
 from digest.matching import Match
 from digest.models import Edition
 from digest.query import QueryError, parse_query
@@ -38,7 +39,7 @@ TITLE_LIMIT = 200  # characters of a title shown; feeds can carry anything
 # every word highlighted) stays under 90 kB of HTML, well below Gmail's clipping at ~102 kB.
 EXCERPT_LENGTH, SHORT_EXCERPT_LENGTH, LONG_DIGEST = 320, 160, 20
 Segments = highlighting.Segments
-KEPT_HIGHLIGHTS = 20_000  # (paper, matched words) pairs a chunk keeps highlights for
+KEPT_HIGHLIGHTS = 5_000  # (paper, matched words) pairs a chunk keeps highlights for
 
 
 def site_domain() -> str:
@@ -138,11 +139,14 @@ class Highlighter:
     words share the result (data, not markup), kept per run up to a bound."""
 
     def __init__(self) -> None:
-        self.marked = lru_cache(maxsize=KEPT_HIGHLIGHTS)(self._mark)
+        self._marked: LRU[tuple[object, ...], tuple[Segments, Segments, str]] = LRU(KEPT_HIGHLIGHTS)
         self._indexed: dict[int, tuple[highlighting.IndexedText, highlighting.IndexedText]] = {}
 
     def item(self, paper: Paper, match: Match, excerpt_length: int = EXCERPT_LENGTH) -> PaperItem:
-        marked = self.marked(paper, match.stems, match.prefixes, excerpt_length)
+        key = (paper.pk, match.stems, match.prefixes, excerpt_length)
+        marked = self._marked.get_or_make(
+            key, lambda: self._mark(paper, match.stems, match.prefixes, excerpt_length)
+        )
         return PaperItem.of(paper, match, marked)
 
     def _mark(

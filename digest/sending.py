@@ -25,7 +25,6 @@ from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from functools import lru_cache
 from itertools import islice
 
 from anymail.exceptions import (
@@ -45,6 +44,7 @@ from django.utils import timezone
 from redis.exceptions import RedisError
 
 from digest import composing, editions
+from digest.lru import LRU
 from digest.matching import Match, PaperIndex, build_index, match_papers
 from digest.models import Delivery, Edition, Paper
 from digest.query import QueryError, parse_query
@@ -97,20 +97,17 @@ class EditionPapers:
     papers: dict[int, Paper]
     index: PaperIndex
     highlighter: composing.Highlighter = field(default_factory=composing.Highlighter)
-    _matches: Callable[[str, int], tuple[Match, ...]] = field(init=False, repr=False)
-
-    def __post_init__(self) -> None:
-        # Subscribers who typed the same keywords get the same papers; invalid keywords raise
-        # and are not kept.
-        matches = lru_cache(maxsize=KEPT_MATCHES)(self._match)
-        object.__setattr__(self, "_matches", matches)
+    _matches: LRU[tuple[str, int], tuple[Match, ...]] = field(
+        default_factory=lambda: LRU(KEPT_MATCHES), init=False, repr=False
+    )
 
     def matches(self, keywords: str, limit: int) -> tuple[Match, ...]:
-        """The digest for these keywords (QueryError if invalid)."""
-        return self._matches(keywords, limit)
-
-    def _match(self, keywords: str, limit: int) -> tuple[Match, ...]:
-        return tuple(match_papers(parse_query(keywords), self.index, limit))
+        """The digest for these keywords (QueryError if invalid, and then nothing is kept).
+        Subscribers who typed the same keywords get the same papers."""
+        return self._matches.get_or_make(
+            (keywords, limit),
+            lambda: tuple(match_papers(parse_query(keywords), self.index, limit)),
+        )
 
     @classmethod
     def of(cls, papers: Iterable[Paper]) -> EditionPapers:
