@@ -9,7 +9,7 @@ subscribers with realistic keywords (the match benchmark's long-tailed topics). 
 the edition is planned and sent by --workers Celery workers on Redis (PostgreSQL, matching,
 composing, anymail's Postmark backend) to an ESP-like API on loopback (tests/support/esp.py)
 that answers each message after a random 50-150 ms and answers 429 to anything above R
-messages in any rolling second; the workers are told SEND_RATE_PER_SECOND=R. One JSON line
+messages in any rolling second; the workers are told SEND_RATE_PER_SECOND=0.95 R. One JSON line
 per rate. --also N repeats the fastest rate with N subscribers, for memory. Then the SMTP
 path: Django's SMTP backend to an aiosmtpd sink that waits 50 ms before answering each
 message, no rate limit, against the ceiling of concurrency / latency.
@@ -54,6 +54,7 @@ from tests.support.smtp import free_port  # noqa: E402
 
 LATENCY = (0.05, 0.15)  # the ESP's answer time, seconds
 SMTP_LATENCY = 0.05
+TOLD_SHARE = 0.95  # SEND_RATE_PER_SECOND as a share of the ESP's limit
 
 
 def worker_env(**email: str) -> dict[str, str]:
@@ -159,7 +160,10 @@ def through_esp(rate: int, workers: int, subscribers: int) -> dict:
     # Enough in flight to fill the rate at the slowest answers, with a margin.
     concurrency = math.ceil(rate * LATENCY[1] * 1.5 / workers)
     esp = EspProcess(LATENCY, rate)
-    run = deliver(Workers(workers, esp_env(esp.url, rate, concurrency)))
+    # Told a little under the ESP's limit, as the README advises: arrivals at the far end
+    # bunch by a few milliseconds, and an exact pace would meet a 429 now and then.
+    told = int(rate * TOLD_SHARE)
+    run = deliver(Workers(workers, esp_env(esp.url, told, concurrency)))
     received = esp.stop()
     lost = run["sent"] - (received["messages"] - received["duplicates"])
     lost += Delivery.objects.filter(status__in=["planned", "sending"]).count()
@@ -167,6 +171,7 @@ def through_esp(rate: int, workers: int, subscribers: int) -> dict:
         "bench": "send",
         "digests": subscribers,
         "rate_limit": rate,
+        "send_rate_per_second": told,
         "digests_per_s": round(run["sent"] / run["seconds"], 1),
         "ratio_to_limit": round(run["sent"] / run["seconds"] / rate, 3),
         "throttled": received["throttled"],
@@ -253,6 +258,7 @@ def main() -> None:
         if args.also:  # the fastest rate again with more subscribers: is memory flat?
             add_subscribers(args.also)
             emit({**through_esp(max(rates), args.workers, args.also), "bench": "send-memory"})
+
 
 if __name__ == "__main__":
     main()

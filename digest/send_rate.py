@@ -18,8 +18,8 @@ from typing import Protocol
 
 from django.conf import settings
 
-SLOWED_FOR_SECONDS = 10  # how long a throttling answer keeps the rate lowered
-SLOW_FACTOR = 0.7  # each throttling answer multiplies the rate by this…
+SLOWED_FOR_SECONDS = 3  # how long a throttling answer keeps the rate lowered
+SLOW_FACTOR = 0.9  # each throttling answer multiplies the rate by this…
 SLOWEST = 0.1  # …down to this share of SEND_RATE_PER_SECOND
 # Every message in flight when the far end starts throttling hears it: one slow-down per
 # this many seconds, so a single burst of 429s does not take the rate to the floor.
