@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from typing import Protocol
 
 from django.conf import settings
@@ -24,6 +25,7 @@ SLOWEST = 0.1  # …down to this share of SEND_RATE_PER_SECOND
 # Every message in flight when the far end starts throttling hears it: one slow-down per
 # this many seconds, so a single burst of 429s does not take the rate to the floor.
 SLOW_DOWN_EVERY = 1.0
+LATE_TOLERANCE = 0.02  # seconds a sender may start after its slot (or one slot, if longer)
 
 
 class SendRate(Protocol):
@@ -59,8 +61,7 @@ class LocalSlots:
         self._lock = threading.Lock()
 
     def acquire(self) -> None:
-        if (wait := self._reserve()) > 0:
-            time.sleep(wait)
+        _wait_for_slot(self._reserve, self.per_second)
 
     def slow_down(self) -> None:
         with self._lock:
@@ -128,8 +129,10 @@ class RedisSlots:
         self._slow_down = self.client.register_script(_SLOW_DOWN)
 
     def acquire(self) -> None:
-        if (wait_us := int(self._reserve(keys=self.keys[:2], args=[self.per_second]))) > 0:
-            time.sleep(wait_us / 1_000_000)
+        _wait_for_slot(self._seconds_to_slot, self.per_second)
+
+    def _seconds_to_slot(self) -> float:
+        return int(self._reserve(keys=self.keys[:2], args=[self.per_second])) / 1_000_000
 
     def slow_down(self) -> None:
         every = int(SLOW_DOWN_EVERY * 1000)
@@ -139,6 +142,19 @@ class RedisSlots:
 
     def close(self) -> None:
         self.client.close()
+
+
+def _wait_for_slot(reserve: Callable[[], float], per_second: int) -> None:
+    """Reserve a slot and sleep until it. A process that stalls while it sleeps (a busy
+    machine, a long garbage collection) wakes up after its slot: going then would land its
+    message beside the next ones at the far end, so it takes a new slot instead."""
+    late_by = max(1 / per_second, LATE_TOLERANCE)
+    while True:
+        due = time.monotonic() + max(0.0, reserve())
+        if (wait := due - time.monotonic()) > 0:
+            time.sleep(wait)
+        if time.monotonic() - due <= late_by:
+            return
 
 
 def shared_send_rate() -> SendRate:

@@ -41,7 +41,11 @@ def test_one_send_rate_holds_across_two_worker_processes(workers, settings):
     finally:
         counted = esp.stop()
     assert counted["recipients"] == counted["messages"] == 120
-    assert counted["busiest_second"] <= 25 * 1.1, counted
+    # Within 10% of the rate over any three seconds. Over a single second a loaded 2-core
+    # machine bunches arrivals by scheduling alone (the ESP's own process gets the CPU late),
+    # so that bound only rules out two separate rates (two workers would send ~50 a second).
+    assert counted["busiest_3_seconds"] <= 3 * 25 * 1.1, counted
+    assert counted["busiest_second"] <= 25 * 1.5, counted
 
 
 def test_an_esp_that_throttles_slows_every_worker_and_loses_nothing(workers, postmark, settings):

@@ -115,12 +115,13 @@ class FakePostmark:
             self._window.append(arrived)
             return False
 
-    def busiest_second(self) -> int:
-        """The most messages accepted within any rolling second."""
+    def busiest_second(self, seconds: float = 1.0) -> int:
+        """The most messages accepted within any rolling window of `seconds`."""
         with self.lock:
             times = sorted(self.arrivals)
         return max(
-            (i + 1 - bisect_right(times, t - 1, 0, i + 1) for i, t in enumerate(times)), default=0
+            (i + 1 - bisect_right(times, t - seconds, 0, i + 1) for i, t in enumerate(times)),
+            default=0,
         )
 
     def stop(self) -> None:
@@ -160,6 +161,7 @@ def _serve(low: float, high: float, rate_limit: int) -> None:
         "duplicates": sum(n - 1 for n in counts.values()),
         "throttled": esp.throttled,
         "busiest_second": esp.busiest_second(),
+        "busiest_3_seconds": esp.busiest_second(3),
     }
     print(json.dumps(summary), flush=True)  # noqa: T201
 
