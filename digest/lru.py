@@ -6,6 +6,7 @@ these, so that a stream of distinct queries costs a fixed amount of memory, not 
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
@@ -23,15 +24,17 @@ class LRU(Generic[K, V]):
             raise ValueError("an LRU holds at least one entry")
         self.size = size
         self._entries: OrderedDict[K, V] = OrderedDict()
-        self._lock = threading.Lock()  # OrderedDict's reordering is not safe across threads
+        self._lock = threading.Lock()  # put's insert-then-drop is two steps
 
     def get(self, key: K) -> V | None:
         """The entry for `key` (now the most recently used), or None."""
-        with self._lock:
-            value = self._entries.get(key)
-            if value is not None:
+        # Hits are the hot path (a matching index looks up every term of every subscriber):
+        # each OrderedDict call is atomic under the GIL, so only put() takes the lock.
+        value = self._entries.get(key)
+        if value is not None:
+            with contextlib.suppress(KeyError):  # dropped by another thread meanwhile
                 self._entries.move_to_end(key)
-            return value
+        return value
 
     def put(self, key: K, value: V) -> V:
         """Store `value` under `key`, dropping the least recently used entry if full."""
