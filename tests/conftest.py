@@ -212,3 +212,18 @@ def postmark(settings):
     }
     yield fake
     fake.stop()
+
+
+@pytest.fixture
+def staff(django_user_model):
+    """make(group): a staff login in one of the migration's groups (viewer, operator)."""
+    from django.contrib.auth.models import Group
+
+    def make(group: str):
+        user = django_user_model.objects.create_user(
+            f"{group}-user", password="a-long-test-password", is_staff=True
+        )
+        user.groups.add(Group.objects.get(name=group))
+        return user
+
+    return make

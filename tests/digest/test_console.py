@@ -20,18 +20,6 @@ from tests.support.mail import assert_email_contains, subject, text_and_html
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def staff(django_user_model):
-    def make(group: str):
-        user = django_user_model.objects.create_user(
-            f"{group}-user", password="a-long-test-password", is_staff=True
-        )
-        user.groups.add(Group.objects.get(name=group))
-        return user
-
-    return make
-
-
 def act(client, model: str, action: str, ids: list[int], **extra):
     url = reverse(f"admin:digest_{model}_changelist")
     return client.post(url, {"action": action, "_selected_action": ids, **extra}, follow=True)

@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import pytest
-from django.contrib.auth.models import Group
 from django.core import mail
 from django.urls import reverse
 
@@ -12,18 +11,6 @@ from tests.factories import SubscriberFactory
 pytestmark = pytest.mark.django_db
 CHANGELIST = reverse("admin:subscribers_subscriber_changelist")
 Status = Subscriber.Status
-
-
-@pytest.fixture
-def staff(django_user_model):
-    def make(group: str):
-        user = django_user_model.objects.create_user(
-            f"{group}-user", password="a-long-test-password", is_staff=True
-        )
-        user.groups.add(Group.objects.get(name=group))
-        return user
-
-    return make
 
 
 def suppressed(status: str, **fields: object) -> Subscriber:

@@ -4,35 +4,25 @@ from __future__ import annotations
 
 import time
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import pytest
 import requests
 
-from digest import sending
-from digest.models import Delivery
 from subscribers.models import Subscriber
-from tests.factories import PaperFactory, SubscriberFactory
-from tests.subscribers.test_tracking import postmark_event, sendgrid_event
+from tests.factories import SubscriberFactory
+from tests.subscribers.test_tracking import (
+    digest_sent_to,
+    postmark_event,
+    sendgrid_event,
+    status_of,
+)
 
 pytestmark = [pytest.mark.postgres]
 POSTMARK = {"EMAIL_BACKEND": "anymail.backends.postmark.EmailBackend"}
 TOKEN = {"ANYMAIL_POSTMARK_SERVER_TOKEN": "server-token"}
 SECRET = ("hooks", "s3cret")
 MONDAY = datetime(2026, 11, 23, 7, tzinfo=UTC)
-
-
-def digest_sent_to(subscriber: Subscriber) -> Delivery:
-    PaperFactory(title="Global channel pruning", first_seen_at=MONDAY - timedelta(hours=1))
-    edition = sending.plan_edition(subscriber.frequency, MONDAY)
-    for ids in sending.dispatch(edition):
-        sending.send_chunk(ids)
-    return Delivery.objects.get(subscriber=subscriber, edition=edition)
-
-
-def status_of(subscriber: Subscriber) -> str:
-    subscriber.refresh_from_db()
-    return subscriber.status
 
 
 def hard_bounce(email: str, message_id: str) -> dict:
