@@ -183,9 +183,11 @@ def digest_message(
     delivery: Delivery | None = None,
     urls: links.EmailLinks | None = None,
     highlighter: Highlighter | None = None,
+    page_notice: bool = False,
 ) -> EmailMultiAlternatives:
     """One subscriber's digest: the same rendering for sending, previews and the browser.
-    `urls` default to the subscriber's own links; previews pass inert ones."""
+    `urls` default to the subscriber's own links; previews pass inert ones. `page_notice`
+    (the view-in-browser page) warns that the page's links are the subscriber's."""
     urls = urls or links.email_links(subscriber, delivery)
     highlighter = highlighter or Highlighter()
     length = SHORT_EXCERPT_LENGTH if len(matches) > LONG_DIGEST else EXCERPT_LENGTH
@@ -202,6 +204,7 @@ def digest_message(
         "recipient": subscriber.email,
         "topics": ", ".join(_topics(subscriber.query)),
         "urls": urls,
+        "page_notice_for": subscriber.email if page_notice else "",
     }
     metadata = {"frequency": edition.frequency}
     if delivery:

@@ -719,7 +719,7 @@ def next_digest(
 
 def delivered_digest(delivery: Delivery, *, inert: bool = False) -> EmailMultiAlternatives:
     """Rebuild a sent digest: its papers, in its order, re-explained. For "view in browser"
-    (the subscriber's links) or, `inert`, for operators."""
+    (the subscriber's links, with a notice saying so) or, `inert`, for operators."""
     stored = Paper.objects.in_bulk(delivery.paper_ids)
     papers = EditionPapers.of(stored[pk] for pk in delivery.paper_ids if pk in stored)
     order = {pk: i for i, pk in enumerate(delivery.paper_ids)}
@@ -732,4 +732,5 @@ def delivered_digest(delivery: Delivery, *, inert: bool = False) -> EmailMultiAl
         papers.papers,
         delivery=delivery,
         urls=links.INERT if inert else None,
+        page_notice=not inert,
     )

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from itertools import groupby
 
@@ -8,7 +7,6 @@ from django.core.cache import cache
 from django.core.mail import EmailMultiAlternatives
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
-from django.template.loader import render_to_string
 
 from config.pagecache import cached_page
 from digest import recent, sending
@@ -70,14 +68,7 @@ def view_digest(request: HttpRequest, token: str) -> HttpResponse:
     if subscriber.status != Subscriber.Status.ACTIVE:
         # Unsubscribed, bounced or complained: the page would still hand out their links.
         return render(request, "bad_link.html", {"gone": True}, status=410)
-    page = email_page(sending.delivered_digest(delivery))
-    # The email's own HTML, with a notice on top: whoever has this address has their links.
-    notice = render_to_string("digest/_view_notice.html", {"recipient": subscriber.email})
-    page.content = _BODY.sub(lambda tag: tag.group(0) + notice, page.content.decode(), count=1)
-    return page
-
-
-_BODY = re.compile(r"<body\b[^>]*>", re.IGNORECASE)
+    return email_page(sending.delivered_digest(delivery))
 
 
 def email_page(message: EmailMultiAlternatives) -> HttpResponse:
