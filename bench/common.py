@@ -67,7 +67,7 @@ def emit(figures: dict) -> None:
 
 def as_paper_data(paper: dict, published_at: object) -> object:
     """A synthetic paper (bench/feedgen.py) in the shape ingestion stores."""
-    from digest.feeds import PaperData
+    from digest.ingest.readers import PaperData
 
     arxiv_id = paper["arxiv_id"]
     return PaperData(
@@ -94,13 +94,13 @@ def load_edition(papers: int, subscribers: int) -> None:
 
     from bench.feedgen import synthetic_papers
     from bench.match import as_paper_text, make_queries, topic_pool
-    from digest import ingest
+    from digest.ingest import sources
     from digest.models import Paper
     from subscribers.models import Subscriber
 
     now = timezone.now()
     data = synthetic_papers(papers, seed=11)
-    ingest.store_papers([as_paper_data(p, now) for p in data])
+    sources.store_papers([as_paper_data(p, now) for p in data])
     Paper.objects.update(first_seen_at=now - timezone.timedelta(hours=1))
     rng = random.Random(5)
     texts = [as_paper_text(i, p) for i, p in enumerate(data)]

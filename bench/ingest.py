@@ -18,7 +18,7 @@ import feedparser  # noqa: E402
 from django.db import connection  # noqa: E402
 
 from bench.feedgen import arxiv_rss, synthetic_papers  # noqa: E402
-from digest import ingest  # noqa: E402
+from digest.ingest import sources  # noqa: E402
 from digest.models import Paper, Source  # noqa: E402
 
 
@@ -39,7 +39,7 @@ def full_ingest(body: bytes) -> float:
             name="bench", url="https://rss.arxiv.org/rss/cs.LG", kind="arxiv-rss"
         )
         seconds, result = timed(
-            lambda source=source: ingest.ingest_body(
+            lambda source=source: sources.ingest_body(
                 body, label="bench", kind="arxiv-rss", source=source
             )
         )
@@ -65,11 +65,11 @@ def main() -> None:
         ingest_s = full_ingest(body)
         source = Source.objects.get()
         reingest_s, result = timed(
-            lambda: ingest.ingest_body(body, label="bench", kind="arxiv-rss", source=source)
+            lambda: sources.ingest_body(body, label="bench", kind="arxiv-rss", source=source)
         )
         assert result.status == Source.Status.NOT_MODIFIED
         changed_s, result = timed(
-            lambda: ingest.ingest_body(changed, label="bench", kind="arxiv-rss", source=source)
+            lambda: sources.ingest_body(changed, label="bench", kind="arxiv-rss", source=source)
         )
         assert (result.updated, result.unchanged) == (1, entries - 1), result
         emit(

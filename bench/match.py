@@ -27,8 +27,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench import naive
 from bench.common import emit
 from bench.feedgen import synthetic_papers
-from digest.matching import PaperText, build_index
-from digest.query import QueryError, parse_query
+from digest.matching.index import PaperText, build_index
+from digest.matching.query import QueryError, parse_query
 
 STOPWORDS = {
     "a",

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from digest import matching
-from digest.matching import FIELD_WEIGHT, PHRASE_FACTOR, TOGETHER_BONUS, PaperText
-from digest.query import Query, Term, Topic
-from digest.text import stem, words
+from digest.matching import index
+from digest.matching.index import FIELD_WEIGHT, PHRASE_FACTOR, TOGETHER_BONUS, PaperText
+from digest.matching.query import Query, Term, Topic
+from digest.matching.text import stem, words
 
 
 @dataclass
@@ -64,7 +64,7 @@ def topic_relevance(topic: Topic, fields: Fields) -> float | None:
         if not best:
             return None
         total += best
-    together = matching._together_words(topic)
+    together = index._together_words(topic)
     if together and any(contains(fields.stems[f], together) for f in ("title", "abstract")):
         total += TOGETHER_BONUS
     return total

@@ -30,7 +30,7 @@ from django.conf import settings  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
 from bench.feedgen import synthetic_papers  # noqa: E402
-from digest import ingest  # noqa: E402
+from digest.ingest import sources  # noqa: E402
 
 BENCH_QUEUE = f"bench-web-{os.getpid()}"
 SIGNUP_LUA = """
@@ -54,9 +54,9 @@ def load_papers(count: int) -> None:
     for i, p in enumerate(synthetic_papers(count)):
         batch.append(as_paper_data(p, now - timezone.timedelta(minutes=i)))
         if len(batch) == 5000:
-            ingest.store_papers(batch)
+            sources.store_papers(batch)
             batch = []
-    ingest.store_papers(batch)
+    sources.store_papers(batch)
 
 
 def start_gunicorn(

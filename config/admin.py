@@ -10,7 +10,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path
 
-from digest import charts, dashboard
+from digest.console import charts, dashboard
 from subscribers.ratelimit import client_ip, count_one, counted, forget
 
 LOGIN_WINDOW = 15 * 60
@@ -52,7 +52,7 @@ class PaperDigestAdminSite(admin.AdminSite):
         return TemplateResponse(request, "admin/login_limited.html", context, status=429)
 
     def get_urls(self) -> list:
-        from digest.admin_views import send_test_digest
+        from digest.console.admin_views import send_test_digest
 
         view = self.admin_view(send_test_digest)
         return [path("send-test-digest/", view, name="send_test_digest"), *super().get_urls()]

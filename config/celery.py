@@ -29,7 +29,7 @@ GC_THRESHOLDS = (20_000, 20, 20)
 
 @worker_ready.connect
 def _worker_started(sender: object = None, **kwargs: object) -> None:
-    from digest.heartbeats import seen
+    from digest.console.heartbeats import seen
 
     seen(f"worker:{getattr(sender, 'hostname', 'unknown')}")
 
@@ -47,7 +47,7 @@ def _task_finished(sender: object = None, **kwargs: object) -> None:
     _close_old_connections()
     hostname = getattr(getattr(sender, "request", None), "hostname", None)
     if hostname:
-        from digest.heartbeats import seen
+        from digest.console.heartbeats import seen
 
         seen(f"worker:{hostname}")
 

@@ -15,6 +15,6 @@ urlpatterns = [
     path("", include("digest.urls")),
 ]
 
-handler400 = "config.errors.bad_request"
-handler404 = "config.errors.page_not_found"
-handler500 = "config.errors.server_error"
+handler400 = "lib.errors.bad_request"
+handler404 = "lib.errors.page_not_found"
+handler500 = "lib.errors.server_error"

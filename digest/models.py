@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 from django.db import models
 from django.utils import timezone
 
-from digest.matching import PaperText
+from digest.matching.index import PaperText
 
 
 def new_message_key() -> str:

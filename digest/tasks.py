@@ -1,5 +1,6 @@
 """Celery glue: each task takes ints or strings, calls one domain function, fans out work and
-returns a summary line. The logic lives in ingest.py and sending.py."""
+returns a summary line. The logic lives in digest/ingest/ and
+digest/delivery/."""
 
 from __future__ import annotations
 
@@ -10,9 +11,10 @@ from celery import group, shared_task
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 
-from digest import ingest, sending
+from digest.delivery import sending
+from digest.delivery.sending import TransientSendError
+from digest.ingest import sources
 from digest.models import Edition, Source
-from digest.sending import TransientSendError
 from subscribers.models import Subscriber
 
 log = logging.getLogger(__name__)
@@ -31,9 +33,9 @@ def ingest_source_task(source_id: int) -> str:
         log.info("ingest_source: source %s is gone or disabled; nothing to do", source_id)
         return "skipped"
     try:
-        return ingest.ingest_source(source).summary()
+        return sources.ingest_source(source).summary()
     except SoftTimeLimitExceeded:
-        return ingest.stopped(source, settings.INGEST_TIME_LIMIT_SECONDS).summary()
+        return sources.stopped(source, settings.INGEST_TIME_LIMIT_SECONDS).summary()
 
 
 @shared_task(name="digest.ingest_all")

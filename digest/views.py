@@ -8,11 +8,12 @@ from django.core.mail import EmailMultiAlternatives
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
-from config.pagecache import cached_page
-from digest import recent, sending
-from digest.matching import Match
+from digest.delivery import sending
+from digest.matching import recent
+from digest.matching.index import Match
+from digest.matching.query import QueryError, parse_query
 from digest.models import Paper
-from digest.query import QueryError, parse_query
+from lib.pagecache import cached_page
 from subscribers.forms import SignupForm
 from subscribers.models import Subscriber
 from subscribers.ratelimit import PREVIEW_LIMITED, allow_preview

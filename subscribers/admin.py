@@ -15,10 +15,10 @@ from django.utils.html import format_html
 from django_celery_beat.admin import PeriodicTaskAdmin, PeriodicTaskForm
 from django_celery_beat.models import PeriodicTask
 
-from config.adminconfirm import confirmation_page, confirmed
-from digest import sending
-from digest.query import QueryError
+from digest.delivery import sending
+from digest.matching.query import QueryError
 from digest.views import email_page
+from lib.adminconfirm import confirmation_page, confirmed
 from subscribers import csvio, subscriptions
 from subscribers.addresses import clean_address, normalize_email
 from subscribers.models import EspEvent, StatusChange, Subscriber

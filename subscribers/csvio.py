@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from django.core.exceptions import ValidationError
 
-from digest.query import MAX_LENGTH, QueryError, parse_query
+from digest.matching.query import MAX_LENGTH, QueryError, parse_query
 from subscribers import subscriptions
 from subscribers.addresses import clean_address, normalize_email
 from subscribers.models import Subscriber

@@ -5,9 +5,9 @@ from __future__ import annotations
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 
-from digest.composing import build_message
-from digest.query import QueryError, parse_query
-from digest.sending import classify, sent_message_id
+from digest.delivery.composing import build_message
+from digest.delivery.sending import classify, sent_message_id
+from digest.matching.query import QueryError, parse_query
 from subscribers import links
 from subscribers.models import Subscriber
 from subscribers.ratelimit import allow
@@ -28,7 +28,7 @@ def send(
 ) -> str:
     """Send one of these emails if the subscriber's state still calls for it and the address
     is under its hourly limit (counted once per email, not per retry). A failure comes out as
-    digest.sending's TransientSendError (try again later) or PermanentSendError."""
+    digest.delivery.sending's TransientSendError (try again later) or PermanentSendError."""
     if subscriber.status not in SENDS_TO[kind]:
         return f"skipped {kind}: subscriber {subscriber.pk} is {subscriber.status}"
     # Silent on purpose: the signup page must look the same either way.

@@ -7,7 +7,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest
 
-from digest.query import MAX_LENGTH, QueryError, parse_query
+from digest.matching.query import MAX_LENGTH, QueryError, parse_query
 from subscribers.addresses import clean_address
 from subscribers.models import Subscriber
 from subscribers.ratelimit import allow, client_ip

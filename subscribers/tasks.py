@@ -7,7 +7,7 @@ from typing import Any
 
 from celery import Task, shared_task
 
-from digest.sending import TransientSendError
+from digest.delivery.sending import TransientSendError
 from subscribers import emails
 from subscribers.models import Subscriber
 from subscribers.tokens import Preferences

@@ -12,8 +12,8 @@ from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST
 
-from digest import recent
-from digest.query import parse_query
+from digest.matching import recent
+from digest.matching.query import parse_query
 from subscribers import subscriptions
 from subscribers.forms import PreferencesForm, PreviewForm, SignupForm
 from subscribers.models import Subscriber

@@ -75,7 +75,7 @@ def _fresh_cache_and_recent_index():
     """Rate-limit counters and the preview index must not leak from one test to the next."""
     from django.core.cache import cache
 
-    from digest import recent
+    from digest.matching import recent
 
     cache.clear()
     recent.forget()

@@ -9,7 +9,7 @@ from django.contrib import admin
 from django.contrib.auth.models import Group
 from django.urls import reverse
 
-from digest import sending
+from digest.delivery import sending
 from tests.factories import PaperFactory, SourceFactory, SubscriberFactory
 
 pytestmark = pytest.mark.django_db

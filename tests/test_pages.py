@@ -7,8 +7,8 @@ from django.test import Client, RequestFactory
 from django.urls import reverse
 from django.utils import timezone
 
-from config.errors import server_error
 from digest.views import PAGE_SIZE
+from lib.errors import server_error
 from tests.factories import PaperFactory
 
 pytestmark = pytest.mark.django_db

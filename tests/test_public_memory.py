@@ -7,7 +7,7 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
-from digest import recent
+from digest.matching import recent
 from digest.models import Paper
 from tests.factories import PaperFactory
 

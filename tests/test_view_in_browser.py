@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
-from digest import sending
+from digest.delivery import sending
 from subscribers.models import Subscriber
 from subscribers.tokens import make_view_token
 from tests.factories import PaperFactory, SubscriberFactory

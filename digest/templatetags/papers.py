@@ -5,8 +5,8 @@ from html import escape
 from django import template
 from django.utils.safestring import SafeString, mark_safe
 
-from digest import highlighting
-from digest.matching import Match
+from digest.matching import highlighting
+from digest.matching.index import Match
 
 register = template.Library()
 

@@ -72,7 +72,7 @@ def test_the_confirm_and_unsubscribe_pages_pass_axe(page, site, scheme):
 def test_a_digest_as_the_reader_sees_it_passes_axe(page, site, scheme, mailoutbox):
     from urllib.parse import urlsplit
 
-    from digest import sending
+    from digest.delivery import sending
     from digest.models import Delivery
     from subscribers.links import view_url
 

@@ -173,7 +173,7 @@ def test_match_only_looks_at_recent_papers(data_dir):
 
 
 def test_an_invalid_query_gets_the_parsers_message_and_fails():
-    from digest.query import QueryError, parse_query
+    from digest.matching.query import QueryError, parse_query
 
     with pytest.raises(QueryError) as parsed:
         parse_query("fairness -")

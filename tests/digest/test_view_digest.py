@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
-from digest import sending
+from digest.delivery import sending
 from digest.models import Delivery
 from subscribers.tokens import make_view_token
 from tests.factories import PaperFactory, SubscriberFactory

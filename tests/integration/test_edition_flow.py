@@ -9,9 +9,9 @@ from collections import Counter
 import pytest
 from django.db import connection
 
-from digest.matching import build_index, match_papers
+from digest.matching.index import build_index, match_papers
+from digest.matching.query import parse_query
 from digest.models import Delivery, Paper
-from digest.query import parse_query
 from digest.tasks import send_edition_task, sweep_task
 from subscribers.models import Subscriber
 from tests.factories import PaperFactory, SubscriberFactory

@@ -204,7 +204,7 @@ def test_unsubscribing_twice_is_harmless(client):
 def test_links_are_what_reverse_gives_under_any_script_prefix(settings):
     from django.urls import set_script_prefix
 
-    from digest.sending import plan_edition
+    from digest.delivery.sending import plan_edition
     from subscribers import links
     from subscribers.tokens import make_view_token
 

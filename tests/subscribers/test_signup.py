@@ -219,9 +219,10 @@ def test_the_form_is_csrf_protected():
 def test_without_javascript_the_preview_button_shows_matches_and_subscribes_nobody(
     client, data_dir
 ):
-    from digest import ingest, recent
+    from digest.ingest import sources
+    from digest.matching import recent
 
-    ingest.ingest_file(data_dir / "feeds" / "arxiv-rss.xml")
+    sources.ingest_file(data_dir / "feeds" / "arxiv-rss.xml")
     recent.forget()
     response = client.post(reverse("subscribe"), {**SIGNUP, "query": "pruning", "preview": "1"})
     assert response.status_code == 200

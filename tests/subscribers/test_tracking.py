@@ -12,7 +12,7 @@ import time_machine
 from anymail.signals import AnymailTrackingEvent
 from django.urls import clear_url_caches
 
-from digest import sending
+from digest.delivery import sending
 from digest.models import Delivery
 from subscribers import subscriptions, tracking
 from subscribers.models import EspEvent, Subscriber

@@ -12,7 +12,7 @@ from django.core.management.base import BaseCommand
 from django.urls import reverse
 from django.utils import timezone
 
-from digest import ingest
+from digest.ingest import sources
 from digest.models import Delivery, Source
 from subscribers import links
 from subscribers.models import Subscriber
@@ -59,7 +59,7 @@ class Command(BaseCommand):
         self.stdout.write("Ingesting the bundled sample feeds…")
         for name, url, kind, filename in DEMO_SOURCES:
             source, _ = Source.objects.get_or_create(name=name, defaults={"url": url, "kind": kind})
-            result = ingest.ingest_file(SAMPLES / filename, kind=kind, source=source)
+            result = sources.ingest_file(SAMPLES / filename, kind=kind, source=source)
             self.stdout.write(f"  {result.summary()}")
         self.stdout.write("Demo subscribers (already confirmed):")
         for email, query, frequency, per_email in DEMO_SUBSCRIBERS:

@@ -6,8 +6,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from digest import feeds, ingest
-from digest.ingest import IngestResult
+from digest.ingest import readers, sources
+from digest.ingest.sources import IngestResult
 from digest.management.progress import progress, say
 from digest.models import Source
 
@@ -38,7 +38,7 @@ class Command(BaseCommand):
         )
         parser.add_argument(
             "--kind",
-            choices=feeds.KINDS,
+            choices=readers.KINDS,
             help="kind of the --file inputs; detected from content if omitted",
         )
 
@@ -54,15 +54,15 @@ class Command(BaseCommand):
         self.summarize(results)
 
     def source_jobs(self, names: list[str]) -> list[Job]:
-        sources = (
+        chosen = (
             Source.objects.filter(name__in=names) if names else Source.objects.filter(enabled=True)
         )
-        missing = set(names) - {s.name for s in sources}
+        missing = set(names) - {s.name for s in chosen}
         if missing:
             raise CommandError(
                 f"unknown source {', '.join(sorted(missing))}; known: {self.known()}"
             )
-        return [(s.name, lambda s=s: ingest.ingest_source(s)) for s in sources]
+        return [(s.name, lambda s=s: sources.ingest_source(s)) for s in chosen]
 
     def file_jobs(self, paths: list[Path], kind: str | None, names: list[str]) -> list[Job]:
         if len(names) > 1:
@@ -73,7 +73,7 @@ class Command(BaseCommand):
             if source is None:
                 raise CommandError(f"unknown source {names[0]}; known: {self.known()}")
         return [
-            (str(p), lambda p=p: ingest.ingest_file(p, kind=kind, source=source))
+            (str(p), lambda p=p: sources.ingest_file(p, kind=kind, source=source))
             for p in expand_paths(paths)
         ]
 

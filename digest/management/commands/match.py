@@ -5,9 +5,9 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from digest.matching import Match, build_index, match_papers
+from digest.matching.index import Match, build_index, match_papers
+from digest.matching.query import QueryError, parse_query
 from digest.models import Paper
-from digest.query import QueryError, parse_query
 
 
 class Command(BaseCommand):

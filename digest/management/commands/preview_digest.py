@@ -5,8 +5,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from digest import sending
-from digest.query import QueryError
+from digest.delivery import sending
+from digest.matching.query import QueryError
 from subscribers.addresses import normalize_email
 from subscribers.models import Subscriber
 

@@ -10,10 +10,10 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 from tqdm import tqdm
 
-from digest import editions, sending
+from digest.delivery import editions, sending
+from digest.delivery.send_rate import shared_send_rate
+from digest.matching.query import QueryError
 from digest.models import Delivery, Edition
-from digest.query import QueryError
-from digest.send_rate import shared_send_rate
 from subscribers.models import Subscriber
 
 FREQUENCIES = ("daily", "weekly")

@@ -1,0 +1,525 @@
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from celery.result import EagerResult
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.admin.options import IncorrectLookupParameters
+from django.core.exceptions import PermissionDenied
+from django.db.models import Count, Q, QuerySet
+from django.http import HttpRequest, HttpResponse
+from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.html import format_html, format_html_join
+from django.utils.timesince import timesince
+
+from digest.console import admin_views, curation
+from digest.ingest import readers, sources
+from digest.ingest.fetching import FetchError
+from digest.ingest.readers import FeedError
+from digest.models import Delivery, Edition, FetchLog, Paper, Source
+from digest.tasks import ingest_source_task, resume_unfinished_task, retry_failed_task
+from lib.adminconfirm import confirmation_page, confirmed
+
+HEALTH_COLOURS = {
+    Source.Status.OK: "#1a7f37",
+    Source.Status.NOT_MODIFIED: "#1a7f37",
+    Source.Status.ERROR: "#cf222e",
+    Source.Status.NEVER: "#6e7781",
+}
+
+
+AUTO_KIND = "auto"
+
+
+class SourceForm(forms.ModelForm):
+    kind = forms.ChoiceField(
+        choices=[(AUTO_KIND, "Detect automatically (recommended)"), *Source.Kind.choices],
+        initial=AUTO_KIND,
+        help_text="Detected from the address, or else from what it serves now; the detected "
+        "kind is what is saved.",
+    )
+
+    class Meta:
+        model = Source
+        fields = ("name", "url", "kind", "enabled")
+
+    def clean_url(self) -> str:
+        url = self.cleaned_data["url"].strip()
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https"):
+            raise forms.ValidationError("Feeds are fetched over http or https only.")
+        if parts.username or parts.password:
+            raise forms.ValidationError(
+                "Leave credentials out of the URL: they would show in the admin and the logs."
+            )
+        clash = Source.objects.filter(url=url).exclude(pk=self.instance.pk).first()
+        if clash:
+            raise forms.ValidationError(f"“{clash.name}” already fetches this URL.")
+        return url
+
+    def clean(self) -> dict:
+        data = super().clean()
+        if data.get("kind") == AUTO_KIND and data.get("url"):
+            data["kind"] = self.detect_kind(data["url"])
+        host = urlsplit(data.get("url", "")).hostname or ""
+        kind = data.get("kind")
+        served = readers.kind_from_url(data.get("url", ""))
+        if served and kind in Source.Kind.values and kind != served:
+            self.add_error(
+                "kind",
+                f"This address serves {readers.KIND_NAMES[served]}: choose "
+                f"“{Source.Kind(served).label}” or “Detect automatically”.",
+            )
+        if kind == Source.Kind.ARXIV_API and host != "export.arxiv.org":
+            self.add_error("kind", "arXiv API queries live on export.arxiv.org/api/query.")
+        if kind == Source.Kind.ARXIV_RSS and not host.endswith("arxiv.org"):
+            self.add_error(
+                "kind",
+                "arXiv RSS listings live on rss.arxiv.org; for another "
+                "site's feed choose “RSS or Atom feed”.",
+            )
+        return data
+
+    def detect_kind(self, url: str) -> str:
+        try:
+            return sources.detect_source_kind(url)
+        except (FetchError, FeedError) as exc:
+            self.add_error("kind", f"Could not detect the kind: {exc}. Choose it yourself.")
+            return AUTO_KIND
+
+
+@admin.register(Source)
+class SourceAdmin(admin.ModelAdmin):
+    form = SourceForm
+    list_display = (
+        "name",
+        "kind",
+        "enabled",
+        "health",
+        "last_fetched",
+        "consecutive_failures",
+        "paper_count",
+    )
+    list_filter = ("enabled", "kind", "last_status")
+    search_fields = ("name", "url")
+    readonly_fields = (
+        "last_fetched_at",
+        "last_status",
+        "last_error",
+        "consecutive_failures",
+        "etag",
+        "last_modified",
+        "created_at",
+        "recent_fetches",
+    )
+    actions = ("fetch_now", "test_fetch", "enable", "disable")
+
+    def get_urls(self) -> list:
+        view = self.admin_site.admin_view(self.test_fetch_view)
+        return [
+            path("<int:pk>/test-fetch/", view, name="digest_source_test_fetch"),
+            *super().get_urls(),
+        ]
+
+    def test_fetch_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        return admin_views.test_fetch(request, pk, self.admin_site.each_context(request))
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Source | None = None) -> tuple:
+        return (*self.readonly_fields, "test_fetch_link") if obj else self.readonly_fields
+
+    @admin.display(description="Test fetch")
+    def test_fetch_link(self, source: Source) -> str:
+        url = reverse("admin:digest_source_test_fetch", args=[source.pk])
+        return format_html(
+            '<a href="{}">Test fetch: show what would be ingested</a> (stores nothing)', url
+        )
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Source]:
+        return super().get_queryset(request).annotate(paper_total=Count("papers"))
+
+    @admin.display(description="Health", ordering="last_status")
+    def health(self, source: Source) -> str:
+        label = source.get_last_status_display()
+        if source.last_status == Source.Status.ERROR:
+            label = f"{label}: {source.last_error[:120]}"
+        return format_html(
+            '<span style="color:{}">●</span> {}', HEALTH_COLOURS[source.last_status], label
+        )
+
+    @admin.display(description="Recent fetches")
+    def recent_fetches(self, source: Source) -> str:
+        rows = format_html_join(
+            "",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            (
+                (
+                    f"{log.started_at:%Y-%m-%d %H:%M}",
+                    log.get_status_display(),
+                    f"{log.new} new, {log.updated} updated, {log.rejected} rejected",
+                    log.error,
+                )
+                for log in source.fetch_logs.all()[:20]
+            ),
+        )
+        return (
+            format_html(
+                "<table><tr><th>When</th><th>Status</th><th>Papers</th><th>Error</th>"
+                "</tr>{}</table>",
+                rows,
+            )
+            if rows
+            else "No fetches yet."
+        )
+
+    @admin.display(description="Last fetched", ordering="last_fetched_at")
+    def last_fetched(self, source: Source) -> str:
+        return f"{timesince(source.last_fetched_at)} ago" if source.last_fetched_at else "never"
+
+    @admin.display(description="Papers", ordering="paper_total")
+    def paper_count(self, source: Source) -> int:
+        return source.paper_total
+
+    @admin.action(description="Fetch now", permissions=["change"])
+    def fetch_now(self, request: HttpRequest, queryset: QuerySet[Source]) -> None:
+        results = [ingest_source_task.delay(source.pk) for source in queryset]
+        # With tasks in-process (eager, no worker) the fetch has already run: say how it went.
+        done = [result.get() for result in results if isinstance(result, EagerResult)]
+        for summary in done:
+            self.message_user(request, f"Fetched {summary}", messages.INFO)
+        if queued := len(results) - len(done):
+            self.message_user(
+                request,
+                f"Queued {queued} source(s) for fetching by a worker; their recent fetches "
+                "show the outcome.",
+                messages.SUCCESS,
+            )
+
+    @admin.action(
+        description="Test fetch (show what would be ingested, store nothing)",
+        permissions=["change"],
+    )
+    def test_fetch(self, request: HttpRequest, queryset: QuerySet[Source]) -> HttpResponse | None:
+        if queryset.count() != 1:
+            self.message_user(request, "Choose one source to test.", messages.WARNING)
+            return None
+        return admin_views.test_fetch(
+            request, queryset.get().pk, self.admin_site.each_context(request)
+        )
+
+    @admin.action(description="Enable", permissions=["change"])
+    def enable(self, request: HttpRequest, queryset: QuerySet[Source]) -> None:
+        done = queryset.update(enabled=True)
+        self.message_user(request, f"Enabled {done} source(s).", messages.SUCCESS)
+
+    @admin.action(description="Disable (stop fetching)", permissions=["change"])
+    def disable(self, request: HttpRequest, queryset: QuerySet[Source]) -> HttpResponse | None:
+        if not confirmed(request):
+            return confirmation_page(
+                self,
+                request,
+                queryset,
+                action="disable",
+                title="Disable these sources?",
+                consequence="They will not be fetched until enabled again; their papers stay.",
+                button="Yes, disable them",
+            )
+        done = queryset.update(enabled=False)
+        self.message_user(request, f"Disabled {done} source(s).", messages.SUCCESS)
+        return None
+
+
+@admin.register(FetchLog)
+class FetchLogAdmin(admin.ModelAdmin):
+    list_display = (
+        "started_at",
+        "label",
+        "status",
+        "new",
+        "updated",
+        "unchanged",
+        "rejected",
+        "duration_ms",
+        "error",
+    )
+    list_filter = ("status", "source")
+    search_fields = ("label", "error")
+    date_hierarchy = "started_at"
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: FetchLog | None = None) -> bool:
+        return False
+
+
+class CategoryFilter(admin.SimpleListFilter):
+    title = "category"
+    parameter_name = "category"
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list:
+        # The most common categories among recent papers (a bounded sample, not a full scan).
+        counts: dict[str, int] = {}
+        for categories in Paper.objects.values_list("categories", flat=True)[:3000]:
+            for category in categories or ():
+                counts[category] = counts.get(category, 0) + 1
+        top = sorted(counts, key=lambda c: (-counts[c], c))[:20]
+        return [(c, c) for c in sorted(top)]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Paper]) -> QuerySet[Paper]:
+        if self.value() and not self.value().isprintable():
+            # No category holds control characters, and PostgreSQL refuses a NUL outright:
+            # the admin's "incorrect lookup" answer instead of a server error.
+            raise IncorrectLookupParameters("a category has no control characters")
+        if self.value():
+            # Works on SQLite and PostgreSQL alike: the quoted name in the JSON text.
+            return queryset.filter(categories__icontains=f'"{self.value()}"')
+        return queryset
+
+
+@admin.register(Paper)
+class PaperAdmin(admin.ModelAdmin):
+    list_display = ("title_short", "arxiv_id", "source", "first_seen_at", "upvotes", "hidden")
+    list_filter = (
+        "hidden",
+        "source",
+        CategoryFilter,
+        "announce_type",
+        ("first_seen_at", admin.DateFieldListFilter),
+    )
+    search_fields = ("title", "abstract", "authors", "key", "arxiv_id")
+    date_hierarchy = "first_seen_at"
+    readonly_fields = ("key", "first_seen_at", "updated_at", "source", "merged_into")
+    list_select_related = ("source",)
+    show_full_result_count = False
+    actions = ("hide", "unhide", "merge_papers")
+
+    def save_model(self, request: HttpRequest, obj: Paper, form: forms.Form, change: bool) -> None:  # noqa: FBT001 - Django's signature
+        obj.updated_at = timezone.now()  # digests and pages pick up the edit
+        super().save_model(request, obj, form, change)
+
+    @admin.action(description="Hide from digests and the site", permissions=["change"])
+    def hide(self, request: HttpRequest, queryset: QuerySet[Paper]) -> HttpResponse | None:
+        if not confirmed(request):
+            return confirmation_page(
+                self,
+                request,
+                queryset,
+                action="hide",
+                title="Hide these papers?",
+                consequence="They will not appear in any digest, the landing page or previews "
+                "until shown again.",
+                button="Yes, hide them",
+            )
+        done = curation.set_hidden(queryset, hidden=True)
+        self.message_user(request, f"Hid {done} paper(s).", messages.SUCCESS)
+        return None
+
+    @admin.action(description="Show again", permissions=["change"])
+    def unhide(self, request: HttpRequest, queryset: QuerySet[Paper]) -> None:
+        done = curation.set_hidden(queryset, hidden=False)
+        self.message_user(request, f"{done} paper(s) shown again.", messages.SUCCESS)
+
+    @admin.action(description="Merge duplicates…", permissions=["change"])
+    def merge_papers(self, request: HttpRequest, queryset: QuerySet[Paper]) -> HttpResponse | None:
+        papers = list(queryset[:20])
+        if len(papers) < 2:
+            self.message_user(request, "Choose two or more papers to merge.", messages.WARNING)
+            return None
+        return admin_views.merge_papers(request, papers, self.admin_site.each_context(request))
+
+    @admin.display(description="Title", ordering="title")
+    def title_short(self, paper: Paper) -> str:
+        return paper.title[:100]
+
+
+@admin.register(Edition)
+class EditionAdmin(admin.ModelAdmin):
+    list_display = (
+        "label",
+        "window_start",
+        "window_end",
+        "planned_at",
+        "sent",
+        "skipped",
+        "failed",
+        "unfinished",
+        "deliveries",
+    )
+    list_filter = ("frequency",)
+    date_hierarchy = "period"
+    readonly_fields = (
+        "frequency",
+        "period",
+        "window_start",
+        "window_end",
+        "created_at",
+        "planned_at",
+        "sent",
+        "skipped",
+        "failed",
+        "unfinished",
+        "deliveries",
+        "failure_reasons",
+    )
+    actions = ("retry_failed", "resume_unfinished")
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Edition]:
+        def count(*statuses: str) -> Count:
+            return Count("deliveries", filter=Q(deliveries__status__in=statuses))
+
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(
+                n_sent=count("sent"),
+                n_skipped=count("skipped"),
+                n_failed=count("failed"),
+                n_unfinished=count("planned", "sending"),
+            )
+        )
+
+    @admin.display(description="Sent", ordering="n_sent")
+    def sent(self, edition: Edition) -> int:
+        return edition.n_sent
+
+    @admin.display(description="Skipped", ordering="n_skipped")
+    def skipped(self, edition: Edition) -> int:
+        return edition.n_skipped
+
+    @admin.display(description="Failed", ordering="n_failed")
+    def failed(self, edition: Edition) -> int:
+        return edition.n_failed
+
+    @admin.display(description="Unfinished", ordering="n_unfinished")
+    def unfinished(self, edition: Edition) -> int:
+        return edition.n_unfinished
+
+    @admin.display(description="Deliveries")
+    def deliveries(self, edition: Edition) -> str:
+        url = reverse("admin:digest_delivery_changelist") + f"?edition__id__exact={edition.pk}"
+        return format_html('<a href="{}">All deliveries</a>', url)
+
+    @admin.display(description="Why deliveries failed or were skipped")
+    def failure_reasons(self, edition: Edition) -> str:
+        rows = (
+            Delivery.objects.filter(edition=edition, status__in=["failed", "skipped"])
+            .values_list("status", "failure_reason")
+            .annotate(n=Count("id"))
+            .order_by("-n")[:20]
+        )
+        body = format_html_join("", "<tr><td>{}</td><td>{}</td><td>{}</td></tr>", rows)
+        if not body:
+            return "None."
+        return format_html(
+            "<table><tr><th>Status</th><th>Reason</th><th>Deliveries</th></tr>{}</table>", body
+        )
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Edition | None = None) -> bool:
+        return False  # history is read-only; "retry failed" and "resume" are actions
+
+    def has_retry_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("digest.retry_edition")
+
+    @admin.action(description="Retry failed deliveries", permissions=["retry"])
+    def retry_failed(
+        self, request: HttpRequest, queryset: QuerySet[Edition]
+    ) -> HttpResponse | None:
+        failed = Delivery.objects.filter(edition__in=queryset, status="failed").count()
+        if not confirmed(request):
+            return confirmation_page(
+                self,
+                request,
+                queryset,
+                action="retry_failed",
+                title="Retry failed deliveries?",
+                consequence=f"{failed} failed deliveries get a fresh set of attempts and are "
+                "sent again now. Deliveries already sent are never sent twice.",
+                button="Yes, retry them",
+            )
+        for edition in queryset:
+            retry_failed_task.delay(edition.pk)
+        self.message_user(request, f"Retrying {failed} failed deliveries.", messages.SUCCESS)
+        return None
+
+    @admin.action(description="Resume unfinished deliveries", permissions=["retry"])
+    def resume_unfinished(
+        self, request: HttpRequest, queryset: QuerySet[Edition]
+    ) -> HttpResponse | None:
+        unfinished = Delivery.objects.filter(
+            edition__in=queryset, status__in=[Delivery.Status.PLANNED, Delivery.Status.SENDING]
+        ).count()
+        if not confirmed(request):
+            return confirmation_page(
+                self,
+                request,
+                queryset,
+                action="resume_unfinished",
+                title="Resume unfinished deliveries?",
+                consequence=f"{unfinished} unfinished deliveries are handed to workers now, "
+                "those a stopped worker held included. One a live worker is sending is left "
+                "to it; none is sent twice.",
+                button="Yes, resume them",
+            )
+        for edition in queryset:
+            resume_unfinished_task.delay(edition.pk)
+        self.message_user(
+            request, f"Resuming {unfinished} unfinished deliveries.", messages.SUCCESS
+        )
+        return None
+
+
+@admin.register(Delivery)
+class DeliveryAdmin(admin.ModelAdmin):
+    list_display = ("edition", "subscriber", "status", "attempts", "sent_at", "failure_reason")
+    list_filter = ("status", "edition__frequency", "edition")
+    search_fields = ("subscriber__email",)
+    list_select_related = ("edition", "subscriber")
+    readonly_fields = (
+        "subscriber",
+        "edition",
+        "status",
+        "failure_reason",
+        "paper_ids",
+        "query",
+        "message_id",
+        "attempts",
+        "created_at",
+        "dispatched_at",
+        "claimed_at",
+        "sent_at",
+        "rendered_email",
+    )
+    show_full_result_count = False
+
+    def get_urls(self) -> list:
+        view = self.admin_site.admin_view(self.as_sent_view)
+        return [
+            path("<int:pk>/as-sent/", view, name="digest_delivery_as_sent"),
+            *super().get_urls(),
+        ]
+
+    def as_sent_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        return admin_views.delivery_as_sent(pk)
+
+    @admin.display(description="Email")
+    def rendered_email(self, delivery: Delivery) -> str:
+        if delivery.status != Delivery.Status.SENT:
+            return "Only sent deliveries have an email to show."
+        # Our page, not the subscriber's view-in-browser link: that one carries their token.
+        url = reverse("admin:digest_delivery_as_sent", args=[delivery.pk])
+        return format_html(
+            '<a href="{}" target="_blank">View the email as sent</a> (its links disabled)', url
+        )
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Delivery | None = None) -> bool:
+        return False

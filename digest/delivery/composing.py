@@ -1,0 +1,260 @@
+"""Email messages: subject, plain text and HTML from templates, with the headers that mailbox
+providers expect of bulk mail (List-Unsubscribe, one-click unsubscribe, List-Id, Message-ID).
+
+Templates live in templates/email/<kind>.subject.txt, .txt and .html, and every email is
+rendered from them, with autoescape, for sending, previews and the browser alike. The HTML's
+CSS is inlined (Gmail drops <style> in many cases); media queries for phones and dark mode
+stay in a <style data-css-inline="keep"> block for the clients that honour them.
+"""
+
+from __future__ import annotations
+
+import textwrap
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from email.utils import make_msgid
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+import css_inline
+from django.conf import settings
+from django.core.mail import EmailMultiAlternatives
+from django.template.loader import render_to_string
+
+from digest.matching import highlighting
+from digest.matching.index import Match
+from digest.matching.query import QueryError, parse_query
+from digest.models import Edition
+from lib.lru import LRU
+from subscribers import links
+
+if TYPE_CHECKING:
+    from digest.models import Delivery, Paper
+    from subscribers.models import Subscriber
+
+TITLE_LIMIT = 200  # characters of a title shown; feeds can carry anything
+# Characters of each abstract shown: shorter in long digests, so that the largest (50 papers,
+# every word highlighted) stays under 90 kB of HTML, well below Gmail's clipping at ~102 kB.
+EXCERPT_LENGTH, SHORT_EXCERPT_LENGTH, LONG_DIGEST = 320, 160, 20
+Segments = highlighting.Segments
+KEPT_HIGHLIGHTS = 5_000  # (paper, matched words) pairs a chunk keeps highlights for
+
+
+def site_domain() -> str:
+    return urlsplit(settings.SITE_URL).hostname or "localhost"
+
+
+def new_message_id(unique: str | None = None) -> str:
+    """A Message-ID on our domain; pass `unique` (random, stored) for a stable one."""
+    if unique:
+        return f"<{unique}@{site_domain()}>"
+    return make_msgid(domain=site_domain())
+
+
+def build_message(
+    kind: str,
+    to: str,
+    context: dict[str, Any],
+    *,
+    unsubscribe_url: str = "",
+    unsubscribe_mailto: str = "",
+    message_id: str = "",
+    tags: tuple[str, ...] = (),
+    metadata: dict[str, str] | None = None,
+) -> EmailMultiAlternatives:
+    """Render templates/email/<kind>.* into a message with both parts and the headers
+    mailbox providers expect of bulk mail."""
+    subject, text, html = render_parts(kind, context)
+    headers = {
+        "Message-ID": message_id or new_message_id(),
+        "List-Id": f"{settings.SITE_NAME} <digest.{site_domain()}>",
+    }
+    if unsubscribe_url:
+        targets = [f"<{unsubscribe_url}>"]
+        if unsubscribe_mailto:
+            targets.append(f"<mailto:{unsubscribe_mailto}?subject=unsubscribe>")
+        headers["List-Unsubscribe"] = ", ".join(targets)
+        # RFC 8058: mailbox providers POST "List-Unsubscribe=One-Click" to the https URL.
+        headers["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+    message = EmailMultiAlternatives(
+        subject=subject, body=text, from_email=settings.DEFAULT_FROM_EMAIL, to=[to], headers=headers
+    )
+    message.attach_alternative(html, "text/html")
+    # Read by django-anymail backends (so ESP events map back to us); other backends ignore them.
+    message.tags = list(tags)  # type: ignore[attr-defined]
+    message.metadata = metadata or {}  # type: ignore[attr-defined]
+    return message
+
+
+def render_parts(kind: str, context: dict[str, Any]) -> tuple[str, str, str]:
+    """Subject, plain text and HTML (CSS inlined) of templates/email/<kind>.*."""
+    context = {"site_name": settings.SITE_NAME, "site_url": settings.SITE_URL, **context}
+    subject = " ".join(render_to_string(f"email/{kind}.subject.txt", context).split())
+    text = render_to_string(f"email/{kind}.txt", context)
+    html = _inliner().inline(render_to_string(f"email/{kind}.html", context))
+    return subject, text, html
+
+
+@lru_cache(maxsize=1)
+def _inliner() -> css_inline.CSSInliner:
+    return css_inline.CSSInliner(load_remote_stylesheets=False)
+
+
+# --- digests ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PaperItem:
+    """One paper of a digest as the templates show it: the words that matched marked, and
+    each value ready to print (a digest shows hundreds; each lookup in a template costs)."""
+
+    title: highlighting.Segments
+    excerpt: highlighting.Segments
+    excerpt_text: str  # the excerpt for the plain-text part, wrapped
+    url: str  # the abstract page
+    pdf_url: str
+    authors: str
+    upvotes: str  # "1,234 upvotes", or "" for none
+    matched: str  # the topics that matched
+    fields: str  # "title, abstract": where the words were found
+
+    @classmethod
+    def of(cls, paper: Paper, match: Match, marked: tuple[Segments, Segments, str]) -> PaperItem:
+        count = paper.upvotes or 0
+        return cls(
+            *marked,
+            url=paper.abs_url,
+            pdf_url=paper.pdf_url,
+            authors=paper.authors_display,
+            upvotes=f"{count:,} upvote{'s' if count != 1 else ''}" if count else "",
+            matched=_clip(match.matched, 80),
+            fields=", ".join(match.fields),
+        )
+
+
+class Highlighter:
+    """Each paper's title and excerpt with a match's words marked. Subscribers with the same
+    words share the result (data, not markup), kept per run up to a bound."""
+
+    def __init__(self) -> None:
+        self._marked: LRU[tuple[object, ...], tuple[Segments, Segments, str]] = LRU(KEPT_HIGHLIGHTS)
+        self._indexed: dict[int, tuple[highlighting.IndexedText, highlighting.IndexedText]] = {}
+
+    def item(self, paper: Paper, match: Match, excerpt_length: int = EXCERPT_LENGTH) -> PaperItem:
+        key = (paper.pk, match.stems, match.prefixes, excerpt_length)
+        marked = self._marked.get_or_make(
+            key, lambda: self._mark(paper, match.stems, match.prefixes, excerpt_length)
+        )
+        return PaperItem.of(paper, match, marked)
+
+    def _mark(
+        self, paper: Paper, stems: frozenset[str], prefixes: tuple[str, ...], excerpt_length: int
+    ) -> tuple[Segments, Segments, str]:
+        words = Match(paper.pk, 0.0, (), (), (), stems, prefixes)
+        title_index, abstract_index = self._index(paper)
+        title = _clip(paper.title, TITLE_LIMIT)
+        excerpt = highlighting.excerpt(paper.abstract, words, excerpt_length, abstract_index)
+        text = textwrap.fill("".join(part for part, _ in excerpt), 72, subsequent_indent="   ")
+        return (
+            highlighting.highlight(title, words, title_index if title == paper.title else None),
+            excerpt,
+            text,
+        )
+
+    def _index(self, paper: Paper) -> tuple[highlighting.IndexedText, highlighting.IndexedText]:
+        # One per paper of the run's editions: bounded by the papers the run holds anyway.
+        found = self._indexed.get(paper.pk)
+        if found is None:
+            found = self._indexed[paper.pk] = (
+                highlighting.IndexedText.of(paper.title),
+                highlighting.IndexedText.of(paper.abstract),
+            )
+        return found
+
+
+def digest_message(
+    subscriber: Subscriber,
+    edition: Edition,
+    matches: Sequence[Match],
+    papers: dict[int, Paper],
+    *,
+    delivery: Delivery | None = None,
+    urls: links.EmailLinks | None = None,
+    highlighter: Highlighter | None = None,
+    page_notice: bool = False,
+) -> EmailMultiAlternatives:
+    """One subscriber's digest: the same rendering for sending, previews and the browser.
+    `urls` default to the subscriber's own links; previews pass inert ones. `page_notice`
+    (the view-in-browser page) warns that the page's links are the subscriber's."""
+    urls = urls or links.email_links(subscriber, delivery)
+    highlighter = highlighter or Highlighter()
+    length = SHORT_EXCERPT_LENGTH if len(matches) > LONG_DIGEST else EXCERPT_LENGTH
+    items = [
+        highlighter.item(papers[m.paper_id], m, length) for m in matches if m.paper_id in papers
+    ]
+    context = {
+        "subject": digest_subject(matches, edition),
+        "preheader": _clip(papers[matches[0].paper_id].title, 110) if items else "",
+        "heading": _heading(len(items)),
+        "edition_label": _edition_label(edition),
+        "items": items,
+        "frequency": subscriber.get_frequency_display().lower(),
+        "recipient": subscriber.email,
+        "topics": ", ".join(_topics(subscriber.query)),
+        "urls": urls,
+        "page_notice_for": subscriber.email if page_notice else "",
+    }
+    metadata = {"frequency": edition.frequency}
+    if delivery:
+        metadata.update(delivery=str(delivery.pk), edition=str(edition.pk))
+    return build_message(
+        "digest",
+        subscriber.email,
+        context,
+        unsubscribe_url=urls.unsubscribe,
+        unsubscribe_mailto=links.unsubscribe_mailto() if urls.unsubscribe else "",
+        # Stable per delivery: a re-send after a crash carries the same id, which mailbox
+        # providers use to fold the duplicate away.
+        message_id=new_message_id(delivery.message_key) if delivery and delivery.pk else "",
+        tags=("digest",),  # one tag: Postmark allows no more
+        metadata=metadata,
+    )
+
+
+def digest_subject(matches: Sequence[Match], edition: Edition) -> str:
+    """ "5 new papers on federated learning, pruning — Nov 24" """
+    when = f"{edition.period:%b} {edition.period.day}"
+    if edition.frequency == Edition.Frequency.WEEKLY:
+        when = f"week of {when}"
+    if not matches:
+        return f"Nothing new on your topics — {when}"
+    counts = Counter(topic for m in matches for topic in m.topics)
+    names = [_clip(topic) for topic, _ in counts.most_common(2)]
+    more = " and more" if len(counts) > 2 else ""
+    noun = "paper" if len(matches) == 1 else "papers"
+    return f"{len(matches)} new {noun} on {', '.join(names)}{more} — {when}"
+
+
+def _heading(count: int) -> str:
+    if not count:
+        return "Nothing new on your topics this time"
+    return f"{count} new paper{'s' if count != 1 else ''} on your topics"
+
+
+def _edition_label(edition: Edition) -> str:
+    if edition.frequency == Edition.Frequency.WEEKLY:
+        return f"Weekly digest · week of {edition.period:%B} {edition.period.day}"
+    return f"Daily digest · {edition.period:%A, %B} {edition.period.day}"
+
+
+def _topics(query: str) -> list[str]:
+    try:
+        return [topic.text for topic in parse_query(query).topics]
+    except QueryError:
+        return [query]
+
+
+def _clip(text: str, limit: int = 40) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"

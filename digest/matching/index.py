@@ -1,0 +1,383 @@
+"""Which papers each subscriber gets, in which order, and why.
+
+build_index() tokenises and stems an edition's papers once into an inverted index whose
+postings are bitmasks (Python ints, bit i = paper i). A term is evaluated once per index, a
+topic once per index, and a subscriber's digest is built from their topics' results: a slice of
+one topic's ranked list, the few papers in a small union scored directly, or (for broad topics
+that match much of the edition) their relevance vectors summed in NumPy. Per-subscriber work
+follows what matched. An index holds no global state: each Celery task builds its own.
+
+Scoring, per paper and subscriber:
+    score = sum over matched topics of relevance + 1.0 * trending + 0.5 * recency
+    relevance = for each required term, its best alternative's weight:
+                title 3, abstract 1, author 3, category 1 (a term found in title and abstract
+                scores 4); phrases count 1.5x; a topic of several bare words earns +1.5 when
+                they appear together, in order, as in the query
+    trending = log(1 + upvotes) / log(1 + the most upvotes in the index)      (0..1)
+    recency  = position of the paper's date between the oldest and newest     (0..1)
+"""
+
+from __future__ import annotations
+
+import math
+from bisect import bisect_left
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+import numpy as np
+
+from digest.matching.query import Query, Term, Topic
+from digest.matching.text import stem_all, words
+from lib.lru import LRU
+
+FIELD_WEIGHT = {"title": 3.0, "abstract": 1.0, "author": 3.0, "category": 1.0}
+PHRASE_FACTOR = 1.5
+TOGETHER_BONUS = 1.5
+TREND_WEIGHT = 1.0
+RECENCY_WEIGHT = 0.5
+TIE_EPSILON = 1e-9
+DIRECT_SCORING_LIMIT = 4  # score the whole union when it is at most 4x the digest size
+MEMO_SIZE = 50_000  # terms, topics and selections each index remembers (most recently used)
+SEPARATOR = "\x00"  # between authors, so a phrase never spans two names
+TEXT_FIELDS = ("title", "abstract", "author")
+ANY_FIELDS = ("title", "abstract")
+
+
+@dataclass(frozen=True)
+class PaperText:
+    """What matching needs of a paper; built from Paper rows by the caller."""
+
+    id: int
+    title: str
+    abstract: str = ""
+    authors: tuple[str, ...] = ()
+    categories: tuple[str, ...] = ()
+    upvotes: int | None = None
+    published: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)  # kept by the thousand while a worker sends
+class Match:
+    """One paper in a digest and why: rendered by the email, the preview and `match --json`."""
+
+    paper_id: int
+    score: float
+    topics: tuple[str, ...]  # the subscriber's topics that matched, as they typed them
+    terms: tuple[str, ...]  # the query terms found, e.g. ("federated", "learning")
+    fields: tuple[str, ...]  # where they were found: title, abstract, author, category
+    stems: frozenset[str]  # word stems to highlight in the title and abstract
+    prefixes: tuple[str, ...]  # word prefixes to highlight
+
+    @property
+    def matched(self) -> str:
+        return ", ".join(self.topics)
+
+
+@dataclass(frozen=True)
+class TermHit:
+    mask: int
+    by_field: tuple[tuple[str, int], ...]
+    factor: float
+
+    def weight(self, paper: int) -> float:
+        bit = 1 << paper
+        return self.factor * sum(FIELD_WEIGHT[f] for f, m in self.by_field if m & bit)
+
+
+@dataclass
+class TopicHits:
+    mask: int
+    relevance: dict[int, float]  # paper -> this topic's relevance
+    ranked: list[tuple[float, int]]  # (relevance + quality, paper), best first
+    dense: np.ndarray | None = None  # relevance of every paper (0 = no match), built on demand
+
+
+NO_HITS = TopicHits(0, {}, [])
+NO_TERM = TermHit(0, (), 1.0)
+
+
+def build_index(papers: Sequence[PaperText], memo_size: int = MEMO_SIZE) -> PaperIndex:
+    """Index an edition's papers (pass them newest first: ties keep that order); it remembers
+    the `memo_size` most recently used terms, topics and selections."""
+    return PaperIndex(papers, memo_size)
+
+
+def match_papers(query: Query, index: PaperIndex, limit: int = 10) -> list[Match]:
+    """A subscriber's digest: their top `limit` papers, each with its explanation."""
+    return [
+        index.explain(query.topics, paper, score)
+        for score, paper in index.select(query.topics, limit)
+    ]
+
+
+class PaperIndex:
+    def __init__(self, papers: Sequence[PaperText], memo_size: int = MEMO_SIZE) -> None:
+        self.papers = list(papers)
+        self.everything = (1 << len(self.papers)) - 1
+        self.sequences: dict[str, list[tuple[str, ...]]] = {}
+        self.postings: dict[str, dict[str, int]] = {}
+        self.raw: dict[str, dict[str, int]] = {}
+        self.vocabulary: dict[str, list[str]] = {}
+        self.categories = _postings(
+            (i, {c.casefold() for c in p.categories}) for i, p in enumerate(self.papers)
+        )
+        for field in TEXT_FIELDS:
+            self._index_field(field)
+        self.quality = _quality(self.papers)
+        self.quality_array = np.array(self.quality)
+        self._terms: LRU[str, TermHit] = LRU(memo_size)
+        self._topics: LRU[str, TopicHits] = LRU(memo_size)
+        self._selections: LRU[tuple[tuple[str, ...], int], list[tuple[float, int]]] = LRU(memo_size)
+
+    def _index_field(self, field: str) -> None:
+        raw_words = [_field_words(paper, field) for paper in self.papers]
+        stems = stem_all(w for ws in raw_words for w in ws)
+        stems[SEPARATOR] = SEPARATOR
+        self.sequences[field] = [tuple(stems[w] for w in ws) for ws in raw_words]
+        self.postings[field] = _postings(enumerate(map(set, self.sequences[field])))
+        self.raw[field] = _postings(enumerate(map(set, raw_words)))
+        self.vocabulary[field] = sorted(self.raw[field])
+
+    # --- terms and topics, each evaluated once per index ------------------------------------
+
+    def term(self, term: Term) -> TermHit:
+        return self._terms.get_or_make(term.key, lambda: self._evaluate(term))
+
+    def _evaluate(self, term: Term) -> TermHit:
+        if term.field == "category":
+            mask = self._category_mask(term)
+            return TermHit(mask, (("category", mask),), 1.0)
+        fields = ANY_FIELDS if term.field == "any" else (term.field,)
+        by_field = tuple((f, self._field_mask(term, f)) for f in fields)
+        mask = 0
+        for _, field_mask in by_field:
+            mask |= field_mask
+        return TermHit(mask, by_field, PHRASE_FACTOR if term.kind == "phrase" else 1.0)
+
+    def _field_mask(self, term: Term, field: str) -> int:
+        if term.kind == "prefix":
+            return self._prefix_mask(self.raw[field], self.vocabulary[field], term.tokens[0])
+        postings = self.postings[field]
+        mask = self.everything
+        for token in term.tokens:
+            mask &= postings.get(token, 0)
+            if not mask:
+                return 0
+        if term.kind == "phrase":
+            sequences = self.sequences[field]
+            mask = _mask(p for p in _bits(mask) if _contains(sequences[p], term.tokens))
+        return mask
+
+    def _prefix_mask(self, raw: dict[str, int], vocabulary: list[str], prefix: str) -> int:
+        mask = 0
+        for word in vocabulary[bisect_left(vocabulary, prefix) :]:
+            if not word.startswith(prefix):
+                break
+            mask |= raw[word]
+        return mask
+
+    def _category_mask(self, term: Term) -> int:
+        value = term.tokens[0]
+        if term.kind != "prefix":
+            return self.categories.get(value, 0)
+        return _mask_union(m for c, m in self.categories.items() if c.startswith(value))
+
+    def topic(self, topic: Topic) -> TopicHits:
+        return self._topics.get_or_make(topic.key, lambda: self._evaluate_topic(topic))
+
+    def _evaluate_topic(self, topic: Topic) -> TopicHits:
+        mask = self.everything
+        clauses = []
+        for clause in topic.required:
+            hits = [self.term(term) for term in clause]
+            mask &= _mask_union(hit.mask for hit in hits)
+            if not mask:
+                return NO_HITS
+            clauses.append(hits)
+        for term in topic.excluded:
+            mask &= ~self.term(term).mask
+        if not mask:
+            return NO_HITS
+        together = _together_words(topic)
+        relevance = {}
+        for paper in _bits(mask):
+            score = sum(max(hit.weight(paper) for hit in hits) for hits in clauses)
+            if together and self._appear_together(paper, together):
+                score += TOGETHER_BONUS
+            relevance[paper] = score
+        ranked = sorted(((r + self.quality[p], p) for p, r in relevance.items()), key=_best_first)
+        return TopicHits(mask, relevance, ranked)
+
+    def _appear_together(self, paper: int, stems: tuple[str, ...]) -> bool:
+        return any(_contains(self.sequences[f][paper], stems) for f in ANY_FIELDS)
+
+    # --- a subscriber's digest --------------------------------------------------------------
+
+    def select(self, topics: Sequence[Topic], limit: int) -> list[tuple[float, int]]:
+        """The best `limit` (score, paper) pairs for a subscriber with these topics."""
+        key = (tuple(topic.key for topic in topics), limit)
+        chosen = self._selections.get(key)
+        if chosen is None:
+            hits = [h for h in map(self.topic, topics) if h.mask]
+            chosen = self._selections.put(key, self._top(hits, limit))
+        return chosen
+
+    def count(self, topics: Sequence[Topic]) -> int:
+        """How many papers match any of these topics."""
+        return _mask_union(self.topic(t).mask for t in topics).bit_count()
+
+    def _top(self, hits: list[TopicHits], limit: int) -> list[tuple[float, int]]:
+        if not hits:
+            return []
+        if len(hits) == 1:
+            return hits[0].ranked[:limit]
+        union = _mask_union(h.mask for h in hits)
+        if union.bit_count() <= DIRECT_SCORING_LIMIT * limit:
+            scored = [(self._score(p, hits), p) for p in _bits(union)]
+            return sorted(scored, key=_best_first)[:limit]
+        return self._dense_top(hits, limit)
+
+    def _score(self, paper: int, hits: list[TopicHits]) -> float:
+        return self.quality[paper] + sum(h.relevance.get(paper, 0.0) for h in hits)
+
+    def _dense_top(self, hits: list[TopicHits], limit: int) -> list[tuple[float, int]]:
+        # Broad topics ("learning", "model") match much of the edition; summing their
+        # relevance vectors in NumPy beats scoring hundreds of papers one by one in Python.
+        total = self._dense(hits[0]).copy()
+        for h in hits[1:]:
+            total += self._dense(h)
+        # Every match has relevance >= 1, so 0 means "matched no topic".
+        scores = np.where(total > 0, total + self.quality_array, -1.0)
+        if limit < len(scores):
+            scores_idx = np.argpartition(scores, len(scores) - limit)[-limit:]
+        else:
+            scores_idx = np.arange(len(scores))
+        chosen = [(float(scores[i]), int(i)) for i in scores_idx if scores[i] > 0]
+        return sorted(chosen, key=_best_first)
+
+    def _dense(self, hits: TopicHits) -> np.ndarray:
+        if hits.dense is None:
+            dense = np.zeros(len(self.papers))
+            dense[list(hits.relevance)] = list(hits.relevance.values())
+            hits.dense = dense
+        return hits.dense
+
+    def explain(self, topics: Sequence[Topic], paper: int, score: float) -> Match:
+        """Why `paper` is in the digest: topics, terms and fields that matched."""
+        bit = 1 << paper
+        matched_topics, terms, fields, stems, prefixes = [], {}, {}, set(), {}
+        for topic in topics:
+            if not self.topic(topic).mask & bit:
+                continue
+            matched_topics.append(topic.text)
+            for term in (t for clause in topic.required for t in clause):
+                hit = self.term(term)
+                if not hit.mask & bit:
+                    continue
+                terms[term.text] = None
+                fields.update((f, None) for f, m in hit.by_field if m & bit)
+                if term.kind == "prefix" and term.field != "category":
+                    prefixes[term.tokens[0]] = None
+                elif term.kind in ("word", "phrase"):
+                    stems.update(term.tokens)
+        return Match(
+            paper_id=self.papers[paper].id,
+            score=round(score, 3),
+            topics=tuple(matched_topics),
+            terms=tuple(terms),
+            fields=tuple(fields),
+            stems=frozenset(stems),
+            prefixes=tuple(prefixes),
+        )
+
+
+# --- helpers -------------------------------------------------------------------------------------
+
+
+def _field_words(paper: PaperText, field: str) -> list[str]:
+    if field == "title":
+        return words(paper.title)
+    if field == "abstract":
+        return words(paper.abstract)
+    found: list[str] = []
+    for name in paper.authors:
+        found += [*words(name), SEPARATOR]
+    return found
+
+
+def _postings(rows: Iterable[tuple[int, set[str]]]) -> dict[str, int]:
+    postings: dict[str, int] = {}
+    for i, tokens in rows:
+        bit = 1 << i
+        for token in tokens:
+            postings[token] = postings.get(token, 0) | bit
+    return postings
+
+
+def _quality(papers: list[PaperText]) -> list[float]:
+    top = max((p.upvotes or 0 for p in papers), default=0)
+    stamps = [p.published.timestamp() for p in papers if p.published]
+    oldest, newest = (min(stamps), max(stamps)) if stamps else (0.0, 0.0)
+    span = newest - oldest
+    quality = []
+    for i, p in enumerate(papers):
+        trend = math.log1p(p.upvotes or 0) / math.log1p(top) if top else 0.0
+        if p.published is None:
+            recency = 0.0
+        else:
+            recency = (p.published.timestamp() - oldest) / span if span else 1.0
+        # A unique, tiny tie-breaker (earlier in the index wins) makes every ranking exact
+        # and deterministic, including which papers argpartition keeps at the cut.
+        tie_breaker = (len(papers) - i) * TIE_EPSILON
+        quality.append(TREND_WEIGHT * trend + RECENCY_WEIGHT * recency + tie_breaker)
+    return quality
+
+
+def _together_words(topic: Topic) -> tuple[str, ...]:
+    """The stems of a topic made only of bare words (federated learning), in query order."""
+    if len(topic.required) < 2:
+        return ()
+    terms = [clause[0] for clause in topic.required if len(clause) == 1]
+    if len(terms) != len(topic.required) or any(
+        t.kind != "word" or t.field != "any" for t in terms
+    ):
+        return ()
+    return tuple(t.tokens[0] for t in terms)
+
+
+def _contains(sequence: tuple[str, ...], phrase: tuple[str, ...]) -> bool:
+    size, first, start = len(phrase), phrase[0], 0
+    while True:
+        try:
+            start = sequence.index(first, start)
+        except ValueError:
+            return False
+        if sequence[start : start + size] == phrase:
+            return True
+        start += 1
+
+
+def _bits(mask: int) -> Iterator[int]:
+    while mask:
+        low = mask & -mask
+        yield low.bit_length() - 1
+        mask ^= low
+
+
+def _mask(indices: Iterable[int]) -> int:
+    mask = 0
+    for i in indices:
+        mask |= 1 << i
+    return mask
+
+
+def _mask_union(masks: Iterable[int]) -> int:
+    union = 0
+    for mask in masks:
+        union |= mask
+    return union
+
+
+def _best_first(entry: tuple[float, int]) -> tuple[float, int]:
+    return (-entry[0], entry[1])

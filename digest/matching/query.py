@@ -1,0 +1,236 @@
+"""The keyword language subscribers type, parsed into Query -> Topic -> clauses of Terms.
+
+One topic per line (or comma-separated); a paper matches when any topic matches. Inside a
+topic, bare words must all appear; "quoted phrases" must appear as consecutive words; OR joins
+alternatives; -word excludes; word* is a prefix; title:, abstract:, author:, category: scope a
+term. Parsing never raises anything but QueryError, whose message is shown to the user as-is.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Literal
+
+from digest.matching.text import fold, stem, words
+
+MAX_LENGTH = 2_000
+MAX_TOPICS = 25
+MAX_TERMS = 12
+MAX_PHRASE_WORDS = 8
+MIN_PREFIX = 2
+
+Kind = Literal["word", "phrase", "prefix", "category"]
+Field = Literal["any", "title", "abstract", "author", "category"]
+FIELDS: dict[str, Field] = {
+    "title": "title",
+    "ti": "title",
+    "abstract": "abstract",
+    "abs": "abstract",
+    "author": "author",
+    "authors": "author",
+    "au": "author",
+    "category": "category",
+    "cat": "category",
+}
+
+# A quoted phrase (possibly negated and scoped), an unclosed one, or a run of other characters.
+_LEXEME = re.compile(
+    r'(?P<phrase>-?(?:[A-Za-z]+:)?"[^"]*")|(?P<open>-?(?:[A-Za-z]+:)?"[^"]*$)|(?P<word>[^\s"]+)'
+)
+_SCOPE = re.compile(r"^([A-Za-z]+):(?!//)(.*)$", re.DOTALL)
+
+
+class QueryError(ValueError):
+    """A query we cannot use; `message` says why, in words for the person who typed it."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+@dataclass(frozen=True)
+class Term:
+    kind: Kind
+    field: Field
+    tokens: tuple[str, ...]  # stems (word, phrase), a folded prefix, or a category value
+    text: str  # how to show it: "mixture of experts", "grok*", "cs.lg"
+
+    @property
+    def key(self) -> str:
+        return f"{self.kind}:{self.field}:{' '.join(self.tokens)}"
+
+
+Clause = tuple[Term, ...]  # alternatives joined by OR
+
+
+@dataclass(frozen=True)
+class Topic:
+    text: str  # as typed, whitespace tidied: shown as "matched: <topic>"
+    required: tuple[Clause, ...]
+    excluded: tuple[Term, ...]
+    key: str  # identical for topics that match identically; caches key on it
+
+
+@dataclass(frozen=True)
+class Query:
+    topics: tuple[Topic, ...]
+
+    @property
+    def text(self) -> str:
+        return ", ".join(topic.text for topic in self.topics)
+
+
+@lru_cache(maxsize=50_000)
+def parse_query(text: str) -> Query:
+    """Parse what a subscriber typed; raise QueryError with a helpful message if unusable.
+    Cached (a Query is immutable): sending parses each subscriber's keywords twice, to match
+    and to name their topics, and many subscribers type the same."""
+    if len(text) > MAX_LENGTH:
+        raise QueryError(
+            f"Keep your keywords under {MAX_LENGTH:,} characters (yours have {len(text):,})."
+        )
+    pieces = split_topics(text)
+    if not pieces:
+        raise QueryError("Enter at least one topic, for example: federated learning")
+    if len(pieces) > MAX_TOPICS:
+        raise QueryError(f"Up to {MAX_TOPICS} topics, please (you have {len(pieces)}).")
+    topics = {topic.key: topic for topic in map(parse_topic, pieces)}
+    return Query(topics=tuple(topics.values()))
+
+
+def split_topics(text: str) -> list[str]:
+    """Split on new lines and on commas outside quotes; drop empty pieces."""
+    pieces: list[str] = []
+    for line in text.splitlines():
+        current, quoted = [], False
+        for ch in line:
+            if ch == '"':
+                quoted = not quoted
+            if ch == "," and not quoted:
+                pieces.append("".join(current))
+                current = []
+            else:
+                current.append(ch)
+        pieces.append("".join(current))
+    return [" ".join(piece.split()) for piece in pieces if piece.strip()]
+
+
+@lru_cache(maxsize=50_000)
+def parse_topic(text: str) -> Topic:
+    """Parse one topic (a line or comma-separated piece); cached, since topics repeat a lot."""
+    clauses: list[list[Term]] = []
+    excluded: list[Term] = []
+    joining = last_negated = False
+    for lexeme in _lexemes(text):
+        if lexeme == "OR":
+            if not clauses or joining or last_negated:
+                raise QueryError(_or_message(text))
+            joining = True
+            continue
+        term, last_negated = _parse_item(lexeme, text)
+        if last_negated:
+            if joining:
+                raise QueryError(_or_message(text))
+            excluded.append(term)
+        elif joining:
+            clauses[-1].append(term)
+            joining = False
+        else:
+            clauses.append([term])
+    if joining:
+        raise QueryError(_or_message(text))
+    return _topic(text, clauses, excluded)
+
+
+def _topic(text: str, clauses: list[list[Term]], excluded: list[Term]) -> Topic:
+    if not clauses:
+        raise QueryError(
+            f"“{_short(text)}” only excludes words; add something to look for, "
+            f"for example: fairness -federated"
+        )
+    if sum(map(len, clauses)) + len(excluded) > MAX_TERMS:
+        raise QueryError(f"“{_short(text)}” has too many terms; keep each topic to {MAX_TERMS}.")
+    required = tuple(tuple(clause) for clause in clauses)
+    excluded_terms = tuple(excluded)
+    key = ";".join("|".join(t.key for t in clause) for clause in required)
+    key += "!" + ";".join(sorted(t.key for t in excluded_terms))
+    return Topic(text=text, required=required, excluded=excluded_terms, key=key)
+
+
+def _lexemes(text: str) -> list[str]:
+    lexemes = []
+    for match in _LEXEME.finditer(text):
+        if match["open"] is not None:
+            raise QueryError(
+                f"“{_short(text)}” has an unmatched quote; close the phrase, "
+                f'for example: "mixture of experts"'
+            )
+        lexemes.append(match.group())
+    return lexemes
+
+
+def _parse_item(lexeme: str, topic: str) -> tuple[Term, bool]:
+    negated = lexeme.startswith("-")
+    body = lexeme[1:] if negated else lexeme
+    if not body:
+        raise QueryError(
+            f"A lone “-” in “{_short(topic)}”: put it right before the word to exclude, "
+            f"for example: -federated"
+        )
+    field: Field = "any"
+    scoped = _SCOPE.match(body)
+    if scoped and (scoped[1].lower() in FIELDS or scoped[2]):
+        name, body = scoped[1].lower(), scoped[2]
+        if name not in FIELDS:
+            raise QueryError(
+                f"“{name}:” is not a field we know; use title:, abstract:, author: or category:"
+            )
+        field = FIELDS[name]
+        if not body:
+            raise QueryError(f"“{name}:” needs a word or phrase after it, like {name}:pruning")
+    return _term(body, field, topic), negated
+
+
+def _term(body: str, field: Field, topic: str) -> Term:
+    quoted = body.startswith('"')
+    core = body.strip('"') if quoted else body
+    prefix = not quoted and core.endswith("*")
+    core = core.rstrip("*") if prefix else core
+    if field == "category":
+        value = fold(core.strip())
+        if not value:
+            raise QueryError("category: needs a category after it, like category:cs.LG")
+        kind: Kind = "prefix" if prefix else "category"
+        return Term(kind, field, (value,), value + ("*" if prefix else ""))
+    found = words(core)
+    if not found:
+        if quoted and not core.strip():
+            raise QueryError(f"Empty quotes in “{_short(topic)}”: put words between them.")
+        raise QueryError(f"“{_short(core or body)}” has no letters or digits to search for.")
+    if prefix:
+        return _prefix_term(found, field, core)
+    if len(found) > MAX_PHRASE_WORDS:
+        raise QueryError(f"Phrases can have up to {MAX_PHRASE_WORDS} words: “{_short(core)}”.")
+    kind = "phrase" if len(found) > 1 else "word"
+    return Term(kind, field, tuple(stem(w) for w in found), " ".join(found))
+
+
+def _prefix_term(found: list[str], field: Field, core: str) -> Term:
+    if len(found) != 1:
+        raise QueryError(f"A * prefix works on one word, like grok*; “{core}*” has more.")
+    if len(found[0]) < MIN_PREFIX:
+        raise QueryError(f"“{core}*” is too short; give a prefix {MIN_PREFIX} letters or longer.")
+    return Term("prefix", field, (found[0],), found[0] + "*")
+
+
+def _or_message(topic: str) -> str:
+    return (
+        f"In “{_short(topic)}”, OR needs a term on each side and cannot join an exclusion, "
+        f'for example: coreset OR "data selection"'
+    )
+
+
+def _short(text: str, limit: int = 40) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
