@@ -7,50 +7,10 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest
 
-from digest.matching.query import MAX_LENGTH, QueryError, parse_query
+from digest.matching.query_field import QueryField
 from subscribers.addresses import clean_address
-from subscribers.models import Subscriber
+from subscribers.models import PER_EMAIL_CHOICES, Subscriber
 from subscribers.ratelimit import allow, client_ip
-
-PER_EMAIL_CHOICES = [(n, f"{n} papers") for n in (5, 10, 20, 30, 50)]
-QUERY_PLACEHOLDER = 'federated learning\n"mixture of experts"\npruning -federated'
-
-
-class QueryField(forms.CharField):
-    """Keywords in the query language; the parser's message becomes the field's error (the
-    parser also says when they are too long, in its own words)."""
-
-    def __init__(self, **kwargs: Any) -> None:
-        kwargs.setdefault("label", "Keywords")
-        kwargs.setdefault(
-            "widget",
-            forms.Textarea(
-                attrs={
-                    "rows": 4,
-                    "placeholder": QUERY_PLACEHOLDER,
-                    "spellcheck": "false",
-                    "autocapitalize": "off",
-                    "aria-describedby": "query-help",
-                    "maxlength": MAX_LENGTH,
-                }
-            ),
-        )
-        super().__init__(**kwargs)
-
-    def to_python(self, value: Any) -> str:
-        # Browsers submit a textarea's newlines as CRLF, but its maxlength counts each as one
-        # character: normalise first, so that whatever the browser let through is accepted.
-        text = super().to_python(value)
-        return text.replace("\r\n", "\n").replace("\r", "\n")
-
-    def clean(self, value: Any) -> str:
-        value = super().clean(value)
-        if value:
-            try:
-                parse_query(value)
-            except QueryError as exc:
-                raise ValidationError(exc.message, code="query") from None
-        return value
 
 
 class SignupForm(forms.Form):

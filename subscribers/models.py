@@ -6,6 +6,8 @@ from django.utils import timezone
 
 from subscribers.addresses import normalize_email
 
+PER_EMAIL_CHOICES = [(n, f"{n} papers") for n in (5, 10, 20, 30, 50)]
+
 
 class Subscriber(models.Model):
     """A person who wants a digest: what they look for, how often, and where they stand."""

@@ -13,12 +13,12 @@ from django.template.response import TemplateResponse
 from digest.console import curation
 from digest.delivery import sending
 from digest.ingest import sources
+from digest.matching.query_field import QueryField
 from digest.models import Delivery, Paper, Source
 from digest.tasks import send_test_digest_task
 from digest.views import email_page
 from subscribers.addresses import clean_address
-from subscribers.forms import PER_EMAIL_CHOICES, QueryField
-from subscribers.models import Subscriber
+from subscribers.models import PER_EMAIL_CHOICES, Subscriber
 
 
 class TestDigestForm(forms.Form):
