@@ -7,7 +7,7 @@ from django.core.mail import EmailMultiAlternatives
 
 from digest.delivery.composing import build_message
 from digest.delivery.sending import classify, sent_message_id
-from digest.matching.query import QueryError, parse_query
+from digest.matching.query import topic_texts
 from subscribers import links
 from subscribers.models import Subscriber
 from subscribers.ratelimit import allow
@@ -59,7 +59,7 @@ def confirmation(
     return _message(
         "confirm",
         subscriber,
-        topics=_topics(wanted.query),
+        topics=topic_texts(wanted.query),
         frequency=Subscriber.Frequency(wanted.frequency).label.lower(),
         confirm_url=links.confirm_url(subscriber, preferences),
         confirm_days=confirm_max_age().days,
@@ -74,7 +74,7 @@ def _message(kind: str, subscriber: Subscriber, **context: object) -> EmailMulti
     unsubscribe_url = links.unsubscribe_url(subscriber)
     context = {
         "subscriber": subscriber,
-        "topics": _topics(subscriber.query),
+        "topics": topic_texts(subscriber.query),
         "manage_url": links.manage_url(subscriber),
         "unsubscribe_url": unsubscribe_url,
         **context,
@@ -88,10 +88,3 @@ def _message(kind: str, subscriber: Subscriber, **context: object) -> EmailMulti
         tags=(kind,),
         metadata={"subscriber": str(subscriber.pk)},
     )
-
-
-def _topics(query: str) -> list[str]:
-    try:
-        return [topic.text for topic in parse_query(query).topics]
-    except QueryError:  # stored before a limit changed; show it as typed
-        return [query]

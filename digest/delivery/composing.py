@@ -25,7 +25,8 @@ from django.template.loader import render_to_string
 
 from digest.matching import highlighting
 from digest.matching.index import Match
-from digest.matching.query import QueryError, parse_query
+from digest.matching.query import topic_texts
+from digest.matching.text import clip
 from digest.models import Edition
 from lib.lru import LRU
 from subscribers import links
@@ -129,7 +130,7 @@ class PaperItem:
             pdf_url=paper.pdf_url,
             authors=paper.authors_display,
             upvotes=f"{count:,} upvote{'s' if count != 1 else ''}" if count else "",
-            matched=_clip(match.matched, 80),
+            matched=clip(match.matched, 80),
             fields=", ".join(match.fields),
         )
 
@@ -154,7 +155,7 @@ class Highlighter:
     ) -> tuple[Segments, Segments, str]:
         words = Match(paper.pk, 0.0, (), (), (), stems, prefixes)
         title_index, abstract_index = self._index(paper)
-        title = _clip(paper.title, TITLE_LIMIT)
+        title = clip(paper.title, TITLE_LIMIT)
         excerpt = highlighting.excerpt(paper.abstract, words, excerpt_length, abstract_index)
         text = textwrap.fill("".join(part for part, _ in excerpt), 72, subsequent_indent="   ")
         return (
@@ -196,13 +197,13 @@ def digest_message(
     ]
     context = {
         "subject": digest_subject(matches, edition),
-        "preheader": _clip(papers[matches[0].paper_id].title, 110) if items else "",
+        "preheader": clip(papers[matches[0].paper_id].title, 110) if items else "",
         "heading": _heading(len(items)),
         "edition_label": _edition_label(edition),
         "items": items,
         "frequency": subscriber.get_frequency_display().lower(),
         "recipient": subscriber.email,
-        "topics": ", ".join(_topics(subscriber.query)),
+        "topics": ", ".join(topic_texts(subscriber.query)),
         "urls": urls,
         "page_notice_for": subscriber.email if page_notice else "",
     }
@@ -231,7 +232,7 @@ def digest_subject(matches: Sequence[Match], edition: Edition) -> str:
     if not matches:
         return f"Nothing new on your topics — {when}"
     counts = Counter(topic for m in matches for topic in m.topics)
-    names = [_clip(topic) for topic, _ in counts.most_common(2)]
+    names = [clip(topic, 40) for topic, _ in counts.most_common(2)]
     more = " and more" if len(counts) > 2 else ""
     noun = "paper" if len(matches) == 1 else "papers"
     return f"{len(matches)} new {noun} on {', '.join(names)}{more} — {when}"
@@ -247,14 +248,3 @@ def _edition_label(edition: Edition) -> str:
     if edition.frequency == Edition.Frequency.WEEKLY:
         return f"Weekly digest · week of {edition.period:%B} {edition.period.day}"
     return f"Daily digest · {edition.period:%A, %B} {edition.period.day}"
-
-
-def _topics(query: str) -> list[str]:
-    try:
-        return [topic.text for topic in parse_query(query).topics]
-    except QueryError:
-        return [query]
-
-
-def _clip(text: str, limit: int = 40) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Literal
 
-from digest.matching.text import fold, stem, words
+from digest.matching.text import clip, fold, stem, words
 
 MAX_LENGTH = 2_000
 MAX_TOPICS = 25
@@ -100,6 +100,15 @@ def parse_query(text: str) -> Query:
     return Query(topics=tuple(topics.values()))
 
 
+def topic_texts(text: str) -> list[str]:
+    """The topics of stored keywords as they read, for emails; keywords stored before a limit
+    changed may no longer parse, and then read as typed."""
+    try:
+        return [topic.text for topic in parse_query(text).topics]
+    except QueryError:
+        return [text]
+
+
 def split_topics(text: str) -> list[str]:
     """Split on new lines and on commas outside quotes; drop empty pieces."""
     pieces: list[str] = []
@@ -147,11 +156,11 @@ def parse_topic(text: str) -> Topic:
 def _topic(text: str, clauses: list[list[Term]], excluded: list[Term]) -> Topic:
     if not clauses:
         raise QueryError(
-            f"“{_short(text)}” only excludes words; add something to look for, "
+            f"“{clip(text, 40)}” only excludes words; add something to look for, "
             f"for example: fairness -federated"
         )
     if sum(map(len, clauses)) + len(excluded) > MAX_TERMS:
-        raise QueryError(f"“{_short(text)}” has too many terms; keep each topic to {MAX_TERMS}.")
+        raise QueryError(f"“{clip(text, 40)}” has too many terms; keep each topic to {MAX_TERMS}.")
     required = tuple(tuple(clause) for clause in clauses)
     excluded_terms = tuple(excluded)
     key = ";".join("|".join(t.key for t in clause) for clause in required)
@@ -164,7 +173,7 @@ def _lexemes(text: str) -> list[str]:
     for match in _LEXEME.finditer(text):
         if match["open"] is not None:
             raise QueryError(
-                f"“{_short(text)}” has an unmatched quote; close the phrase, "
+                f"“{clip(text, 40)}” has an unmatched quote; close the phrase, "
                 f'for example: "mixture of experts"'
             )
         lexemes.append(match.group())
@@ -176,7 +185,7 @@ def _parse_item(lexeme: str, topic: str) -> tuple[Term, bool]:
     body = lexeme[1:] if negated else lexeme
     if not body:
         raise QueryError(
-            f"A lone “-” in “{_short(topic)}”: put it right before the word to exclude, "
+            f"A lone “-” in “{clip(topic, 40)}”: put it right before the word to exclude, "
             f"for example: -federated"
         )
     field: Field = "any"
@@ -207,12 +216,12 @@ def _term(body: str, field: Field, topic: str) -> Term:
     found = words(core)
     if not found:
         if quoted and not core.strip():
-            raise QueryError(f"Empty quotes in “{_short(topic)}”: put words between them.")
-        raise QueryError(f"“{_short(core or body)}” has no letters or digits to search for.")
+            raise QueryError(f"Empty quotes in “{clip(topic, 40)}”: put words between them.")
+        raise QueryError(f"“{clip(core or body, 40)}” has no letters or digits to search for.")
     if prefix:
         return _prefix_term(found, field, core)
     if len(found) > MAX_PHRASE_WORDS:
-        raise QueryError(f"Phrases can have up to {MAX_PHRASE_WORDS} words: “{_short(core)}”.")
+        raise QueryError(f"Phrases can have up to {MAX_PHRASE_WORDS} words: “{clip(core, 40)}”.")
     kind = "phrase" if len(found) > 1 else "word"
     return Term(kind, field, tuple(stem(w) for w in found), " ".join(found))
 
@@ -227,10 +236,6 @@ def _prefix_term(found: list[str], field: Field, core: str) -> Term:
 
 def _or_message(topic: str) -> str:
     return (
-        f"In “{_short(topic)}”, OR needs a term on each side and cannot join an exclusion, "
+        f"In “{clip(topic, 40)}”, OR needs a term on each side and cannot join an exclusion, "
         f'for example: coreset OR "data selection"'
     )
-
-
-def _short(text: str, limit: int = 40) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -76,3 +76,8 @@ def stem_all(vocabulary: Iterable[str]) -> dict[str, str]:
     alpha = [w for w in unique if w.isalpha() and not _vowelless_plural(w)]
     stems = dict(zip(alpha, _stemmer().stemWords(alpha), strict=True))
     return {w: stems.get(w) or stem(w) for w in unique}
+
+
+def clip(text: str, limit: int) -> str:
+    """At most `limit` characters, an ellipsis marking the cut."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
