@@ -11,10 +11,10 @@ from celery import group, shared_task
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 
-from digest.delivery import sending
-from digest.delivery.sending import TransientSendError
+from digest.delivery import previews, sending
 from digest.ingest import sources
 from digest.models import Edition, Source
+from lib.emails import TransientSendError
 from subscribers.models import Subscriber
 
 log = logging.getLogger(__name__)
@@ -105,6 +105,6 @@ def send_test_digest_task(
     frequency: str = "daily",
 ) -> str:
     subscriber = Subscriber.objects.get(pk=subscriber_id) if subscriber_id else None
-    return sending.send_test_digest(
+    return previews.send_test_digest(
         to, subscriber=subscriber, query=query, per_email=per_email, frequency=frequency
     )

@@ -4,20 +4,21 @@ from collections.abc import Iterable
 from itertools import groupby
 
 from django.core.cache import cache
-from django.core.mail import EmailMultiAlternatives
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
-from digest.delivery import sending
+from digest.delivery import previews
+from digest.delivery.links import read_view_token
 from digest.matching import recent
 from digest.matching.index import Match
 from digest.matching.query import QueryError, parse_query
 from digest.models import Paper
+from lib.emails import email_page
 from lib.pagecache import cached_page
 from subscribers.forms import SignupForm
 from subscribers.models import Subscriber
 from subscribers.ratelimit import PREVIEW_LIMITED, allow_preview
-from subscribers.tokens import BadToken, read_view_token
+from subscribers.tokens import BadToken
 
 PAGE_SIZE = 20
 # New, hidden and merged papers show within VERSION_SECONDS (see recent.papers_version).
@@ -52,14 +53,6 @@ def _listing(page: int) -> dict:
     }
 
 
-# The email's HTML carries inline styles (Gmail needs them), so this page relaxes the site's
-# style policy; scripts stay forbidden.
-EMAIL_PAGE_POLICY = (
-    "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; "
-    "frame-ancestors 'self'; base-uri 'none'; form-action 'none'"
-)
-
-
 def view_digest(request: HttpRequest, token: str) -> HttpResponse:
     try:
         delivery = read_view_token(token)
@@ -69,16 +62,7 @@ def view_digest(request: HttpRequest, token: str) -> HttpResponse:
     if subscriber.status != Subscriber.Status.ACTIVE:
         # Unsubscribed, bounced or complained: the page would still hand out their links.
         return render(request, "bad_link.html", {"gone": True}, status=410)
-    return email_page(sending.delivered_digest(delivery))
-
-
-def email_page(message: EmailMultiAlternatives) -> HttpResponse:
-    """An email's HTML part served as a page (view in browser, admin preview)."""
-    html = next(content for content, kind in message.alternatives if kind == "text/html")
-    response = HttpResponse(html)
-    response["Content-Security-Policy"] = EMAIL_PAGE_POLICY
-    response["X-Robots-Tag"] = "noindex"
-    return response
+    return email_page(previews.delivered_digest(delivery))
 
 
 def healthz(request: HttpRequest) -> HttpResponse:

@@ -15,10 +15,10 @@ from django.utils.html import format_html
 from django_celery_beat.admin import PeriodicTaskAdmin, PeriodicTaskForm
 from django_celery_beat.models import PeriodicTask
 
-from digest.delivery import sending
+from digest.delivery import previews
 from digest.matching.query import QueryError
-from digest.views import email_page
 from lib.adminconfirm import confirmation_page, confirmed
+from lib.emails import email_page
 from subscribers import csvio, subscriptions
 from subscribers.addresses import clean_address, normalize_email
 from subscribers.models import EspEvent, StatusChange, Subscriber
@@ -150,7 +150,7 @@ class SubscriberAdmin(admin.ModelAdmin):
             raise PermissionDenied
         subscriber = get_object_or_404(Subscriber, pk=pk)
         try:
-            message, _ = sending.next_digest(subscriber)
+            message, _ = previews.next_digest(subscriber)
         except QueryError as exc:
             return HttpResponse(
                 f"This subscriber's keywords are not valid: {exc.message}",

@@ -13,9 +13,12 @@ class SubscribersConfig(AppConfig):
         from django.core import checks
 
         from subscribers import checks as deploy_checks
+        from subscribers.signals import email_due
+        from subscribers.tasks import queue_email
         from subscribers.tracking import handle_tracking_event
 
         tracking.connect(handle_tracking_event, dispatch_uid="subscribers.tracking")
+        email_due.connect(queue_email, dispatch_uid="subscribers.queue_email")
         for check in (
             deploy_checks.check_webhook_secret,
             deploy_checks.check_email_backend,

@@ -5,9 +5,8 @@ from __future__ import annotations
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 
-from digest.delivery.composing import build_message
-from digest.delivery.sending import classify, sent_message_id
 from digest.matching.query import topic_texts
+from lib.emails import build_message, classify, sent_message_id
 from subscribers import links
 from subscribers.models import Subscriber
 from subscribers.ratelimit import allow

@@ -1,16 +1,15 @@
-"""Absolute URLs for emails: every link carries a signed token for its purpose."""
+"""Absolute URLs for a subscriber's emails: every link carries a signed token for its purpose
+(a digest's own links are in digest/delivery/links.py)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from email.utils import parseaddr
 
 from django.conf import settings
 from django.urls import reverse
 
-from digest.models import Delivery
 from subscribers.models import Subscriber
-from subscribers.tokens import Preferences, make_token, make_view_token
+from subscribers.tokens import Preferences, make_token
 
 
 def absolute(path: str) -> str:
@@ -28,36 +27,6 @@ def manage_url(subscriber: Subscriber) -> str:
 
 def unsubscribe_url(subscriber: Subscriber) -> str:
     return absolute(reverse("unsubscribe", args=[make_token(subscriber, "unsubscribe")]))
-
-
-def view_url(delivery: Delivery) -> str:
-    return absolute(reverse("view_digest", args=[make_view_token(delivery)]))
-
-
-@dataclass(frozen=True)
-class EmailLinks:
-    """A digest's links. Inert links (previews, test digests, "as sent" pages for operators)
-    are empty: the templates show a marked placeholder and no List-Unsubscribe is set."""
-
-    manage: str = ""
-    unsubscribe: str = ""
-    view: str = ""  # "" for an email that is no delivery (a preview, a test)
-
-    @property
-    def inert(self) -> bool:
-        return not self.unsubscribe
-
-
-def email_links(subscriber: Subscriber, delivery: Delivery | None = None) -> EmailLinks:
-    """The subscriber's own links, and the view-in-browser link of a delivery."""
-    return EmailLinks(
-        manage=manage_url(subscriber),
-        unsubscribe=unsubscribe_url(subscriber),
-        view=view_url(delivery) if delivery and delivery.pk else "",
-    )
-
-
-INERT = EmailLinks()
 
 
 def unsubscribe_mailto() -> str:

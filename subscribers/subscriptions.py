@@ -13,6 +13,7 @@ from django.db import IntegrityError, transaction
 
 from subscribers.addresses import normalize_email
 from subscribers.models import StatusChange, Subscriber
+from subscribers.signals import email_due
 from subscribers.tokens import Preferences
 
 log = logging.getLogger(__name__)
@@ -174,8 +175,9 @@ def _reset_links(subscriber: Subscriber) -> None:
 
 
 def _send(subscriber: Subscriber, kind: str, preferences: Preferences | None = None) -> None:
-    # The task checks the subscriber's state and the per-address limit itself, when it runs.
-    from subscribers.tasks import send_subscriber_email_task
-
+    # Whatever sends it checks the subscriber's state and the per-address limit itself, when
+    # it runs (subscribers.emails.send).
     pk, carried = subscriber.pk, asdict(preferences) if preferences else None
-    transaction.on_commit(lambda: send_subscriber_email_task.delay(pk, kind, carried))
+    transaction.on_commit(
+        lambda: email_due.send(Subscriber, subscriber_id=pk, kind=kind, preferences=carried)
+    )

@@ -7,7 +7,7 @@ from typing import Any
 
 from celery import Task, shared_task
 
-from digest.delivery.sending import TransientSendError
+from lib.emails import TransientSendError
 from subscribers import emails
 from subscribers.models import Subscriber
 from subscribers.tokens import Preferences
@@ -35,3 +35,10 @@ def send_subscriber_email_task(
         return "skipped"
     carried = Preferences(**preferences) if preferences else None
     return emails.send(subscriber, kind, carried, first_attempt=not self.request.retries)
+
+
+def queue_email(
+    sender: object, *, subscriber_id: int, kind: str, preferences: dict | None, **kwargs: object
+) -> None:
+    """Receives subscribers.signals.email_due (connected in apps.py)."""
+    send_subscriber_email_task.delay(subscriber_id, kind, preferences)

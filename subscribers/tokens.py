@@ -18,7 +18,6 @@ from typing import Literal
 from django.conf import settings
 from django.core import signing
 
-from digest.models import Delivery
 from subscribers.models import Subscriber
 
 Purpose = Literal["confirm", "manage", "unsubscribe"]
@@ -92,22 +91,6 @@ def read_confirmation(token: str, purpose: Purpose = "confirm") -> Confirmation:
     except (signing.BadSignature, ValueError, TypeError):
         raise BadToken from None
     return _confirmation(payload)
-
-
-def make_view_token(delivery: Delivery) -> str:
-    """For "view in browser": one delivery, dead once the subscriber's links are reset."""
-    return signing.dumps([delivery.pk, delivery.subscriber.token_version], salt=_salt("view"))
-
-
-def read_view_token(token: str) -> Delivery:
-    try:
-        pk, version = signing.loads(token, salt=_salt("view"))
-        delivery = Delivery.objects.select_related("subscriber", "edition").get(pk=int(pk))
-    except (signing.BadSignature, ValueError, TypeError, Delivery.DoesNotExist):
-        raise BadToken from None
-    if delivery.subscriber.token_version != version:
-        raise BadToken
-    return delivery
 
 
 def confirm_max_age() -> timedelta:

@@ -3,9 +3,9 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
-from digest.delivery import sending
+from digest.delivery import previews, sending
+from digest.delivery.links import make_view_token
 from subscribers.models import Subscriber
-from subscribers.tokens import make_view_token
 from tests.factories import PaperFactory, SubscriberFactory
 
 pytestmark = pytest.mark.django_db
@@ -30,7 +30,7 @@ def test_it_shows_the_subscribers_links_only_with_a_notice_not_to_forward(client
     assert "/unsubscribe/" in page and "/manage/" in page
     assert "manage the subscription of ada@example.org" in page
     assert "don't forward" in page
-    assert "don't forward" not in sending.delivered_digest(delivery).body  # the page only
+    assert "don't forward" not in previews.delivered_digest(delivery).body  # the page only
 
 
 @pytest.mark.parametrize("status", ["unsubscribed", "bounced", "complained"])

@@ -11,12 +11,12 @@ from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 
 from digest.console import curation
-from digest.delivery import sending
+from digest.delivery import previews
 from digest.ingest import sources
 from digest.matching.query_field import QueryField
 from digest.models import Delivery, Paper, Source
 from digest.tasks import send_test_digest_task
-from digest.views import email_page
+from lib.emails import email_page
 from subscribers.addresses import clean_address
 from subscribers.models import PER_EMAIL_CHOICES, Subscriber
 
@@ -96,7 +96,7 @@ def send_test_digest(request: HttpRequest) -> HttpResponse:
 def delivery_as_sent(delivery_id: int) -> HttpResponse:
     """A sent digest rebuilt for an operator, with the subscriber's links inert."""
     delivery = get_object_or_404(Delivery, pk=delivery_id, status=Delivery.Status.SENT)
-    return email_page(sending.delivered_digest(delivery, inert=True))
+    return email_page(previews.delivered_digest(delivery, inert=True))
 
 
 def test_fetch(request: HttpRequest, source_id: int, site_context: dict) -> HttpResponse:

@@ -1,11 +1,6 @@
-"""Email messages: subject, plain text and HTML from templates, with the headers that mailbox
-providers expect of bulk mail (List-Unsubscribe, one-click unsubscribe, List-Id, Message-ID).
-
-Templates live in templates/email/<kind>.subject.txt, .txt and .html, and every email is
-rendered from them, with autoescape, for sending, previews and the browser alike. The HTML's
-CSS is inlined (Gmail drops <style> in many cases); media queries for phones and dark mode
-stay in a <style data-css-inline="keep"> block for the clients that honour them.
-"""
+"""A digest as its reader sees it: each matched paper with the words that matched marked, a
+subject naming the topics, the subscriber's links; rendered through lib/emails.py's one render
+path (templates/email/digest.*) for sending, previews and the browser alike."""
 
 from __future__ import annotations
 
@@ -13,23 +8,19 @@ import textwrap
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
-from email.utils import make_msgid
-from functools import lru_cache
-from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
+from typing import TYPE_CHECKING
 
-import css_inline
-from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
-from django.template.loader import render_to_string
 
+from digest.delivery.links import EmailLinks, email_links
 from digest.matching import highlighting
 from digest.matching.index import Match
 from digest.matching.query import topic_texts
 from digest.matching.text import clip
 from digest.models import Edition
+from lib.emails import build_message, new_message_id
 from lib.lru import LRU
-from subscribers import links
+from subscribers.links import unsubscribe_mailto
 
 if TYPE_CHECKING:
     from digest.models import Delivery, Paper
@@ -41,66 +32,6 @@ TITLE_LIMIT = 200  # characters of a title shown; feeds can carry anything
 EXCERPT_LENGTH, SHORT_EXCERPT_LENGTH, LONG_DIGEST = 320, 160, 20
 Segments = highlighting.Segments
 KEPT_HIGHLIGHTS = 5_000  # (paper, matched words) pairs a chunk keeps highlights for
-
-
-def site_domain() -> str:
-    return urlsplit(settings.SITE_URL).hostname or "localhost"
-
-
-def new_message_id(unique: str | None = None) -> str:
-    """A Message-ID on our domain; pass `unique` (random, stored) for a stable one."""
-    if unique:
-        return f"<{unique}@{site_domain()}>"
-    return make_msgid(domain=site_domain())
-
-
-def build_message(
-    kind: str,
-    to: str,
-    context: dict[str, Any],
-    *,
-    unsubscribe_url: str = "",
-    unsubscribe_mailto: str = "",
-    message_id: str = "",
-    tags: tuple[str, ...] = (),
-    metadata: dict[str, str] | None = None,
-) -> EmailMultiAlternatives:
-    """Render templates/email/<kind>.* into a message with both parts and the headers
-    mailbox providers expect of bulk mail."""
-    subject, text, html = render_parts(kind, context)
-    headers = {
-        "Message-ID": message_id or new_message_id(),
-        "List-Id": f"{settings.SITE_NAME} <digest.{site_domain()}>",
-    }
-    if unsubscribe_url:
-        targets = [f"<{unsubscribe_url}>"]
-        if unsubscribe_mailto:
-            targets.append(f"<mailto:{unsubscribe_mailto}?subject=unsubscribe>")
-        headers["List-Unsubscribe"] = ", ".join(targets)
-        # RFC 8058: mailbox providers POST "List-Unsubscribe=One-Click" to the https URL.
-        headers["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
-    message = EmailMultiAlternatives(
-        subject=subject, body=text, from_email=settings.DEFAULT_FROM_EMAIL, to=[to], headers=headers
-    )
-    message.attach_alternative(html, "text/html")
-    # Read by django-anymail backends (so ESP events map back to us); other backends ignore them.
-    message.tags = list(tags)  # type: ignore[attr-defined]
-    message.metadata = metadata or {}  # type: ignore[attr-defined]
-    return message
-
-
-def render_parts(kind: str, context: dict[str, Any]) -> tuple[str, str, str]:
-    """Subject, plain text and HTML (CSS inlined) of templates/email/<kind>.*."""
-    context = {"site_name": settings.SITE_NAME, "site_url": settings.SITE_URL, **context}
-    subject = " ".join(render_to_string(f"email/{kind}.subject.txt", context).split())
-    text = render_to_string(f"email/{kind}.txt", context)
-    html = _inliner().inline(render_to_string(f"email/{kind}.html", context))
-    return subject, text, html
-
-
-@lru_cache(maxsize=1)
-def _inliner() -> css_inline.CSSInliner:
-    return css_inline.CSSInliner(load_remote_stylesheets=False)
 
 
 # --- digests ------------------------------------------------------------------------------------
@@ -182,14 +113,14 @@ def digest_message(
     papers: dict[int, Paper],
     *,
     delivery: Delivery | None = None,
-    urls: links.EmailLinks | None = None,
+    urls: EmailLinks | None = None,
     highlighter: Highlighter | None = None,
     page_notice: bool = False,
 ) -> EmailMultiAlternatives:
     """One subscriber's digest: the same rendering for sending, previews and the browser.
     `urls` default to the subscriber's own links; previews pass inert ones. `page_notice`
     (the view-in-browser page) warns that the page's links are the subscriber's."""
-    urls = urls or links.email_links(subscriber, delivery)
+    urls = urls or email_links(subscriber, delivery)
     highlighter = highlighter or Highlighter()
     length = SHORT_EXCERPT_LENGTH if len(matches) > LONG_DIGEST else EXCERPT_LENGTH
     items = [
@@ -215,7 +146,7 @@ def digest_message(
         subscriber.email,
         context,
         unsubscribe_url=urls.unsubscribe,
-        unsubscribe_mailto=links.unsubscribe_mailto() if urls.unsubscribe else "",
+        unsubscribe_mailto=unsubscribe_mailto() if urls.unsubscribe else "",
         # Stable per delivery: a re-send after a crash carries the same id, which mailbox
         # providers use to fold the duplicate away.
         message_id=new_message_id(delivery.message_key) if delivery and delivery.pk else "",

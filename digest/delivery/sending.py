@@ -18,7 +18,6 @@ from __future__ import annotations
 import logging
 import random
 import secrets
-import smtplib
 import threading
 import time
 from collections import Counter, deque
@@ -27,15 +26,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from itertools import islice
 
-from anymail.exceptions import (
-    AnymailAPIError,
-    AnymailError,
-    AnymailInvalidAddress,
-    AnymailRecipientsRefused,
-)
 from django.conf import settings
-from django.core import mail
-from django.core.exceptions import ImproperlyConfigured
 from django.core.mail import EmailMultiAlternatives
 from django.db import DatabaseError, InterfaceError, OperationalError, connection, transaction
 from django.db.models import F, Q, QuerySet, Value
@@ -48,31 +39,20 @@ from digest.delivery.send_rate import SendRate, shared_send_rate
 from digest.matching.index import Match, PaperIndex, build_index, match_papers
 from digest.matching.query import QueryError, parse_query
 from digest.models import Delivery, Edition, Paper
+from lib.emails import (
+    Deferred,
+    PermanentSendError,
+    Throttled,
+    TransientSendError,
+    open_connection,
+    sent_message_id,
+)
 from lib.lru import LRU
-from subscribers import links
 from subscribers.models import Subscriber
 
 log = logging.getLogger(__name__)
 Status = Delivery.Status
 KEPT_MATCHES = 1_000  # distinct (keywords, papers per email) a chunk keeps matches for
-
-
-class TransientSendError(Exception):
-    """The mail server or ESP cannot take messages now; the rest of the chunk waits."""
-
-
-class Throttled(TransientSendError):
-    """The ESP or mail server says we send too fast (HTTP 429, SES Throttling, SMTP 421/451):
-    slow the shared rate and try the same message again."""
-
-
-class Deferred(TransientSendError):
-    """The server will not take this one recipient now (450/452, a full mailbox, greylisting):
-    it goes back to planned alone, and the chunk goes on."""
-
-
-class PermanentSendError(Exception):
-    """This one message cannot be delivered (a refused recipient); record it and go on."""
 
 
 @dataclass(frozen=True)
@@ -301,7 +281,7 @@ class ChunkRun:
     def _sender(self) -> None:
         delivery = None
         try:
-            with _open_connection() as mail_connection:
+            with open_connection() as mail_connection:
                 while (delivery := self._next()) is not None:
                     papers = self._papers[delivery.edition_id]
                     self._record(delivery, deliver(delivery, papers, mail_connection, self.rate))
@@ -529,208 +509,3 @@ def retry_failed(edition: Edition) -> list[list[int]]:
         failure_reason=Concat(Value("retried by an operator after: "), F("failure_reason")),
     )
     return dispatch(edition)
-
-
-def send_test_digest(
-    to: str,
-    *,
-    subscriber: Subscriber | None = None,
-    query: str = "",
-    per_email: int = 10,
-    frequency: str = "daily",
-) -> str:
-    """Send one digest now to an operator, subject marked [Test], recorded nowhere (no
-    Delivery row): a subscriber's own, or one for keywords typed by an operator. Its links
-    are inert, so the operator's mail client cannot unsubscribe the subscriber. Raises
-    QueryError for invalid keywords, TransientSendError/PermanentSendError if the mail server
-    says no."""
-    subscriber = subscriber or Subscriber(
-        email=to, query=query, per_email=per_email, frequency=frequency
-    )
-    edition = upcoming_edition(subscriber.frequency)
-    papers = EditionPapers.of(edition.papers())
-    if not papers.papers:  # just after an edition went out: show the last one instead
-        edition = Edition.objects.filter(frequency=subscriber.frequency).first() or edition
-        papers = EditionPapers.of(edition.papers())
-    message, matches = compose_for(subscriber, edition, papers)
-    message.subject = f"[Test] {message.subject}"
-    message.to = [to]
-    message.tags = ["test"]  # type: ignore[attr-defined]
-    with _open_connection() as connection:
-        connection.send_messages([message])
-    return f"test digest with {len(matches)} papers sent to {to}"
-
-
-# --- errors -------------------------------------------------------------------------------------
-
-
-class _ClassifyingConnection:
-    """Wraps a mail connection so every failure comes out as Throttled, Transient- or
-    PermanentSendError; after a failure the next message goes over a fresh connection (an
-    SMTP server that answered 421 has closed this one)."""
-
-    def __init__(self, connection: object) -> None:
-        self.connection = connection
-        self.broken = False
-
-    def __enter__(self) -> _ClassifyingConnection:
-        self._open()
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self._close()
-
-    def send_messages(self, messages: list[EmailMultiAlternatives]) -> int:
-        if self.broken:
-            self._close()
-            self._open()
-        try:
-            return self.connection.send_messages(messages)  # type: ignore[attr-defined]
-        except Exception as exc:
-            self.broken = True
-            raise classify(exc) from exc
-
-    def _open(self) -> None:
-        try:
-            self.connection.open()  # type: ignore[attr-defined]
-        except Exception as exc:
-            raise classify(exc) from exc
-        self.broken = False
-
-    def _close(self) -> None:
-        try:
-            self.connection.close()  # type: ignore[attr-defined]
-        except Exception:
-            log.debug("closing the mail connection failed", exc_info=True)
-
-
-def _open_connection() -> _ClassifyingConnection:
-    return _ClassifyingConnection(mail.get_connection(fail_silently=False))
-
-
-THROTTLING_CODES = {"Throttling", "ThrottlingException", "TooManyRequestsException"}  # SES
-
-
-def classify(exc: Exception) -> TransientSendError | PermanentSendError:
-    """Is this failure about the recipient (permanent), our pace (throttled) or the server
-    (try later)?"""
-    if isinstance(exc, AnymailRecipientsRefused):
-        return PermanentSendError(f"recipient refused by the ESP: {exc}")
-    if isinstance(exc, AnymailInvalidAddress):
-        return PermanentSendError(f"the address cannot be sent to: {exc}")
-    if isinstance(exc, AnymailAPIError):
-        return _classify_api_error(exc)
-    if isinstance(exc, AnymailError | ImproperlyConfigured):
-        # Configuration, not this message: every message would fail the same way, so stop
-        # the chunk rather than burn through the list (it fails after the last attempt).
-        return TransientSendError(f"email is misconfigured: {type(exc).__name__}: {exc}")
-    if isinstance(exc, smtplib.SMTPRecipientsRefused):
-        return _classify_refused(exc)
-    if isinstance(exc, smtplib.SMTPResponseException) and exc.smtp_code in (421, 451):
-        return Throttled(f"mail server said {exc.smtp_code} {_text(exc.smtp_error)}")
-    if isinstance(exc, smtplib.SMTPDataError) and exc.smtp_code >= 500:
-        return PermanentSendError(f"message refused: {exc.smtp_code} {_text(exc.smtp_error)}")
-    if isinstance(exc, smtplib.SMTPResponseException):
-        return TransientSendError(f"mail server said {exc.smtp_code} {_text(exc.smtp_error)}")
-    if isinstance(exc, smtplib.SMTPException | OSError):
-        return TransientSendError(f"mail server unavailable: {type(exc).__name__}: {exc}")
-    return PermanentSendError(f"could not send: {type(exc).__name__}: {exc}")
-
-
-def _classify_api_error(exc: AnymailAPIError) -> TransientSendError | PermanentSendError:
-    status = getattr(exc, "status_code", None)
-    cause = getattr(exc.__cause__, "response", None)
-    code = cause.get("Error", {}).get("Code") if isinstance(cause, dict) else None
-    if status == 429 or code in THROTTLING_CODES:
-        return Throttled(f"the ESP asks us to slow down (HTTP {status}, {code or 'no code'})")
-    if status in (400, 406, 413, 422):
-        return PermanentSendError(f"the ESP refused this message (HTTP {status}): {exc}")
-    return TransientSendError(f"the ESP is unavailable (HTTP {status or 'no response'}): {exc}")
-
-
-def _classify_refused(
-    exc: smtplib.SMTPRecipientsRefused,
-) -> TransientSendError | PermanentSendError:
-    codes = [code for code, _ in exc.recipients.values()]
-    detail = "; ".join(
-        f"{code} {msg.decode(errors='replace')}" for code, msg in exc.recipients.values()
-    )
-    if codes and all(500 <= code < 600 for code in codes):
-        return PermanentSendError(f"recipient refused: {detail}")
-    if codes and all(code in (421, 451) for code in codes):
-        return Throttled(f"recipient deferred: {detail}")
-    return Deferred(f"recipient deferred: {detail}")
-
-
-def _text(value: bytes | str) -> str:
-    return value.decode(errors="replace") if isinstance(value, bytes) else str(value)
-
-
-def sent_message_id(message: EmailMultiAlternatives) -> str:
-    """The ESP's id when anymail reports one (its webhooks use it), else our Message-ID."""
-    status = getattr(message, "anymail_status", None)
-    return (
-        status.message_id
-        if status and status.message_id
-        else message.extra_headers.get("Message-ID", "")
-    )
-
-
-# --- previews -----------------------------------------------------------------------------------
-
-
-def upcoming_edition(frequency: str, now: datetime | None = None) -> Edition:
-    """The edition that would close now (unsaved): for previews and dry runs."""
-    now = now or timezone.now()
-    latest = Edition.objects.filter(frequency=frequency).order_by("-window_end").first()
-    window = editions.window_for(frequency, now, latest.window_end if latest else None)
-    return Edition(
-        frequency=window.frequency,
-        period=window.period,
-        window_start=window.start,
-        window_end=window.end,
-    )
-
-
-def compose_for(
-    subscriber: Subscriber, edition: Edition, papers: EditionPapers
-) -> tuple[EmailMultiAlternatives, Sequence[Match]]:
-    """Match and compose one subscriber's digest without sending it (QueryError if invalid);
-    its links are inert: previews and test digests reach operators, not the subscriber."""
-    matches = papers.matches(subscriber.query, subscriber.per_email)
-    message = composing.digest_message(
-        subscriber,
-        edition,
-        matches,
-        papers.papers,
-        urls=links.INERT,
-        highlighter=papers.highlighter,
-    )
-    return message, matches
-
-
-def next_digest(
-    subscriber: Subscriber, now: datetime | None = None
-) -> tuple[EmailMultiAlternatives, Sequence[Match]]:
-    """The digest this subscriber would get if their next edition closed now (not sent)."""
-    edition = upcoming_edition(subscriber.frequency, now)
-    return compose_for(subscriber, edition, EditionPapers.of(edition.papers()))
-
-
-def delivered_digest(delivery: Delivery, *, inert: bool = False) -> EmailMultiAlternatives:
-    """Rebuild a sent digest: its papers, in its order, re-explained. For "view in browser"
-    (the subscriber's links, with a notice saying so) or, `inert`, for operators."""
-    stored = Paper.objects.in_bulk(delivery.paper_ids)
-    papers = EditionPapers.of(stored[pk] for pk in delivery.paper_ids if pk in stored)
-    order = {pk: i for i, pk in enumerate(delivery.paper_ids)}
-    matches = match_papers(parse_query(delivery.query), papers.index, len(order) or 1)
-    matches.sort(key=lambda m: order.get(m.paper_id, len(order)))
-    return composing.digest_message(
-        delivery.subscriber,
-        delivery.edition,
-        matches,
-        papers.papers,
-        delivery=delivery,
-        urls=links.INERT if inert else None,
-        page_notice=not inert,
-    )

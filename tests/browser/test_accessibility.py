@@ -73,8 +73,8 @@ def test_a_digest_as_the_reader_sees_it_passes_axe(page, site, scheme, mailoutbo
     from urllib.parse import urlsplit
 
     from digest.delivery import sending
+    from digest.delivery.links import view_url
     from digest.models import Delivery
-    from subscribers.links import view_url
 
     SubscriberFactory(query="federated\npruning")
     sending.send_chunk(sending.dispatch(sending.plan_edition("daily"))[0])

@@ -4,8 +4,8 @@ import pytest
 from django.urls import reverse
 
 from digest.delivery import sending
+from digest.delivery.links import make_view_token
 from digest.models import Delivery
-from subscribers.tokens import make_view_token
 from tests.factories import PaperFactory, SubscriberFactory
 
 pytestmark = pytest.mark.django_db

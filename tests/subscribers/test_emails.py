@@ -66,7 +66,7 @@ def test_it_retries_a_confirmation_the_mail_server_defers(workers, smtp_sink, mo
 
 
 def test_it_does_not_retry_an_address_the_mail_server_refuses(smtp_sink):
-    from digest.delivery.sending import PermanentSendError
+    from lib.emails import PermanentSendError
 
     smtp_sink.handler.refuse.add("nobody@example.org")
     subscriber = SubscriberFactory(status="pending", email="nobody@example.org")

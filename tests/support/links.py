@@ -8,6 +8,7 @@ from html import unescape
 
 from django.conf import settings
 
+from digest.delivery.links import view_url
 from subscribers import links
 
 
@@ -20,7 +21,7 @@ def live_links(text: str) -> list[str]:
 def subscriber_urls(subscriber, delivery=None) -> list[str]:
     """The subscriber's working links right now (tokens are deterministic per version)."""
     urls = [links.manage_url(subscriber), links.unsubscribe_url(subscriber)]
-    return [*urls, links.view_url(delivery)] if delivery else urls
+    return [*urls, view_url(delivery)] if delivery else urls
 
 
 def assert_no_live_links(text: str, subscriber=None, delivery=None) -> None:

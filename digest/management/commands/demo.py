@@ -12,6 +12,7 @@ from django.core.management.base import BaseCommand
 from django.urls import reverse
 from django.utils import timezone
 
+from digest.delivery.links import view_url
 from digest.ingest import sources
 from digest.models import Delivery, Source
 from subscribers import links
@@ -89,8 +90,7 @@ class Command(BaseCommand):
             "subscriber", "edition"
         ):
             self.stdout.write(
-                f"  {delivery.subscriber.email}, {delivery.edition.label}: "
-                f"{links.view_url(delivery)}"
+                f"  {delivery.subscriber.email}, {delivery.edition.label}: {view_url(delivery)}"
             )
         self.stdout.write("Preferences pages (the link in every email):")
         for subscriber in Subscriber.objects.filter(email__in=[s[0] for s in DEMO_SUBSCRIBERS]):

@@ -5,7 +5,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from digest.delivery import sending
+from digest.delivery import previews
 from digest.matching.query import QueryError
 from subscribers.addresses import normalize_email
 from subscribers.models import Subscriber
@@ -28,7 +28,7 @@ class Command(BaseCommand):
         if subscriber is None:
             raise CommandError(f"No subscriber with the address {email}.")
         try:
-            message, matches = sending.next_digest(subscriber)
+            message, matches = previews.next_digest(subscriber)
         except QueryError as exc:
             raise CommandError(f"{email}'s keywords are not valid: {exc.message}") from None
         if not subscriber.receives_digests:

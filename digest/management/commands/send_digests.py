@@ -10,10 +10,11 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 from tqdm import tqdm
 
-from digest.delivery import editions, sending
+from digest.delivery import editions, previews, sending
 from digest.delivery.send_rate import shared_send_rate
 from digest.matching.query import QueryError
 from digest.models import Delivery, Edition
+from lib import emails
 from subscribers.models import Subscriber
 
 FREQUENCIES = ("daily", "weekly")
@@ -74,7 +75,7 @@ class Command(BaseCommand):
             for ids in chunks:
                 try:
                     sending.send_chunk(ids, rate, progress=bar.update)
-                except sending.TransientSendError as exc:
+                except emails.TransientSendError as exc:
                     bar.write(f"⚠ {exc}")
                     return
 
@@ -94,7 +95,7 @@ class Command(BaseCommand):
         return "\n".join([self.rehearse_new(frequency, now), *resumed, "Nothing sent."])
 
     def rehearse_new(self, frequency: str, now: datetime) -> str:
-        edition = sending.upcoming_edition(frequency, now)
+        edition = previews.upcoming_edition(frequency, now)
         papers = sending.EditionPapers.of(edition.papers())
         subscribers = Subscriber.objects.filter(status="active", paused=False, frequency=frequency)
         outcome: Counter[str] = Counter()
@@ -111,7 +112,7 @@ class Command(BaseCommand):
 
 def _rehearsed(subscriber: Subscriber, edition: Edition, papers: sending.EditionPapers) -> str:
     try:
-        _, matches = sending.compose_for(subscriber, edition, papers)
+        _, matches = previews.compose_for(subscriber, edition, papers)
     except QueryError:
         return "would fail (invalid keywords)"
     if matches or settings.DIGEST_SEND_EMPTY:

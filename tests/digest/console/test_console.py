@@ -11,6 +11,7 @@ from django.contrib.auth.models import Group
 from django.urls import reverse
 from django.utils import timezone
 
+from digest.delivery import previews
 from digest.models import Delivery, Edition, Paper, Source
 from subscribers.models import StatusChange, Subscriber
 from tests.factories import PaperFactory, SubscriberFactory
@@ -252,9 +253,8 @@ def test_hiding_a_paper_keeps_it_out_of_digests_and_the_landing_page(admin_clien
     assert "cheap pruning shears" in client.get("/").content.decode()
     act(admin_client, "paper", "hide", [spam.pk], confirmed="yes")
     assert "cheap pruning shears" not in client.get("/").content.decode()
-    from digest.delivery import sending
 
-    edition = sending.upcoming_edition("daily")
+    edition = previews.upcoming_edition("daily")
     assert list(edition.papers()) == [keep]
 
 

@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from digest.delivery import composing, sending
+from digest.delivery import composing, previews, sending
 from digest.matching.index import match_papers
 from digest.matching.query import QueryError, parse_query
 from subscribers import links
@@ -22,7 +22,7 @@ HTML_BUDGET = 90 * 1024  # what every digest stays under, whatever the settings
 def test_hostile_topics_and_titles_are_escaped_in_the_html():
     PaperFactory(title='Pruning <img src=x onerror=alert(1)> & "quotes"', abstract="<b>pruning</b>")
     subscriber = SubscriberFactory(query='pruning\n"<script>alert(1)</script>"')
-    message, _ = sending.next_digest(subscriber)
+    message, _ = previews.next_digest(subscriber)
     _, html = text_and_html(message)
     assert "<script>alert(1)" not in html and "<img src=x" not in html and "<b>pruning" not in html
     assert "&lt;img src=x onerror=alert(1)&gt;" in html
@@ -33,7 +33,7 @@ def test_braces_in_paper_text_stay_literal():
     paper = PaperFactory(
         title="Pruning {title} sets {x | x > 0}", abstract="We prune {excerpt} and }{ more."
     )
-    message, _ = sending.next_digest(SubscriberFactory(query="pruning"))
+    message, _ = previews.next_digest(SubscriberFactory(query="pruning"))
     _, html = text_and_html(message)
     assert "{title} sets {x | x &gt; 0}" in html and "{excerpt} and }{ more." in html
     assert paper.title in message.body
@@ -81,7 +81,7 @@ def test_subscribers_with_the_same_keywords_share_matches_not_links():
 def test_previews_carry_inert_marked_links_and_no_list_unsubscribe():
     PaperFactory(title="Pruning", abstract="We prune.")
     subscriber = SubscriberFactory(query="pruning")
-    message, _ = sending.next_digest(subscriber)
+    message, _ = previews.next_digest(subscriber)
     text, html = text_and_html(message)
     for part in (text, html):
         assert "/manage/" not in part and "/unsubscribe/" not in part
@@ -103,7 +103,7 @@ def test_the_largest_digest_stays_well_under_gmails_clipping_size():
         )
     query = "\n".join(words.split()) + "\nmodel*\nlearn*"
     subscriber = SubscriberFactory(query=query, per_email=50)
-    message, matches = sending.next_digest(subscriber)
+    message, matches = previews.next_digest(subscriber)
     assert len(matches) == 50
     _, html = text_and_html(message)
     assert len(html.encode()) < HTML_BUDGET < GMAIL_CLIPS_AT

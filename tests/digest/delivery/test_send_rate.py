@@ -11,6 +11,7 @@ from anymail.exceptions import AnymailAPIError
 
 from digest.delivery import send_rate, sending
 from digest.models import Delivery
+from lib import emails
 from tests.factories import PaperFactory, SubscriberFactory
 
 Status = Delivery.Status
@@ -84,9 +85,9 @@ def test_ses_throttling_and_http_429_are_throttling_not_failures():
     try:
         raise AnymailAPIError("SES said no") from ClientError()
     except AnymailAPIError as exc:
-        assert isinstance(sending.classify(exc), sending.Throttled)
+        assert isinstance(emails.classify(exc), emails.Throttled)
     assert isinstance(
-        sending.classify(AnymailAPIError("slow down", status_code=429)), sending.Throttled
+        emails.classify(AnymailAPIError("slow down", status_code=429)), emails.Throttled
     )
 
 
@@ -132,7 +133,7 @@ def test_a_transient_failure_in_one_sender_gives_back_every_unsent_delivery(post
     SubscriberFactory.create_batch(20, query="pruning")
     (ids,) = sending.dispatch(sending.plan_edition("daily"))
     postmark.down_after = 6
-    with pytest.raises(sending.TransientSendError, match="HTTP 500"):
+    with pytest.raises(emails.TransientSendError, match="HTTP 500"):
         sending.send_chunk(ids)
     statuses = dict(Delivery.objects.values_list("subscriber__email", "status"))
     sent = {email.lower() for email, status in statuses.items() if status == Status.SENT}
@@ -149,9 +150,9 @@ def test_an_address_that_cannot_be_sent_to_fails_alone_and_a_deferred_one_waits(
 
     from anymail.exceptions import AnymailInvalidAddress
 
-    assert isinstance(sending.classify(AnymailInvalidAddress("bad")), sending.PermanentSendError)
+    assert isinstance(emails.classify(AnymailInvalidAddress("bad")), emails.PermanentSendError)
     full = smtplib.SMTPRecipientsRefused({"a@example.org": (452, b"4.2.2 Mailbox full")})
-    assert isinstance(sending.classify(full), sending.Deferred)
+    assert isinstance(emails.classify(full), emails.Deferred)
 
 
 @pytest.mark.django_db

@@ -7,9 +7,9 @@ import pytest
 import time_machine
 from django.utils import timezone
 
-from digest.delivery import editions, sending
-from digest.delivery.sending import TransientSendError
+from digest.delivery import editions, previews, sending
 from digest.models import Delivery, Edition, Paper
+from lib.emails import TransientSendError
 from subscribers.models import Subscriber
 from tests.factories import PaperFactory, SubscriberFactory
 from tests.support.mail import assert_email_contains, subject, text_and_html
@@ -369,7 +369,7 @@ def test_an_esp_outage_is_retried_not_failed(postmark):
 def test_the_next_digest_preview_sends_and_stores_nothing(mailoutbox):
     papers_seen(timezone.now(), "Pruning today")
     subscriber = SubscriberFactory()
-    message, matches = sending.next_digest(subscriber)
+    message, matches = previews.next_digest(subscriber)
     assert message.subject.startswith("1 new paper on pruning")
     assert [m.paper_id for m in matches] and not mailoutbox
     assert not Edition.objects.exists() and not Delivery.objects.exists()

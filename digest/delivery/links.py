@@ -1,0 +1,65 @@
+"""A digest's links: its own view-in-browser page (a signed token per delivery) and the
+subscriber's manage and unsubscribe links that every digest carries."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.core import signing
+from django.urls import reverse
+
+from digest.models import Delivery
+from subscribers.links import absolute, manage_url, unsubscribe_url
+from subscribers.models import Subscriber
+from subscribers.tokens import BadToken
+
+# The salt predates this module (the token was a subscriber token once); changing it would
+# break every view-in-browser link already sent.
+VIEW_SALT = "paperdigest.subscribers.view"
+
+
+def make_view_token(delivery: Delivery) -> str:
+    """For "view in browser": one delivery, dead once the subscriber's links are reset."""
+    return signing.dumps([delivery.pk, delivery.subscriber.token_version], salt=VIEW_SALT)
+
+
+def read_view_token(token: str) -> Delivery:
+    """The delivery a view token opens, or BadToken."""
+    try:
+        pk, version = signing.loads(token, salt=VIEW_SALT)
+        delivery = Delivery.objects.select_related("subscriber", "edition").get(pk=int(pk))
+    except (signing.BadSignature, ValueError, TypeError, Delivery.DoesNotExist):
+        raise BadToken from None
+    if delivery.subscriber.token_version != version:
+        raise BadToken
+    return delivery
+
+
+def view_url(delivery: Delivery) -> str:
+    return absolute(reverse("view_digest", args=[make_view_token(delivery)]))
+
+
+@dataclass(frozen=True)
+class EmailLinks:
+    """A digest's links. Inert links (previews, test digests, "as sent" pages for operators)
+    are empty: the templates show a marked placeholder and no List-Unsubscribe is set."""
+
+    manage: str = ""
+    unsubscribe: str = ""
+    view: str = ""  # "" for an email that is no delivery (a preview, a test)
+
+    @property
+    def inert(self) -> bool:
+        return not self.unsubscribe
+
+
+def email_links(subscriber: Subscriber, delivery: Delivery | None = None) -> EmailLinks:
+    """The subscriber's own links, and the view-in-browser link of a delivery."""
+    return EmailLinks(
+        manage=manage_url(subscriber),
+        unsubscribe=unsubscribe_url(subscriber),
+        view=view_url(delivery) if delivery and delivery.pk else "",
+    )
+
+
+INERT = EmailLinks()

@@ -1,0 +1,107 @@
+"""Digests that are shown rather than delivered: a subscriber's next digest (previews, the
+admin), a delivered one rebuilt (view in browser, "as sent"), and test digests to operators.
+Nothing here writes a Delivery."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from django.core.mail import EmailMultiAlternatives
+from django.utils import timezone
+
+from digest.delivery import composing, editions
+from digest.delivery.links import INERT
+from digest.delivery.sending import EditionPapers
+from digest.matching.index import Match, match_papers
+from digest.matching.query import parse_query
+from digest.models import Delivery, Edition, Paper
+from lib.emails import open_connection
+from subscribers.models import Subscriber
+
+
+def upcoming_edition(frequency: str, now: datetime | None = None) -> Edition:
+    """The edition that would close now (unsaved): for previews and dry runs."""
+    now = now or timezone.now()
+    latest = Edition.objects.filter(frequency=frequency).order_by("-window_end").first()
+    window = editions.window_for(frequency, now, latest.window_end if latest else None)
+    return Edition(
+        frequency=window.frequency,
+        period=window.period,
+        window_start=window.start,
+        window_end=window.end,
+    )
+
+
+def compose_for(
+    subscriber: Subscriber, edition: Edition, papers: EditionPapers
+) -> tuple[EmailMultiAlternatives, Sequence[Match]]:
+    """Match and compose one subscriber's digest without sending it (QueryError if invalid);
+    its links are inert: previews and test digests reach operators, not the subscriber."""
+    matches = papers.matches(subscriber.query, subscriber.per_email)
+    message = composing.digest_message(
+        subscriber,
+        edition,
+        matches,
+        papers.papers,
+        urls=INERT,
+        highlighter=papers.highlighter,
+    )
+    return message, matches
+
+
+def next_digest(
+    subscriber: Subscriber, now: datetime | None = None
+) -> tuple[EmailMultiAlternatives, Sequence[Match]]:
+    """The digest this subscriber would get if their next edition closed now (not sent)."""
+    edition = upcoming_edition(subscriber.frequency, now)
+    return compose_for(subscriber, edition, EditionPapers.of(edition.papers()))
+
+
+def delivered_digest(delivery: Delivery, *, inert: bool = False) -> EmailMultiAlternatives:
+    """Rebuild a sent digest: its papers, in its order, re-explained. For "view in browser"
+    (the subscriber's links, with a notice saying so) or, `inert`, for operators."""
+    stored = Paper.objects.in_bulk(delivery.paper_ids)
+    papers = EditionPapers.of(stored[pk] for pk in delivery.paper_ids if pk in stored)
+    order = {pk: i for i, pk in enumerate(delivery.paper_ids)}
+    matches = match_papers(parse_query(delivery.query), papers.index, len(order) or 1)
+    matches.sort(key=lambda m: order.get(m.paper_id, len(order)))
+    return composing.digest_message(
+        delivery.subscriber,
+        delivery.edition,
+        matches,
+        papers.papers,
+        delivery=delivery,
+        urls=INERT if inert else None,
+        page_notice=not inert,
+    )
+
+
+def send_test_digest(
+    to: str,
+    *,
+    subscriber: Subscriber | None = None,
+    query: str = "",
+    per_email: int = 10,
+    frequency: str = "daily",
+) -> str:
+    """Send one digest now to an operator, subject marked [Test], recorded nowhere (no
+    Delivery row): a subscriber's own, or one for keywords typed by an operator. Its links
+    are inert, so the operator's mail client cannot unsubscribe the subscriber. Raises
+    QueryError for invalid keywords, TransientSendError/PermanentSendError if the mail server
+    says no."""
+    subscriber = subscriber or Subscriber(
+        email=to, query=query, per_email=per_email, frequency=frequency
+    )
+    edition = upcoming_edition(subscriber.frequency)
+    papers = EditionPapers.of(edition.papers())
+    if not papers.papers:  # just after an edition went out: show the last one instead
+        edition = Edition.objects.filter(frequency=subscriber.frequency).first() or edition
+        papers = EditionPapers.of(edition.papers())
+    message, matches = compose_for(subscriber, edition, papers)
+    message.subject = f"[Test] {message.subject}"
+    message.to = [to]
+    message.tags = ["test"]  # type: ignore[attr-defined]
+    with open_connection() as connection:
+        connection.send_messages([message])
+    return f"test digest with {len(matches)} papers sent to {to}"
