@@ -21,7 +21,7 @@ import secrets
 import threading
 import time
 from collections import Counter, deque
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from itertools import islice
@@ -57,16 +57,23 @@ KEPT_MATCHES = 1_000  # distinct (keywords, papers per email) a chunk keeps matc
 
 @dataclass(frozen=True)
 class ChunkResult:
-    sent: int = 0
-    skipped: int = 0
-    failed: int = 0
-    sending: int = 0  # left to the worker that holds them now (this one's lease ran out)
-    planned: int = 0  # deferred by the recipient's server: back to planned, for later
+    """How many of a chunk's deliveries ended in each status, as deliver() returned them:
+    planned is deferred by the recipient's server (for later), sending is left to the worker
+    that holds it now (this one's lease ran out)."""
+
+    counts: Mapping[Status, int] = field(default_factory=dict)
+
+    def __getitem__(self, status: Status) -> int:
+        return self.counts.get(status, 0)
 
     def summary(self) -> str:
-        more = f", {self.planned} deferred" if self.planned else ""
-        more += f", {self.sending} left to another worker" if self.sending else ""
-        return f"sent {self.sent}, skipped {self.skipped}, failed {self.failed}{more}"
+        deferred, elsewhere = self[Status.PLANNED], self[Status.SENDING]
+        more = f", {deferred} deferred" if deferred else ""
+        more += f", {elsewhere} left to another worker" if elsewhere else ""
+        return (
+            f"sent {self[Status.SENT]}, skipped {self[Status.SKIPPED]}, "
+            f"failed {self[Status.FAILED]}{more}"
+        )
 
 
 @dataclass(frozen=True)
@@ -241,7 +248,7 @@ class ChunkRun:
         claim_batch: int = 1,
     ) -> None:
         self.rate, self.progress, self.claim_batch = rate, progress, claim_batch
-        self.outcomes: Counter[str] = Counter()
+        self.outcomes: Counter[Status] = Counter()
         self.sent: list[Delivery] = []
         self.error: Exception | None = None  # the first failure that stopped the senders
         self._ids = deque(ids)  # not claimed yet
@@ -267,7 +274,7 @@ class ChunkRun:
             raise self.error
 
     def result(self) -> ChunkResult:
-        return ChunkResult(**self.outcomes)
+        return ChunkResult(dict(self.outcomes))
 
     def _thread(self) -> None:
         try:
@@ -308,7 +315,7 @@ class ChunkRun:
 
     def _record(self, delivery: Delivery, status: Status) -> None:
         with self._lock:
-            self.outcomes[status.value] += 1
+            self.outcomes[status] += 1
             if status == Status.SENT:
                 self.sent.append(delivery)
             if self.progress:

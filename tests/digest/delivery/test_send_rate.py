@@ -102,7 +102,7 @@ def test_an_esp_answering_429_slows_the_rate_and_every_digest_still_goes_once(
     (ids,) = sending.dispatch(sending.plan_edition("daily"))
     rate = send_rate.LocalSlots(20)
     result = sending.send_chunk(ids, rate)
-    assert result.sent == 12 and postmark.throttled > 0
+    assert result[Delivery.Status.SENT] == 12 and postmark.throttled > 0
     assert set(postmark.received.values()) == {1}
     assert set(Delivery.objects.values_list("status", "attempts")) == {(Status.SENT, 1)}
     assert rate._current_factor() < 1
@@ -117,7 +117,7 @@ def test_a_chunk_keeps_several_messages_in_flight(postmark, settings):
     SubscriberFactory.create_batch(18, query="pruning")
     (ids,) = sending.dispatch(sending.plan_edition("daily"))
     started = time.monotonic()
-    assert sending.send_chunk(ids).sent == 18
+    assert sending.send_chunk(ids)[Delivery.Status.SENT] == 18
     elapsed = time.monotonic() - started
     assert elapsed < 18 * 0.2 / 2  # one at a time would take 3.6 s; six at a time, 0.6 s
     assert set(postmark.received.values()) == {1} and len(postmark.received) == 18
@@ -163,7 +163,7 @@ def test_a_recipient_the_server_defers_waits_and_the_chunk_goes_on(smtp_sink):
     smtp_sink.handler.defer.add("busy@example.org")
     (ids,) = sending.dispatch(sending.plan_edition("daily"))
     result = sending.send_chunk(ids)
-    assert (result.sent, result.planned) == (3, 1)
+    assert (result[Delivery.Status.SENT], result[Delivery.Status.PLANNED]) == (3, 1)
     deferred = Delivery.objects.get(subscriber__email="busy@example.org")
     assert deferred.status == Status.PLANNED
     assert deferred.failure_reason.startswith("will retry: recipient deferred: 450")

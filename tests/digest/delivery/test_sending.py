@@ -209,7 +209,7 @@ def test_a_busy_server_stops_the_chunk_and_leaves_the_rest_planned(smtp_sink):
     ]
     assert not smtp_sink.messages
     smtp_sink.handler.temporary_failure = False
-    assert sending.send_chunk(ids).sent == 3  # the task's retry
+    assert sending.send_chunk(ids)[Delivery.Status.SENT] == 3  # the task's retry
     assert set(Delivery.objects.values_list("status", flat=True)) == {Status.SENT}
 
 
@@ -360,7 +360,7 @@ def test_an_esp_outage_is_retried_not_failed(postmark):
         sending.send_chunk(ids)
     assert set(Delivery.objects.values_list("status", flat=True)) == {Status.PLANNED}
     postmark.down = False
-    assert sending.send_chunk(ids).sent == 2
+    assert sending.send_chunk(ids)[Delivery.Status.SENT] == 2
 
 
 # --- previews -----------------------------------------------------------------------------------
