@@ -10,7 +10,7 @@ PORT ?= 8000
 help:
 	@echo "make demo   set up, ingest the sample feeds, send demo digests, serve http://localhost:$(PORT)/"
 	@echo "make test   run the test suite (real PostgreSQL/Redis when DATABASE_URL/CELERY_BROKER_URL say so)"
-	@echo "make lint   ruff (lint and format check) and pip-audit of the dependencies"
+	@echo "make lint   ruff (lint and format check), the import layers (lint-imports), pip-audit"
 	@echo "make bench  run the benchmarks (JSON figures on stdout)"
 	@echo "make faults send an edition while killing workers, restarting Redis/PostgreSQL, failing SMTP"
 	@echo "make soak   100 clients on the site for 2 minutes while an edition is sent (wrk, Redis)"
@@ -48,6 +48,7 @@ test: $(VENV)/.dev node_modules/.package-lock.json
 lint: $(VENV)/.dev
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports
 	$(PY) scripts/audit_dependencies.py
 
 bench: $(VENV)/.dev

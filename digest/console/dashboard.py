@@ -12,6 +12,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
+from celery import current_app
 from django.conf import settings
 from django.db.models import Count, Max, Q
 from django.db.models.functions import TruncDate
@@ -235,9 +236,7 @@ def service_status(now: datetime | None = None) -> ServiceStatus:
     queue = settings.CELERY_TASK_DEFAULT_QUEUE
     beat = PeriodicTask.objects.filter(enabled=True).aggregate(seen=Max("last_run_at"))["seen"]
     workers = list(Heartbeat.objects.filter(role__startswith="worker:").order_by("-seen_at")[:10])
-    from config.celery import app
-
-    in_process = bool(app.conf.task_always_eager)
+    in_process = bool(current_app.conf.task_always_eager)
     return ServiceStatus(
         in_process=in_process,
         queue=queue,
@@ -250,10 +249,8 @@ def service_status(now: datetime | None = None) -> ServiceStatus:
 
 def queue_depth(queue: str) -> int | None:
     """Messages waiting in the broker's queue, or None if the broker does not answer."""
-    from config.celery import app
-
     try:
-        with app.connection_for_read() as connection:
+        with current_app.connection_for_read() as connection:
             connection.ensure_connection(max_retries=1, timeout=2)
             declared = connection.default_channel.queue_declare(queue=queue, passive=True)
             return declared.message_count
