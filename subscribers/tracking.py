@@ -86,24 +86,19 @@ def require_webhook_secret(view: Callable[..., HttpResponse]) -> Callable[..., H
     """Refuse every call while no secret is set: anymail would accept them all (with only a
     warning), and then anyone could bounce any address."""
 
+    logged = False  # one warning per process, not one per forged request
+
     @wraps(view)
     def guarded(request: HttpRequest, *args: object, **kwargs: object) -> HttpResponse:
+        nonlocal logged
         if not webhook_secret_configured():
-            _log_refusal_once()
+            if not logged:
+                logged = True
+                log.warning("refusing ESP webhooks: ANYMAIL_WEBHOOK_SECRET is not set")
             return HttpResponseForbidden("This webhook is not configured.")
         return view(request, *args, **kwargs)
 
     return csrf_exempt(guarded)
-
-
-_refusal_logged = False
-
-
-def _log_refusal_once() -> None:
-    global _refusal_logged
-    if not _refusal_logged:
-        _refusal_logged = True
-        log.warning("refusing ESP webhooks: ANYMAIL_WEBHOOK_SECRET is not set")
 
 
 # --- what an event is and whether it is ours ----------------------------------------------------
