@@ -74,6 +74,11 @@ class Highlighter:
         self._marked: LRU[tuple[object, ...], tuple[Segments, Segments, str]] = LRU(KEPT_HIGHLIGHTS)
         self._indexed: dict[int, tuple[highlighting.IndexedText, highlighting.IndexedText]] = {}
 
+    def items(self, matches: Sequence[Match], papers: dict[int, Paper]) -> list[PaperItem]:
+        """A digest's papers in its order; long digests get short excerpts (Gmail clips)."""
+        length = SHORT_EXCERPT_LENGTH if len(matches) > LONG_DIGEST else EXCERPT_LENGTH
+        return [self.item(papers[m.paper_id], m, length) for m in matches if m.paper_id in papers]
+
     def item(self, paper: Paper, match: Match, excerpt_length: int = EXCERPT_LENGTH) -> PaperItem:
         key = (paper.pk, match.stems, match.prefixes, excerpt_length)
         marked = self._marked.get_or_make(
@@ -121,11 +126,7 @@ def digest_message(
     `urls` default to the subscriber's own links; previews pass inert ones. `page_notice`
     (the view-in-browser page) warns that the page's links are the subscriber's."""
     urls = urls or email_links(subscriber, delivery)
-    highlighter = highlighter or Highlighter()
-    length = SHORT_EXCERPT_LENGTH if len(matches) > LONG_DIGEST else EXCERPT_LENGTH
-    items = [
-        highlighter.item(papers[m.paper_id], m, length) for m in matches if m.paper_id in papers
-    ]
+    items = (highlighter or Highlighter()).items(matches, papers)
     context = {
         "subject": digest_subject(matches, edition),
         "preheader": clip(papers[matches[0].paper_id].title, 110) if items else "",
