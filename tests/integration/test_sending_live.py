@@ -64,7 +64,9 @@ def test_an_esp_that_throttles_slows_every_worker_and_loses_nothing(workers, pos
     assert set(Delivery.objects.values_list("status", "attempts")) == {("sent", 1)}
 
 
-def test_no_new_message_starts_after_an_unsubscribe_recorded_mid_send(workers, smtp_sink, settings):
+def test_no_new_message_starts_after_an_unsubscribe_bounce_or_complaint_recorded_mid_send(
+    workers, smtp_sink, settings
+):
     settings.DELIVERY_CHUNK_SIZE = 150  # one chunk: its statuses were loaded before any send
     smtp_sink.handler.delay = 0.05
     PaperFactory(title="Pruning at scale", abstract="We prune.")
@@ -72,20 +74,29 @@ def test_no_new_message_starts_after_an_unsubscribe_recorded_mid_send(workers, s
     workers.start(concurrency=1, env=worker_env(smtp_sink, SEND_CONCURRENCY="2"))
     send_edition_task.delay("daily")
     wait_for(lambda: len(smtp_sink.handler.received) >= 20, what="the first messages")
-    leaving = [r for r in readers if r.email not in smtp_sink.handler.received][:100]
-    for reader in leaving:  # as a one-click unsubscribe from the mail client would
-        subscriptions.unsubscribe(Subscriber.objects.get(pk=reader.pk), "one-click")
+    leaving = [r for r in readers if r.email not in smtp_sink.handler.received][:99]
+    for n, reader in enumerate(leaving):  # a one-click unsubscribe, or the ESP's webhook
+        subscriber = Subscriber.objects.get(pk=reader.pk)
+        if n % 3 == 0:
+            subscriptions.unsubscribe(subscriber, "one-click")
+        else:
+            status = Subscriber.Status.BOUNCED if n % 3 == 1 else Subscriber.Status.COMPLAINED
+            subscriptions.suppress(subscriber, status, "the ESP said so")
     wait_for(lambda: not unfinished(), what="the edition")
     deliveries = Delivery.objects.filter(subscriber__in=leaving).select_related("subscriber")
     skipped = [d for d in deliveries if d.status == "skipped"]
     sent = [d for d in deliveries if d.status == "sent"]
-    assert len(skipped) + len(sent) == 100 and len(skipped) >= 90
-    assert {d.failure_reason for d in skipped} == {"subscriber is unsubscribed"}
+    assert len(skipped) + len(sent) == 99 and len(skipped) >= 90
+    assert {d.failure_reason for d in skipped} == {
+        "subscriber is unsubscribed",
+        "subscriber is bounced",
+        "subscriber is complained (marked as spam)",
+    }
     # A message that went anyway had started (its claim renewed, just before the hand-off)
-    # before that reader's unsubscribe was recorded (unsubscribed_at is taken a moment
-    # before its transaction commits).
+    # before that reader's change was recorded (its time is taken a moment before its
+    # transaction commits).
     for delivery in sent:
-        recorded = delivery.subscriber.unsubscribed_at + timedelta(milliseconds=100)
-        assert delivery.claimed_at <= recorded, delivery
+        change = delivery.subscriber.status_changes.first()
+        assert delivery.claimed_at <= change.created_at + timedelta(milliseconds=100), delivery
     received = {r.email for r in leaving if r.email in smtp_sink.handler.received}
     assert received == {d.subscriber.email for d in sent}
