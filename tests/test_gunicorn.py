@@ -70,3 +70,37 @@ def test_it_runs_the_web_role_with_the_project_gunicorn_config():
     web = next(line for line in procfile.splitlines() if line.startswith("web:"))
 
     assert "-c gunicorn.conf.py" in web
+
+
+def _post(url: str, path: str, body: str, headers: dict[str, str]) -> http.client.HTTPResponse:
+    parts = urlsplit(url)
+    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=10)
+    form = {"Content-Type": "application/x-www-form-urlencoded", **headers}
+    conn.request("POST", path, body=body, headers=form)
+    response = conn.getresponse()
+    response.body = response.read().decode()
+    conn.close()
+    return response
+
+
+def test_every_page_carries_the_security_headers_with_debug_off(gunicorn_server):
+    server = gunicorn_server.start()
+
+    for path in ("/", "/subscribe/", "/admin/login/", "/no/such/page/"):
+        headers = _get(server.url, path).headers
+        assert "script-src 'self'" in headers["Content-Security-Policy"], path
+        assert "frame-ancestors 'none'" in headers["Content-Security-Policy"], path
+        assert headers["X-Frame-Options"] == "DENY", path
+        assert headers["X-Content-Type-Options"] == "nosniff", path
+        assert headers["Referrer-Policy"] == "same-origin", path
+
+
+def test_a_form_posted_from_elsewhere_is_refused_with_debug_off(gunicorn_server):
+    server = gunicorn_server.start()
+    signup = "email=victim%40example.org&query=pruning&frequency=daily&per_email=10"
+
+    forged = _post(server.url, "/subscribe/", signup, {"Origin": "https://evil.example"})
+    tokenless = _post(server.url, "/subscribe/", signup, {})
+
+    assert forged.status == tokenless.status == 403
+    assert "Traceback" not in forged.body and "CSRF_FAILURE_VIEW" not in forged.body
