@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import time
@@ -203,6 +204,22 @@ def test_send_digests_sends_and_summarizes(mailoutbox):
     again = run("send_digests", "--frequency", "daily")
     assert "1 sent, 1 skipped, 0 failed (nothing new to send)" in again
     assert len(mailoutbox) == 2
+
+
+class Terminal(StringIO):
+    def isatty(self) -> bool:  # tqdm draws its bar only on a terminal
+        return True
+
+
+def test_send_digests_shows_a_progress_bar_with_rate_and_eta_on_a_terminal(monkeypatch, mailoutbox):
+    digest_subscribers()
+    terminal = Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    run("send_digests", "--frequency", "daily")
+    drawn = terminal.getvalue()
+    # Done of the total, the time left and the rate: "1/2 [00:00<00:00,  4.13digest/s]"
+    assert re.search(r"\d/2 \[\d\d:\d\d<\d\d:\d\d, +[\d.]+digest/s\]", drawn), drawn
+    assert len(mailoutbox) == 1
 
 
 def test_send_digests_dry_run_sends_and_stores_nothing(mailoutbox):
