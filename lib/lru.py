@@ -6,7 +6,6 @@ these, so that a stream of distinct queries costs a fixed amount of memory, not 
 
 from __future__ import annotations
 
-import contextlib
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
@@ -29,11 +28,15 @@ class LRU(Generic[K, V]):
     def get(self, key: K) -> V | None:
         """The entry for `key` (now the most recently used), or None."""
         # Hits are the hot path (a matching index looks up every term of every subscriber):
-        # each OrderedDict call is atomic under the GIL, so only put() takes the lock.
+        # each OrderedDict call is atomic under the GIL, so only put() takes the lock. A bare
+        # try costs nothing when nothing is raised; contextlib.suppress would cost more than
+        # the lookup itself.
         value = self._entries.get(key)
         if value is not None:
-            with contextlib.suppress(KeyError):  # dropped by another thread meanwhile
+            try:  # noqa: SIM105
                 self._entries.move_to_end(key)
+            except KeyError:  # dropped by another thread meanwhile
+                pass
         return value
 
     def put(self, key: K, value: V) -> V:

@@ -12,7 +12,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 from digest.matching.index import Match
-from digest.matching.text import stem, word_spans
+from digest.matching.text import stem_all, word_spans
 
 Segments = list[tuple[str, bool]]
 Span = tuple[int, int]
@@ -29,11 +29,11 @@ class IndexedText:
 
     @classmethod
     def of(cls, text: str) -> IndexedText:
+        words = [(word, start, end) for start, end, word in word_spans(text)]
+        stems = stem_all(word for word, _, _ in words)
         by_stem: dict[str, list[Span]] = defaultdict(list)
-        words = []
-        for start, end, word in word_spans(text):
-            by_stem[stem(word)].append((start, end))
-            words.append((word, start, end))
+        for word, start, end in words:
+            by_stem[stems[word]].append((start, end))
         return cls(text, tuple(sorted(words)), {s: tuple(spans) for s, spans in by_stem.items()})
 
     def hits(self, match: Match) -> list[Span]:
@@ -47,13 +47,7 @@ class IndexedText:
 
 
 def _hit_spans(text: str, match: Match, indexed: IndexedText | None) -> list[Span]:
-    if indexed is not None:
-        return indexed.hits(match)
-    return [
-        (start, end)
-        for start, end, word in word_spans(text)
-        if stem(word) in match.stems or word.startswith(match.prefixes)
-    ]
+    return (indexed or IndexedText.of(text)).hits(match)
 
 
 def highlight(text: str, match: Match | None, indexed: IndexedText | None = None) -> Segments:

@@ -27,7 +27,7 @@ from datetime import datetime
 
 import numpy as np
 
-from digest.matching.query import Query, Term, Topic
+from digest.matching.query import Query, Term, Topic, parse_query
 from digest.matching.text import stem_all, words
 from lib.lru import LRU
 
@@ -38,7 +38,7 @@ TREND_WEIGHT = 1.0
 RECENCY_WEIGHT = 0.5
 TIE_EPSILON = 1e-9
 DIRECT_SCORING_LIMIT = 4  # score the whole union when it is at most 4x the digest size
-MEMO_SIZE = 50_000  # terms, topics and selections each index remembers (most recently used)
+MEMO_SIZE = 50_000  # queries, terms, topics and selections each index remembers
 SEPARATOR = "\x00"  # between authors, so a phrase never spans two names
 TEXT_FIELDS = ("title", "abstract", "author")
 ANY_FIELDS = ("title", "abstract")
@@ -99,7 +99,8 @@ NO_TERM = TermHit(0, (), 1.0)
 
 def build_index(papers: Sequence[PaperText], memo_size: int = MEMO_SIZE) -> PaperIndex:
     """Index an edition's papers (pass them newest first: ties keep that order); it remembers
-    the `memo_size` most recently used terms, topics and selections."""
+    the `memo_size` most recently used queries, terms, topics and selections. An index
+    reachable from public requests gets a small `memo_size`: anyone can send new queries."""
     return PaperIndex(papers, memo_size)
 
 
@@ -126,6 +127,10 @@ class PaperIndex:
             self._index_field(field)
         self.quality = _quality(self.papers)
         self.quality_array = np.array(self.quality)
+        # Memos live and die with the index (a sending run's, or the preview's): what they
+        # remember is only valid for these papers, and a new edition starts afresh.
+        self._queries: LRU[str, Query] = LRU(memo_size)
+        self._parsed: LRU[str, Topic] = LRU(memo_size)
         self._terms: LRU[str, TermHit] = LRU(memo_size)
         self._topics: LRU[str, TopicHits] = LRU(memo_size)
         self._selections: LRU[tuple[tuple[str, ...], int], list[tuple[float, int]]] = LRU(memo_size)
@@ -139,10 +144,19 @@ class PaperIndex:
         self.raw[field] = _postings(enumerate(map(set, raw_words)))
         self.vocabulary[field] = sorted(self.raw[field])
 
-    # --- terms and topics, each evaluated once per index ------------------------------------
+    # --- queries, terms and topics, each evaluated once per index ---------------------------
+
+    def query(self, keywords: str) -> Query:
+        """`keywords` parsed (QueryError if invalid): a run's subscribers share keywords, and
+        more often still topics, so both are parsed once per index."""
+        query = self._queries.get(keywords)
+        if query is None:
+            query = self._queries.put(keywords, parse_query(keywords, self._parsed))
+        return query
 
     def term(self, term: Term) -> TermHit:
-        return self._terms.get_or_make(term.key, lambda: self._evaluate(term))
+        hit = self._terms.get(term.key)
+        return self._terms.put(term.key, self._evaluate(term)) if hit is None else hit
 
     def _evaluate(self, term: Term) -> TermHit:
         if term.field == "category":
@@ -184,7 +198,9 @@ class PaperIndex:
         return _mask_union(m for c, m in self.categories.items() if c.startswith(value))
 
     def topic(self, topic: Topic) -> TopicHits:
-        return self._topics.get_or_make(topic.key, lambda: self._evaluate_topic(topic))
+        # Looked up for every topic of every subscriber: get-then-put, without a closure.
+        hits = self._topics.get(topic.key)
+        return self._topics.put(topic.key, self._evaluate_topic(topic)) if hits is None else hits
 
     def _evaluate_topic(self, topic: Topic) -> TopicHits:
         mask = self.everything
@@ -244,17 +260,18 @@ class PaperIndex:
     def _dense_top(self, hits: list[TopicHits], limit: int) -> list[tuple[float, int]]:
         # Broad topics ("learning", "model") match much of the edition; summing their
         # relevance vectors in NumPy beats scoring hundreds of papers one by one in Python.
-        total = self._dense(hits[0]).copy()
-        for h in hits[1:]:
+        total = self._dense(hits[0]) + self._dense(hits[1])
+        for h in hits[2:]:
             total += self._dense(h)
-        # Every match has relevance >= 1, so 0 means "matched no topic".
-        scores = np.where(total > 0, total + self.quality_array, -1.0)
-        if limit < len(scores):
-            scores_idx = np.argpartition(scores, len(scores) - limit)[-limit:]
-        else:
-            scores_idx = np.arange(len(scores))
-        chosen = [(float(scores[i]), int(i)) for i in scores_idx if scores[i] > 0]
-        return sorted(chosen, key=_best_first)
+        scores = total + self.quality_array
+        # A paper scores at least what any one topic gives it, so each topic's `limit`-th best
+        # is a floor the digest's papers reach: only the few papers above it are ranked.
+        floor = max(h.ranked[limit - 1][0] if len(h.ranked) >= limit else 0.0 for h in hits)
+        found = np.flatnonzero(scores >= floor)
+        found = found[total[found] > 0]  # every match has relevance >= 1; 0 matched no topic
+        if len(found) > limit:
+            found = found[np.argpartition(scores[found], -limit)[-limit:]]
+        return sorted(zip(scores[found].tolist(), found.tolist(), strict=True), key=_best_first)
 
     def _dense(self, hits: TopicHits) -> np.ndarray:
         if hits.dense is None:

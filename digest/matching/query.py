@@ -4,16 +4,19 @@ One topic per line (or comma-separated); a paper matches when any topic matches.
 topic, bare words must all appear; "quoted phrases" must appear as consecutive words; OR joins
 alternatives; -word excludes; word* is a prefix; title:, abstract:, author:, category: scope a
 term. Parsing never raises anything but QueryError, whose message is shown to the user as-is.
+
+Parsing keeps nothing: a caller that parses many keywords (a sending run, a benchmark) passes
+a memo for topics, and the index it matches against remembers whole queries (PaperIndex.query).
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Literal
 
-from digest.matching.text import clip, fold, stem, words
+from digest.matching.text import clip, fold, stem_all, words
+from lib.lru import LRU
 
 MAX_LENGTH = 2_000
 MAX_TOPICS = 25
@@ -40,6 +43,9 @@ _LEXEME = re.compile(
     r'(?P<phrase>-?(?:[A-Za-z]+:)?"[^"]*")|(?P<open>-?(?:[A-Za-z]+:)?"[^"]*$)|(?P<word>[^\s"]+)'
 )
 _SCOPE = re.compile(r"^([A-Za-z]+):(?!//)(.*)$", re.DOTALL)
+# A topic within a line: characters other than commas, quoted runs included whole (an unclosed
+# quote runs to the end of the line).
+_PIECE = re.compile(r'(?:[^,"]|"[^"]*"?)+')
 
 
 class QueryError(ValueError):
@@ -82,11 +88,10 @@ class Query:
         return ", ".join(topic.text for topic in self.topics)
 
 
-@lru_cache(maxsize=50_000)
-def parse_query(text: str) -> Query:
+def parse_query(text: str, memo: LRU[str, Topic] | None = None) -> Query:
     """Parse what a subscriber typed; raise QueryError with a helpful message if unusable.
-    Cached (a Query is immutable): sending parses each subscriber's keywords twice, to match
-    and to name their topics, and many subscribers type the same."""
+    `memo`, if given, remembers parsed topics between calls: subscribers share topics far
+    more often than whole queries."""
     if len(text) > MAX_LENGTH:
         raise QueryError(
             f"Keep your keywords under {MAX_LENGTH:,} characters (yours have {len(text):,})."
@@ -96,8 +101,12 @@ def parse_query(text: str) -> Query:
         raise QueryError("Enter at least one topic, for example: federated learning")
     if len(pieces) > MAX_TOPICS:
         raise QueryError(f"Up to {MAX_TOPICS} topics, please (you have {len(pieces)}).")
-    topics = {topic.key: topic for topic in map(parse_topic, pieces)}
-    return Query(topics=tuple(topics.values()))
+    parsed = [parse_topic(p) if memo is None else _remembered(p, memo) for p in pieces]
+    return Query(topics=tuple({topic.key: topic for topic in parsed}.values()))
+
+
+def _remembered(piece: str, memo: LRU[str, Topic]) -> Topic:
+    return memo.get_or_make(piece, lambda: parse_topic(piece))
 
 
 def topic_texts(text: str) -> list[str]:
@@ -111,24 +120,14 @@ def topic_texts(text: str) -> list[str]:
 
 def split_topics(text: str) -> list[str]:
     """Split on new lines and on commas outside quotes; drop empty pieces."""
-    pieces: list[str] = []
-    for line in text.splitlines():
-        current, quoted = [], False
-        for ch in line:
-            if ch == '"':
-                quoted = not quoted
-            if ch == "," and not quoted:
-                pieces.append("".join(current))
-                current = []
-            else:
-                current.append(ch)
-        pieces.append("".join(current))
-    return [" ".join(piece.split()) for piece in pieces if piece.strip()]
+    pieces = text.splitlines()
+    if "," in text:
+        pieces = [piece for line in pieces for piece in _PIECE.findall(line)]
+    return [" ".join(piece.split()) for piece in pieces if piece and not piece.isspace()]
 
 
-@lru_cache(maxsize=50_000)
 def parse_topic(text: str) -> Topic:
-    """Parse one topic (a line or comma-separated piece); cached, since topics repeat a lot."""
+    """Parse one topic (a line or comma-separated piece)."""
     clauses: list[list[Term]] = []
     excluded: list[Term] = []
     joining = last_negated = False
@@ -223,7 +222,8 @@ def _term(body: str, field: Field, topic: str) -> Term:
     if len(found) > MAX_PHRASE_WORDS:
         raise QueryError(f"Phrases can have up to {MAX_PHRASE_WORDS} words: “{clip(core, 40)}”.")
     kind = "phrase" if len(found) > 1 else "word"
-    return Term(kind, field, tuple(stem(w) for w in found), " ".join(found))
+    stems = stem_all(found)
+    return Term(kind, field, tuple(stems[w] for w in found), " ".join(found))
 
 
 def _prefix_term(found: list[str], field: Field, core: str) -> Term:

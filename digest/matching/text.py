@@ -7,10 +7,8 @@ Both sides go through the same functions, so "Mixture-of-Experts" in a title and
 from __future__ import annotations
 
 import re
-import threading
 import unicodedata
 from collections.abc import Iterable, Iterator
-from functools import lru_cache
 
 import Stemmer
 
@@ -18,7 +16,6 @@ import Stemmer
 # so hyphens equal spaces and "Model(LLM)" holds "llm".
 _WORD = re.compile(r"[^\W_]+(?:\+\+|#(?![^\W_]))?")
 _VOWELS = frozenset("aeiouy")
-_local = threading.local()
 
 
 def fold(text: str) -> str:
@@ -48,11 +45,10 @@ def word_spans(text: str) -> Iterator[tuple[int, int, str]]:
 
 
 def _stemmer() -> Stemmer.Stemmer:
-    # PyStemmer objects are not thread-safe; one per thread.
-    stemmer = getattr(_local, "stemmer", None)
-    if stemmer is None:
-        stemmer = _local.stemmer = Stemmer.Stemmer("english")
-    return stemmer
+    # A new one per call: PyStemmer objects must not be shared between threads, and making one
+    # costs about as much as stemming one word. Its own word cache is off: callers stem
+    # distinct words (a vocabulary, a query's terms), which the cache only slows down.
+    return Stemmer.Stemmer("english", 0)
 
 
 def _vowelless_plural(word: str) -> bool:
@@ -60,7 +56,6 @@ def _vowelless_plural(word: str) -> bool:
     return len(word) > 2 and word[-1] == "s" and not _VOWELS.intersection(word[:-1])
 
 
-@lru_cache(maxsize=200_000)
 def stem(word: str) -> str:
     """English stem of one folded word; words with digits or symbols are kept as they are."""
     if not word.isalpha():

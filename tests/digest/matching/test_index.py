@@ -294,3 +294,15 @@ def test_any_paper_text_can_be_indexed_and_matched(title, abstract, term):
         parse_query(f"model {term}" if term.startswith("-") else term), index
     ):
         assert match.paper_id == 1
+
+
+def test_an_index_parses_each_keywords_once_and_remembers_at_most_its_memo_size():
+    index = build_index([paper("Federated pruning")], memo_size=2)
+
+    first = index.query("pruning")
+    assert index.query("pruning") is first
+    for text in ("federated", "learning", "pruning"):
+        index.query(text)
+    assert len(index._queries) == 2
+    with pytest.raises(QueryError):
+        index.query("   ")

@@ -4,7 +4,15 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from digest.matching.query import MAX_LENGTH, MAX_TOPICS, QueryError, parse_query, split_topics
+from digest.matching.query import (
+    MAX_LENGTH,
+    MAX_TOPICS,
+    QueryError,
+    Topic,
+    parse_query,
+    split_topics,
+)
+from lib.lru import LRU
 
 
 def kinds(text: str) -> list[list[list[tuple[str, str]]]]:
@@ -134,10 +142,15 @@ def test_parsing_never_fails_with_anything_but_a_query_error(text):
         assert all(topic.required for topic in query.topics)
 
 
-def test_parsing_is_cached_and_errors_are_raised_every_time():
-    from digest.matching.query import QueryError, parse_query
+def test_a_topic_memo_gives_back_the_topics_it_parsed_and_keeps_no_errors():
+    memo: LRU[str, Topic] = LRU(10)
 
-    assert parse_query("pruning\nfederated learning") is parse_query("pruning\nfederated learning")
+    first = parse_query("pruning\nfederated learning", memo)
+    again = parse_query("federated learning, pruning", memo)
+
+    assert {id(t) for t in first.topics} == {id(t) for t in again.topics}
+    assert first == parse_query("pruning\nfederated learning")
     for _ in range(2):
         with pytest.raises(QueryError):
-            parse_query("   ")
+            parse_query("pruning, fairness -", memo)
+    assert len(memo) == 2
