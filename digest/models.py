@@ -6,6 +6,7 @@ from datetime import datetime, timedelta
 from django.db import models
 from django.utils import timezone
 
+from digest.ingest.readers import KINDS
 from digest.matching.index import PaperText
 
 
@@ -13,14 +14,16 @@ def new_message_key() -> str:
     return secrets.token_hex(16)
 
 
+# From the readers' registry: a new kind of source is a new reader module, not an edit here.
+SourceKind = models.TextChoices(
+    "SourceKind", [(kind.name, (kind.value, kind.label)) for kind in KINDS.values()]
+)
+
+
 class Source(models.Model):
     """A feed we fetch on a schedule: an arXiv listing, an API query, any RSS/Atom, HF daily."""
 
-    class Kind(models.TextChoices):
-        ARXIV_RSS = "arxiv-rss", "arXiv RSS listing"
-        ARXIV_API = "arxiv-api", "arXiv API (Atom)"
-        FEED = "feed", "RSS or Atom feed"
-        HF_DAILY = "hf-daily", "Hugging Face daily papers (JSON)"
+    Kind = SourceKind
 
     class Status(models.TextChoices):
         NEVER = "never", "Never fetched"

@@ -83,7 +83,7 @@ def _search(text: str, page: int) -> dict:
         query = parse_query(text)
     except QueryError as exc:
         return {"search_error": exc.message}
-    found, total, searched = recent.preview(query, PAGE_SIZE, (page - 1) * PAGE_SIZE)
+    found, total, searched = recent.shared().preview(query, PAGE_SIZE, (page - 1) * PAGE_SIZE)
     return {
         "days": [("Best matches", found)] if found else [],
         "search_total": total,

@@ -107,7 +107,7 @@ def _preview_context(
         return {"preview_error": form.errors.get("query", [""])[0] if text.strip() else ""}
     if not allow_preview(request):  # each preview runs a new query over recent papers
         return {"preview_error": PREVIEW_LIMITED}
-    found, total, searched = recent.preview(parse_query(text), PREVIEW_LIMIT)
+    found, total, searched = recent.shared().preview(parse_query(text), PREVIEW_LIMIT)
     return {
         "preview": found,
         "preview_total": total,

@@ -46,7 +46,8 @@ def test_it_stays_bounded_under_thousands_of_distinct_queries(settings):
     for n in range(WARM_UP, WARM_UP + DISTINCT):
         _ask(client, n)
 
-    index = recent.recent_index()
+    index = recent.shared().index()
     assert len(index.papers) == PAPERS
-    assert max(len(index._terms), len(index._topics)) <= recent.MEMO_SIZE
+    memos = (index._queries, index._parsed, index._terms, index._topics, index._selections)
+    assert max(map(len, memos)) <= recent.MEMO_SIZE
     assert _rss() - before < RSS_GROWTH_LIMIT

@@ -61,26 +61,13 @@ class SourceForm(forms.ModelForm):
 
     def clean(self) -> dict:
         data = super().clean()
-        if data.get("kind") == AUTO_KIND and data.get("url"):
-            data["kind"] = self.detect_kind(data["url"])
-        host = urlsplit(data.get("url", "")).hostname or ""
-        kind = data.get("kind")
-        served = readers.kind_from_url(data.get("url", ""))
-        if served and kind in Source.Kind.values and kind != served:
-            self.add_error(
-                "kind",
-                f"This address serves {readers.KIND_NAMES[served]}: choose "
-                f"“{Source.Kind(served).label}” or “Detect automatically”.",
-            )
-        if kind == Source.Kind.ARXIV_API and host != "export.arxiv.org":
-            self.add_error("kind", "arXiv API queries live on export.arxiv.org/api/query.")
-        if kind == Source.Kind.ARXIV_RSS and not host.endswith("arxiv.org"):
-            self.add_error(
-                "kind",
-                "arXiv RSS listings live on rss.arxiv.org; for another "
-                "site's feed choose “RSS or Atom feed”.",
-            )
+        url, kind = data.get("url"), data.get("kind")
+        if kind == AUTO_KIND and url:
+            kind = data["kind"] = self.detect_kind(url)
+        if url and kind in Source.Kind.values and (problem := readers.address_problem(kind, url)):
+            self.add_error("kind", problem)
         return data
+
 
     def detect_kind(self, url: str) -> str:
         try:

@@ -1,9 +1,10 @@
 """The index of recent papers behind the live preview and the landing page search.
 
-Built once per process and rebuilt when an ingest has landed or an operator has hidden or
-merged papers since (see papers_version), or after a few minutes, so previews cost a lookup,
-not an index build. The lock keeps two threads from building it at once; readers never see a
-half-built index because the reference is swapped whole.
+One RecentIndex per web process, kept by the digest app's config (see shared()), so that
+previews cost a lookup, not an index build. It is rebuilt when an ingest has landed or an
+operator has hidden or merged papers since (see papers_version), or after a few minutes. Its
+lock keeps two threads from building at once; readers never see a half-built index because
+the reference is swapped whole.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import threading
 import time
 from dataclasses import dataclass
 
+from django.apps import apps
 from django.conf import settings
 
 from digest.matching.index import Match, PaperIndex, build_index
@@ -25,17 +27,6 @@ MAX_AGE_SECONDS = 300
 MEMO_SIZE = 200
 
 
-@dataclass(frozen=True)
-class Recent:
-    index: PaperIndex
-    version: str
-    built_at: float
-
-
-_lock = threading.Lock()
-_current: Recent | None = None
-
-
 def papers_version() -> str:
     """Changes whenever an ingest finishes or an operator hides or merges papers (two indexed
     lookups)."""
@@ -44,38 +35,61 @@ def papers_version() -> str:
     return f"{fetched}-{changed.timestamp() if changed else 0}"
 
 
-def recent_index() -> PaperIndex:
-    global _current
-    version = papers_version()
-    current = _current
-    if (
-        current
-        and current.version == version
-        and time.monotonic() - current.built_at < MAX_AGE_SECONDS
-    ):
-        return current.index
-    with _lock:
-        if _current is current:  # nobody rebuilt it while we waited
-            texts = Paper.objects.recent(settings.PREVIEW_DAYS).texts(limit=MAX_PAPERS)
-            _current = Recent(build_index(texts, MEMO_SIZE), version, time.monotonic())
-        return _current.index  # type: ignore[union-attr]
+@dataclass(frozen=True)
+class Built:
+    index: PaperIndex
+    version: str
+    built_at: float
+
+    def is_fresh(self, version: str) -> bool:
+        return self.version == version and time.monotonic() - self.built_at < MAX_AGE_SECONDS
+
+
+class RecentIndex:
+    """The recent papers' index, built on first use and again whenever it is stale."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._built: Built | None = None
+
+    def index(self) -> PaperIndex:
+        version = papers_version()
+        built = self._built
+        if built and built.is_fresh(version):
+            return built.index
+        with self._lock:
+            if self._built is built:  # nobody rebuilt it while we waited
+                texts = Paper.objects.recent(settings.PREVIEW_DAYS).texts(limit=MAX_PAPERS)
+                self._built = Built(build_index(texts, MEMO_SIZE), version, time.monotonic())
+            return self._built.index  # type: ignore[union-attr]
+
+    def forget(self) -> None:
+        """Drop the built index (tests, and after operators hide papers)."""
+        with self._lock:
+            self._built = None
+
+    def preview(
+        self, query: Query, limit: int, offset: int = 0
+    ) -> tuple[list[tuple[Paper, Match]], int, int]:
+        """The papers these keywords would have matched recently, best first from `offset`:
+        (paper, match) pairs, how many matched in all, and how many were searched."""
+        index = self.index()
+        chosen = index.select(query.topics, offset + limit)[offset:]
+        matches = [index.explain(query.topics, paper, score) for score, paper in chosen]
+        papers = Paper.objects.in_bulk([m.paper_id for m in matches])
+        found = [(papers[m.paper_id], m) for m in matches if m.paper_id in papers]
+        return found, index.count(query.topics), len(index.papers)
+
+
+def shared() -> RecentIndex:
+    """The web process's one RecentIndex. It is kept on the digest app's config, the object
+    Django keeps for as long as the process runs, so that its owner is plain to see."""
+    config = apps.get_app_config("digest")
+    recent = getattr(config, "recent_index", None)
+    # setdefault on the instance's dict is atomic: two first requests share one index.
+    return recent or vars(config).setdefault("recent_index", RecentIndex())
 
 
 def forget() -> None:
-    """Drop the cached index (tests, and after operators hide papers)."""
-    global _current
-    with _lock:
-        _current = None
-
-
-def preview(
-    query: Query, limit: int, offset: int = 0
-) -> tuple[list[tuple[Paper, Match]], int, int]:
-    """The papers these keywords would have matched recently, best first from `offset`:
-    (paper, match) pairs, how many matched in all, and how many were searched."""
-    index = recent_index()
-    chosen = index.select(query.topics, offset + limit)[offset:]
-    matches = [index.explain(query.topics, paper, score) for score, paper in chosen]
-    papers = Paper.objects.in_bulk([m.paper_id for m in matches])
-    found = [(papers[m.paper_id], m) for m in matches if m.paper_id in papers]
-    return found, index.count(query.topics), len(index.papers)
+    """Drop the shared index (tests, and after operators hide papers)."""
+    shared().forget()

@@ -38,7 +38,7 @@ class Command(BaseCommand):
         )
         parser.add_argument(
             "--kind",
-            choices=readers.KINDS,
+            choices=list(readers.KINDS),
             help="kind of the --file inputs; detected from content if omitted",
         )
 

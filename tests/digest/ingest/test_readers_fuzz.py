@@ -10,10 +10,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from digest.ingest import readers
-from digest.ingest.readers import FeedError
+from digest.ingest.readers import FeedError, cleaning
 
 FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-INVISIBLE = readers._INVISIBLE
+INVISIBLE = cleaning.INVISIBLE
 KINDS = st.sampled_from([None, *readers.KINDS])
 TEXT = st.text(st.characters(codec="utf-8"), max_size=300)
 
