@@ -68,7 +68,6 @@ class SourceForm(forms.ModelForm):
             self.add_error("kind", problem)
         return data
 
-
     def detect_kind(self, url: str) -> str:
         try:
             return sources.detect_source_kind(url)
