@@ -11,6 +11,7 @@ from django.template.response import TemplateResponse
 from django.urls import path
 
 from digest.console import charts, dashboard
+from digest.models import Frequency
 from subscribers.ratelimit import client_ip, count_one, counted, forget
 
 LOGIN_WINDOW = 15 * 60
@@ -69,7 +70,7 @@ def dashboard_context() -> dict[str, Any]:
     )
     return {
         "subscribers": dashboard.subscriber_table(),
-        "frequencies": ["daily", "weekly"],
+        "frequencies": Frequency.values,
         "signup_days": days,
         "signups_30d": sum(d.signups for d in days),
         "confirmations_30d": sum(d.confirmations for d in days),

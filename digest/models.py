@@ -14,22 +14,38 @@ def new_message_key() -> str:
     return secrets.token_hex(16)
 
 
+class Frequency(models.TextChoices):
+    """How often a reader gets a digest: the editions there are and the subscriber's choice."""
+
+    DAILY = "daily", "Daily"
+    WEEKLY = "weekly", "Weekly"
+
+    @property
+    def span(self) -> timedelta:
+        """One period: a day, or an ISO week."""
+        return timedelta(weeks=1) if self == Frequency.WEEKLY else timedelta(days=1)
+
+
 # From the readers' registry: a new kind of source is a new reader module, not an edit here.
 SourceKind = models.TextChoices(
     "SourceKind", [(kind.name, (kind.value, kind.label)) for kind in KINDS.values()]
 )
 
 
+class FetchStatus(models.TextChoices):
+    """How a source's last fetch went; also each FetchLog row's outcome."""
+
+    NEVER = "never", "Never fetched"
+    OK = "ok", "OK"
+    NOT_MODIFIED = "not-modified", "Not modified"
+    ERROR = "error", "Error"
+
+
 class Source(models.Model):
     """A feed we fetch on a schedule: an arXiv listing, an API query, any RSS/Atom, HF daily."""
 
     Kind = SourceKind
-
-    class Status(models.TextChoices):
-        NEVER = "never", "Never fetched"
-        OK = "ok", "OK"
-        NOT_MODIFIED = "not-modified", "Not modified"
-        ERROR = "error", "Error"
+    Status = FetchStatus
 
     name = models.CharField(max_length=100, unique=True)
     url = models.URLField(max_length=1000)
@@ -53,7 +69,7 @@ class Source(models.Model):
     def record_fetch(
         self,
         *,
-        status: str,
+        status: FetchStatus,
         etag: str | None = None,
         last_modified: str | None = None,
         content_hash: str | None = None,
@@ -98,7 +114,7 @@ class FetchLog(models.Model):
     label = models.CharField(max_length=300, help_text="Source name or file path")
     started_at = models.DateTimeField(default=timezone.now)
     duration_ms = models.PositiveIntegerField(default=0)
-    status = models.CharField(max_length=16, choices=Source.Status.choices)
+    status = models.CharField(max_length=16, choices=FetchStatus.choices)
     new = models.PositiveIntegerField(default=0)
     updated = models.PositiveIntegerField(default=0)
     unchanged = models.PositiveIntegerField(default=0)
@@ -235,9 +251,7 @@ class Edition(models.Model):
     is missed or sent twice across editions, whenever ingestion happened to run.
     """
 
-    class Frequency(models.TextChoices):
-        DAILY = "daily", "Daily"
-        WEEKLY = "weekly", "Weekly"
+    Frequency = Frequency  # so Edition.Frequency.WEEKLY reads as before
 
     frequency = models.CharField(max_length=8, choices=Frequency.choices)
     period = models.DateField(help_text="The day (daily) or the ISO week's Monday (weekly)")
@@ -267,7 +281,7 @@ class Edition(models.Model):
 
     @property
     def label(self) -> str:
-        if self.frequency == self.Frequency.WEEKLY:
+        if self.frequency == Frequency.WEEKLY:
             year, week, _ = self.period.isocalendar()
             return f"Weekly edition {year}-W{week:02d}"
         return f"Daily edition of {self.period:%a %b %-d, %Y}"

@@ -193,7 +193,7 @@ class SubscriberAdmin(admin.ModelAdmin):
             return TemplateResponse(request, "admin/subscribers/subscriber/import.html", context)
         if request.POST.get("confirmed") == "yes":
             rows = csvio.run_import(rows, operator=str(request.user))
-            created = sum(r.outcome == "created" for r in rows)
+            created = sum(r.outcome == csvio.Outcome.CREATED for r in rows)
             self.message_user(
                 request,
                 f"Imported {created} pending subscriber(s); each was sent a confirmation email.",
@@ -203,9 +203,7 @@ class SubscriberAdmin(admin.ModelAdmin):
         context.update(
             rows=rows,
             csv_text=data.decode("utf-8-sig") if isinstance(data, bytes) else data,
-            counts={
-                o: sum(r.outcome == o for r in rows) for o in ("new", "known", "error", "created")
-            },
+            counts={o: sum(r.outcome == o for r in rows) for o in csvio.Outcome.values},
         )
         return TemplateResponse(request, "admin/subscribers/subscriber/import.html", context)
 

@@ -11,11 +11,13 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from django.core.exceptions import ValidationError
+from django.db import models
 
 from digest.matching.query import MAX_LENGTH, QueryError, parse_query
+from digest.models import Frequency
 from subscribers import subscriptions
 from subscribers.addresses import clean_address, normalize_email
 from subscribers.models import Subscriber
@@ -41,15 +43,32 @@ class CsvError(Exception):
     """The file as a whole cannot be read (encoding, header, size)."""
 
 
+class Outcome(models.TextChoices):
+    """What importing a row does: checked rows are new, known or in error; imported ones
+    are created or (signed up meanwhile) known."""
+
+    NEW = "new", "Will be created"
+    KNOWN = "known", "Already known"
+    ERROR = "error", "Rejected"
+    CREATED = "created", "Created"
+
+
 @dataclass(frozen=True)
 class Row:
     line: int
     email: str
     query: str = ""
-    frequency: str = "daily"
+    frequency: str = Frequency.DAILY
     per_email: int = 10
-    outcome: str = "new"  # new, known, error (and after importing: created)
+    outcome: Outcome = Outcome.NEW
     message: str = ""
+
+    def becomes(self, outcome: Outcome, message: str) -> Row:
+        return replace(self, outcome=outcome, message=message)
+
+
+def _rejected(line: int, email: str, message: str) -> Row:
+    return Row(line, email, outcome=Outcome.ERROR, message=message)
 
 
 def export_rows(subscribers: Iterable[Subscriber]) -> Iterator[list[str]]:
@@ -98,12 +117,10 @@ def check_import(data: bytes | str) -> list[Row]:
             if isinstance(v, str)
         }
         row = _check_row(number, cells)
-        if row.outcome != "error":
+        if row.outcome != Outcome.ERROR:
             key = normalize_email(row.email)
             if key in seen:
-                row = Row(
-                    number, row.email, outcome="error", message=f"Same address as line {seen[key]}."
-                )
+                row = row.becomes(Outcome.ERROR, f"Same address as line {seen[key]}.")
             else:
                 seen[key] = number
         rows.append(row)
@@ -111,16 +128,8 @@ def check_import(data: bytes | str) -> list[Row]:
         Subscriber.objects.filter(email_key__in=list(seen)).values_list("email_key", flat=True)
     )
     return [
-        Row(
-            r.line,
-            r.email,
-            r.query,
-            r.frequency,
-            r.per_email,
-            "known",
-            "Already on the list; left as it is and not emailed.",
-        )
-        if r.outcome == "new" and normalize_email(r.email) in known
+        r.becomes(Outcome.KNOWN, "Already on the list; left as it is and not emailed.")
+        if r.outcome == Outcome.NEW and normalize_email(r.email) in known
         else r
         for r in rows
     ]
@@ -131,30 +140,21 @@ def _check_row(line: int, cells: dict[str, str]) -> Row:
     try:
         email = clean_address(email)
     except ValidationError as exc:
-        return Row(line, email, outcome="error", message=exc.messages[0])
+        return _rejected(line, email, exc.messages[0])
     query = cells.get("keywords") or cells.get("query") or ""
     if len(query) > MAX_LENGTH:
-        return Row(line, email, outcome="error", message="Keywords are too long.")
+        return _rejected(line, email, "Keywords are too long.")
     try:
         parse_query(query)
     except QueryError as exc:
-        return Row(line, email, outcome="error", message=f"Keywords: {exc.message}")
-    frequency = (cells.get("frequency") or "daily").lower()
-    if frequency not in Subscriber.Frequency.values:
-        return Row(
-            line,
-            email,
-            outcome="error",
-            message=f"Frequency must be daily or weekly, not {frequency!r}.",
-        )
+        return _rejected(line, email, f"Keywords: {exc.message}")
+    frequency = (cells.get("frequency") or Frequency.DAILY).lower()
+    if frequency not in Frequency.values:
+        allowed = " or ".join(Frequency.values)
+        return _rejected(line, email, f"Frequency must be {allowed}, not {frequency!r}.")
     raw_count = cells.get("papers_per_email") or "10"
     if not raw_count.isdigit() or not 1 <= int(raw_count) <= 50:
-        return Row(
-            line,
-            email,
-            outcome="error",
-            message="papers_per_email must be a whole number from 1 to 50.",
-        )
+        return _rejected(line, email, "papers_per_email must be a whole number from 1 to 50.")
     return Row(line, email, query, frequency, int(raw_count))
 
 
@@ -173,7 +173,7 @@ def run_import(rows: list[Row], operator: str) -> list[Row]:
     """Create the new rows as pending subscribers and send their confirmation emails."""
     done = []
     for row in rows:
-        if row.outcome != "new":
+        if row.outcome != Outcome.NEW:
             done.append(row)
             continue
         created = subscriptions.import_pending(
@@ -184,16 +184,8 @@ def run_import(rows: list[Row], operator: str) -> list[Row]:
             reason=f"imported from CSV by {operator}",
         )
         done.append(
-            Row(
-                row.line,
-                row.email,
-                row.query,
-                row.frequency,
-                row.per_email,
-                "created" if created else "known",
-                "Pending; confirmation email sent."
-                if created
-                else "Signed up meanwhile; left as it is.",
-            )
+            row.becomes(Outcome.CREATED, "Pending; confirmation email sent.")
+            if created
+            else row.becomes(Outcome.KNOWN, "Signed up meanwhile; left as it is.")
         )
     return done

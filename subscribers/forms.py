@@ -8,6 +8,7 @@ from django.core.exceptions import ValidationError
 from django.http import HttpRequest
 
 from digest.matching.query_field import QueryField
+from digest.models import Frequency
 from subscribers.addresses import clean_address
 from subscribers.models import PER_EMAIL_CHOICES, Subscriber
 from subscribers.ratelimit import allow, client_ip
@@ -21,8 +22,8 @@ class SignupForm(forms.Form):
     )
     query = QueryField()
     frequency = forms.ChoiceField(
-        choices=Subscriber.Frequency.choices,
-        initial="daily",
+        choices=Frequency.choices,
+        initial=Frequency.DAILY,
         widget=forms.RadioSelect,
         label="How often",
     )

@@ -4,6 +4,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models, transaction
 from django.utils import timezone
 
+from digest.models import Frequency
 from subscribers.addresses import normalize_email
 
 PER_EMAIL_CHOICES = [(n, f"{n} papers") for n in (5, 10, 20, 30, 50)]
@@ -19,9 +20,7 @@ class Subscriber(models.Model):
         BOUNCED = "bounced", "Bounced"
         COMPLAINED = "complained", "Complained (marked as spam)"
 
-    class Frequency(models.TextChoices):
-        DAILY = "daily", "Daily"
-        WEEKLY = "weekly", "Weekly"
+    Frequency = Frequency  # the editions there are (digest.models), for Subscriber.Frequency
 
     email = models.EmailField(max_length=254, help_text="As the subscriber typed it")
     email_key = models.CharField(

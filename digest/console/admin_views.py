@@ -14,7 +14,7 @@ from digest.console import curation
 from digest.delivery import previews
 from digest.ingest import sources
 from digest.matching.query_field import QueryField
-from digest.models import Delivery, Paper, Source
+from digest.models import Delivery, Frequency, Paper, Source
 from digest.tasks import send_test_digest_task
 from lib.emails import email_page
 from subscribers.addresses import clean_address
@@ -29,7 +29,7 @@ class TestDigestForm(forms.Form):
         "to them, and its links are disabled.",
     )
     query = QueryField(label="Or keywords", required=False)
-    frequency = forms.ChoiceField(choices=Subscriber.Frequency.choices, initial="daily")
+    frequency = forms.ChoiceField(choices=Frequency.choices, initial=Frequency.DAILY)
     per_email = forms.TypedChoiceField(
         label="Papers", choices=PER_EMAIL_CHOICES, coerce=int, initial=10
     )

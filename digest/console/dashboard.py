@@ -20,7 +20,7 @@ from django.utils import timezone
 from django_celery_beat.models import PeriodicTask
 from kombu.exceptions import ChannelError
 
-from digest.models import Delivery, Edition, Heartbeat, Source
+from digest.models import Delivery, Edition, Frequency, Heartbeat, Source
 from subscribers.models import StatusChange, Subscriber
 
 log = logging.getLogger(__name__)
@@ -126,7 +126,7 @@ def subscriber_table() -> dict[str, dict[str, int]]:
     )
     table = {}
     for status, label in Subscriber.Status.choices:
-        row = {f: counts[(status, f)] for f in Subscriber.Frequency.values}
+        row = {f: counts[(status, f)] for f in Frequency.values}
         table[label] = {**row, "total": sum(row.values())}
     return table
 
@@ -156,7 +156,7 @@ def _per_day(queryset, column: str) -> dict[date, int]:
 def editions(now: datetime | None = None) -> list[EditionSummary]:
     now = now or timezone.now()
     summaries = []
-    for frequency in Edition.Frequency.values:
+    for frequency in Frequency.values:
         last = Edition.objects.filter(frequency=frequency).order_by("-period").first()
         counts: dict[str, int] = dict.fromkeys(Delivery.Status.values, 0)
         if last:

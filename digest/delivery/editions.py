@@ -12,9 +12,7 @@ from datetime import UTC, date, datetime, timedelta
 
 from django.db import IntegrityError, transaction
 
-from digest.models import Edition
-
-FIRST_SPAN = {"daily": timedelta(days=1), "weekly": timedelta(days=7)}
+from digest.models import Edition, Frequency
 
 
 @dataclass(frozen=True)
@@ -28,17 +26,17 @@ class EditionWindow:
 def period_of(frequency: str, moment: datetime) -> date:
     """The day (daily) or the Monday of the ISO week (weekly) that `moment` falls in, in UTC."""
     day = moment.astimezone(UTC).date()
-    return day if frequency == "daily" else day - timedelta(days=day.weekday())
+    return day if frequency == Frequency.DAILY else day - timedelta(days=day.weekday())
 
 
 def next_period(frequency: str, period: date) -> date:
     """The period after this one: the next day, or the next ISO week's Monday."""
-    return period + FIRST_SPAN[frequency]
+    return period + Frequency(frequency).span
 
 
 def window_for(frequency: str, now: datetime, previous_end: datetime | None) -> EditionWindow:
     """The window closing now: from the previous edition's end (or one period back)."""
-    start = previous_end or now - FIRST_SPAN[frequency]
+    start = previous_end or now - Frequency(frequency).span
     return EditionWindow(frequency, period_of(frequency, now), min(start, now), now)
 
 

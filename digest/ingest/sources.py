@@ -14,13 +14,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from django.db import connection, transaction
+from django.db import connection, models, transaction
 from django.utils import timezone
 from psycopg.types.json import Jsonb
 
 from digest.ingest import fetching, readers
 from digest.ingest.readers import FeedError, PaperData
-from digest.models import FetchLog, Paper, Source
+from digest.models import FetchLog, FetchStatus, Paper, Source
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +43,14 @@ STORED_FIELDS = (
 COPY_COLUMNS = ("key", *STORED_FIELDS, "first_seen_at", "updated_at", "source_id", "hidden")
 
 
+class Outcome(models.TextChoices):
+    """What storing one incoming paper does (or, in a dry run, would do)."""
+
+    NEW = "new", "New"
+    UPDATED = "updated", "Updated"
+    UNCHANGED = "unchanged", "Unchanged"
+
+
 @dataclass(frozen=True)
 class StoreCounts:
     new: int = 0
@@ -58,7 +66,7 @@ class IngestResult:
     unchanged: int = 0
     rejected: int = 0
     error: str = ""
-    status: str = Source.Status.OK
+    status: FetchStatus = FetchStatus.OK
     notes: tuple[str, ...] = field(default=())
 
     @property
@@ -68,7 +76,7 @@ class IngestResult:
     def summary(self) -> str:
         if self.error:
             return f"{self.label}: {self.error}"
-        if self.status == Source.Status.NOT_MODIFIED:
+        if self.status == FetchStatus.NOT_MODIFIED:
             return f"{self.label}: not modified since the last fetch"
         return (
             f"{self.label}: {self.new} new, {self.updated} updated, "
@@ -83,10 +91,10 @@ def ingest_source(source: Source) -> IngestResult:
         fetched = fetching.fetch(source.url, etag=source.etag, last_modified=source.last_modified)
     except fetching.FetchError as exc:
         return _finish(
-            IngestResult(source.name, error=str(exc), status=Source.Status.ERROR), source, started
+            IngestResult(source.name, error=str(exc), status=FetchStatus.ERROR), source, started
         )
     if fetched.not_modified:
-        result = IngestResult(source.name, status=Source.Status.NOT_MODIFIED)
+        result = IngestResult(source.name, status=FetchStatus.NOT_MODIFIED)
         return _finish(result, source, started)
     assert fetched.body is not None
     return ingest_body(
@@ -112,14 +120,14 @@ def ingest_file(
     except OSError as exc:
         return _finish(
             IngestResult(
-                str(path), error=f"cannot read file: {exc.strerror}", status=Source.Status.ERROR
+                str(path), error=f"cannot read file: {exc.strerror}", status=FetchStatus.ERROR
             ),
             None,
             started,
         )
     except FeedError as exc:
         return _finish(
-            IngestResult(str(path), error=str(exc), status=Source.Status.ERROR), None, started
+            IngestResult(str(path), error=str(exc), status=FetchStatus.ERROR), None, started
         )
     return ingest_body(body, label=str(path), kind=kind, source=source, started=started)
 
@@ -139,13 +147,13 @@ def ingest_body(
     content_hash = hashlib.sha256(body).hexdigest()
     if source and source.content_hash == content_hash:
         # Byte-for-byte what we stored last time: nothing can have changed.
-        result = IngestResult(label, status=Source.Status.NOT_MODIFIED)
+        result = IngestResult(label, status=FetchStatus.NOT_MODIFIED)
         return _finish(result, source, started, etag=etag, last_modified=last_modified)
     try:
         parsed = readers.parse(body, kind)
     except FeedError as exc:
         return _finish(
-            IngestResult(label, error=str(exc), status=Source.Status.ERROR), source, started
+            IngestResult(label, error=str(exc), status=FetchStatus.ERROR), source, started
         )
     with transaction.atomic():
         counts = store_papers(parsed.papers, source=source)
@@ -171,25 +179,25 @@ def ingest_body(
 class DryRun:
     """What ingesting a source would do now, for the admin's "test fetch"."""
 
-    papers: tuple[tuple[PaperData, str], ...] = ()  # (paper, "new" | "updated" | "unchanged")
+    papers: tuple[tuple[PaperData, Outcome], ...] = ()
     notes: tuple[str, ...] = ()
     error: str = ""
     same_bytes: bool = False  # what was stored last time, byte for byte: ingest would skip it
 
-    def count(self, outcome: str) -> int:
+    def count(self, outcome: Outcome) -> int:
         return sum(would == outcome for _, would in self.papers)
 
     @property
     def new(self) -> int:
-        return self.count("new")
+        return self.count(Outcome.NEW)
 
     @property
     def updated(self) -> int:
-        return self.count("updated")
+        return self.count(Outcome.UPDATED)
 
     @property
     def unchanged(self) -> int:
-        return self.count("unchanged")
+        return self.count(Outcome.UNCHANGED)
 
 
 def dry_run(source: Source) -> DryRun:
@@ -209,10 +217,10 @@ def dry_run(source: Source) -> DryRun:
     )
 
 
-def _outcome(data: PaperData, row: Paper | None) -> str:
+def _outcome(data: PaperData, row: Paper | None) -> Outcome:
     if row is None:
-        return "new"
-    return "unchanged" if merged_change(row, data) is None else "updated"
+        return Outcome.NEW
+    return Outcome.UNCHANGED if merged_change(row, data) is None else Outcome.UPDATED
 
 
 def detect_source_kind(url: str) -> str:
@@ -355,7 +363,7 @@ def stopped(source: Source, seconds: float) -> IngestResult:
     result = IngestResult(
         source.name,
         error=f"stopped after {seconds:g} s: the feed took too long to fetch and read",
-        status=Source.Status.ERROR,
+        status=FetchStatus.ERROR,
     )
     return _finish(result, source, time.monotonic() - seconds)
 

@@ -13,11 +13,9 @@ from tqdm import tqdm
 from digest.delivery import editions, previews, sending
 from digest.delivery.send_rate import shared_send_rate
 from digest.matching.query import QueryError
-from digest.models import Delivery, Edition
+from digest.models import Delivery, Edition, Frequency
 from lib import emails
 from subscribers.models import Subscriber
-
-FREQUENCIES = ("daily", "weekly")
 
 
 class Command(BaseCommand):
@@ -29,7 +27,9 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(
-            "--frequency", choices=FREQUENCIES, help="only this edition (default: daily and weekly)"
+            "--frequency",
+            choices=Frequency.values,
+            help="only this edition (default: daily and weekly)",
         )
         parser.add_argument(
             "--dry-run",
@@ -38,7 +38,7 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, frequency: str | None, dry_run: bool, **options: Any) -> None:
-        frequencies = [frequency] if frequency else FREQUENCIES
+        frequencies = [frequency] if frequency else Frequency.values
         if dry_run:
             for name in frequencies:
                 self.stdout.write(self.rehearse(name, timezone.now()))
