@@ -66,7 +66,7 @@ def emit(figures: dict) -> None:
 
 
 def as_paper_data(paper: dict, published_at: object) -> object:
-    """A synthetic paper (bench/feedgen.py) in the shape ingestion stores."""
+    """A synthetic paper (tests/support/feedgen.py) in the shape ingestion stores."""
     from digest.ingest.readers import PaperData
 
     arxiv_id = paper["arxiv_id"]
@@ -92,11 +92,12 @@ def load_edition(papers: int, subscribers: int) -> None:
 
     from django.utils import timezone
 
-    from bench.feedgen import synthetic_papers
-    from bench.match import as_paper_text, make_queries, topic_pool
+    from bench.match import make_queries, topic_pool
     from digest.ingest import sources
     from digest.models import Paper
     from subscribers.models import Subscriber
+    from tests.support.feedgen import synthetic_papers
+    from tests.support.papers import as_paper_text
 
     now = timezone.now()
     data = synthetic_papers(papers, seed=11)

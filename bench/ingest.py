@@ -17,9 +17,9 @@ setup_django()
 import feedparser  # noqa: E402
 from django.db import connection  # noqa: E402
 
-from bench.feedgen import arxiv_rss, synthetic_papers  # noqa: E402
 from digest.ingest import sources  # noqa: E402
 from digest.models import Paper, Source  # noqa: E402
+from tests.support.feedgen import arxiv_rss, synthetic_papers  # noqa: E402
 
 
 def bare_parse(body: bytes) -> float:

@@ -24,11 +24,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench import naive
 from bench.common import emit
-from bench.feedgen import synthetic_papers
 from digest.matching.index import PaperText, build_index
 from digest.matching.query import QueryError, parse_query
+from tests.support import naive
+from tests.support.feedgen import synthetic_papers
+from tests.support.papers import as_paper_text
 
 STOPWORDS = {
     "a",
@@ -101,19 +102,6 @@ def build_papers(count: int) -> list[PaperText]:
         as_paper_text(i, p, published=None if i % 7 == 0 else _date(now - i * 60))
         for i, p in enumerate(synthetic_papers(count))
     ]
-
-
-def as_paper_text(i: int, paper: dict, published: object = None) -> PaperText:
-    """A synthetic paper (bench/feedgen.py) as the matcher reads it."""
-    return PaperText(
-        id=i,
-        title=paper["title"],
-        abstract=paper["abstract"],
-        authors=tuple(paper["authors"]),
-        categories=tuple(paper["categories"]),
-        upvotes=paper["upvotes"],
-        published=published,
-    )
 
 
 def _date(stamp: float):

@@ -29,8 +29,8 @@ import requests  # noqa: E402
 from django.conf import settings  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
-from bench.feedgen import synthetic_papers  # noqa: E402
 from digest.ingest import sources  # noqa: E402
+from tests.support.feedgen import synthetic_papers  # noqa: E402
 
 BENCH_QUEUE = f"bench-web-{os.getpid()}"
 SIGNUP_LUA = """

@@ -5,9 +5,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-from bench.feedgen import arxiv_rss, load_papers, synthetic_papers
 from digest.ingest import readers
 from digest.ingest.readers import FeedError, PaperData, detect_kind, merge_papers, parse
+from tests.support.feedgen import arxiv_rss, load_papers, synthetic_papers
 
 RSS_HEAD = (
     b'<?xml version="1.0" encoding="UTF-8"?>\n<rss version="2.0" '

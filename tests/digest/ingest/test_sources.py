@@ -7,10 +7,10 @@ import time
 import pytest
 from django.db import connection
 
-from bench.feedgen import arxiv_rss, hf_daily, load_papers, synthetic_papers
 from digest.ingest import readers, sources
 from digest.models import FetchLog, Paper, Source
 from digest.tasks import ingest_all_task, ingest_source_task
+from tests.support.feedgen import arxiv_rss, hf_daily, load_papers, synthetic_papers
 
 pytestmark = pytest.mark.django_db
 

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import json
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
@@ -8,23 +7,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bench import naive
-from bench.feedgen import PAPERS_JSON
 from digest.matching.index import PaperText, build_index, match_papers
 from digest.matching.query import QueryError, parse_query
+from tests.support import naive
+from tests.support.feedgen import load_papers
+from tests.support.papers import as_paper_text
 
-SEED = json.loads(PAPERS_JSON.read_text())["papers"]
-SEED_PAPERS = [
-    PaperText(
-        id=i,
-        title=p["title"],
-        abstract=p["abstract"],
-        authors=tuple(p["authors"]),
-        categories=tuple(p["categories"]),
-        upvotes=p["upvotes"],
-    )
-    for i, p in enumerate(SEED)
-]
+SEED_PAPERS = [as_paper_text(i, p) for i, p in enumerate(load_papers())]
 
 
 def paper(spec: str, pid: int = 0) -> PaperText:

@@ -1,7 +1,7 @@
 """The simple way to match: test every topic of a query against every paper, no index.
 
-It is the benchmark's baseline and the tests' oracle: the indexed engine must return exactly
-what this returns. It shares only the tokeniser, the parser and the scoring constants.
+It is the tests' oracle and the match benchmark's baseline: the indexed engine must return
+exactly what this returns. It shares only the tokeniser, the parser and the scoring constants.
 """
 
 from __future__ import annotations

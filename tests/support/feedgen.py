@@ -1,7 +1,8 @@
-"""Realistic feed documents built from the seed papers, for demos, fixtures and benchmarks.
+# ruff: noqa: E501, T201  (XML and JSON templates read best unwrapped; the command prints)
+"""Realistic feed documents built from the seed papers, for tests, fixtures, demos and benchmarks.
 
-    python bench/feedgen.py seed ../shared/seed-page.txt   # (re)build bench/seed_papers.json
-    python bench/feedgen.py samples                        # (re)write the demo feeds and fixtures
+    python tests/support/feedgen.py seed ../shared/seed-page.txt   # (re)build tests/data/seed_papers.json
+    python tests/support/feedgen.py samples                        # (re)write the demo feeds and fixtures
 
 The seed page has titles and abstracts only; arXiv ids, authors, categories and upvotes are
 synthetic (deterministic from the title) and say so in seed_papers.json.
@@ -19,10 +20,10 @@ from email.utils import format_datetime
 from pathlib import Path
 from xml.sax.saxutils import escape, quoteattr
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 SAMPLE_DIR = ROOT / "digest" / "sample_data"
 FIXTURE_DIR = ROOT / "tests" / "data" / "feeds"
-PAPERS_JSON = ROOT / "bench" / "seed_papers.json"
+PAPERS_JSON = ROOT / "tests" / "data" / "seed_papers.json"
 
 FIRST = [
     "Wei",
