@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import secrets
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.db import models
 from django.utils import timezone
@@ -146,28 +147,48 @@ class PaperQuerySet(models.QuerySet["Paper"]):
 
     def texts(self, limit: int | None = None) -> list[PaperText]:
         """What matching needs, newest first (ties in the index keep this order)."""
-        rows = self.order_by("-first_seen_at", "-id")[:limit].values_list(
-            "id",
-            "title",
-            "abstract",
-            "authors",
-            "categories",
-            "upvotes",
-            "published_at",
-            "first_seen_at",
-        )
-        return [
-            PaperText(
-                id=pk,
-                title=title,
-                abstract=abstract,
-                authors=tuple(authors or ()),
-                categories=tuple(categories or ()),
-                upvotes=upvotes,
-                published=published or first_seen,
-            )
-            for pk, title, abstract, authors, categories, upvotes, published, first_seen in rows
-        ]
+        rows = self.order_by("-first_seen_at", "-id")[:limit].values_list(*TEXT_FIELDS)
+        return [_paper_text(*row) for row in rows]
+
+    def update(self, **fields: Any) -> int:
+        """Every write bumps updated_at (bulk_update comes through here too): the page cache
+        and the recent-papers index see a change only through it (recent.papers_version)."""
+        fields.setdefault("updated_at", timezone.now())
+        return super().update(**fields)
+
+
+# Paper → matching input, for rows and for instances alike.
+TEXT_FIELDS = (
+    "id",
+    "title",
+    "abstract",
+    "authors",
+    "categories",
+    "upvotes",
+    "published_at",
+    "first_seen_at",
+)
+
+
+def _paper_text(
+    pk: int,
+    title: str,
+    abstract: str,
+    authors: list[str] | None,
+    categories: list[str] | None,
+    upvotes: int | None,
+    published_at: datetime | None,
+    first_seen_at: datetime,
+) -> PaperText:
+    return PaperText(
+        id=pk,
+        title=title,
+        abstract=abstract,
+        authors=tuple(authors or ()),
+        categories=tuple(categories or ()),
+        upvotes=upvotes,
+        published=published_at or first_seen_at,
+    )
 
 
 class Paper(models.Model):
@@ -225,16 +246,15 @@ class Paper(models.Model):
     def __str__(self) -> str:
         return self.title[:80]
 
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        # Every write bumps updated_at, as PaperQuerySet.update does for bulk writes.
+        self.updated_at = timezone.now()
+        if (update_fields := kwargs.get("update_fields")) is not None:
+            kwargs["update_fields"] = {*update_fields, "updated_at"}
+        super().save(*args, **kwargs)
+
     def as_text(self) -> PaperText:
-        return PaperText(
-            id=self.pk,
-            title=self.title,
-            abstract=self.abstract,
-            authors=tuple(self.authors or ()),
-            categories=tuple(self.categories or ()),
-            upvotes=self.upvotes,
-            published=self.published_at or self.first_seen_at,
-        )
+        return _paper_text(*(getattr(self, name) for name in TEXT_FIELDS))
 
     @property
     def authors_display(self) -> str:

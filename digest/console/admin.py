@@ -10,7 +10,6 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Q, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.urls import path, reverse
-from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.timesince import timesince
 
@@ -280,10 +279,6 @@ class PaperAdmin(admin.ModelAdmin):
     list_select_related = ("source",)
     show_full_result_count = False
     actions = ("hide", "unhide", "merge_papers")
-
-    def save_model(self, request: HttpRequest, obj: Paper, form: forms.Form, change: bool) -> None:  # noqa: FBT001 - Django's signature
-        obj.updated_at = timezone.now()  # digests and pages pick up the edit
-        super().save_model(request, obj, form, change)
 
     @admin.action(description="Hide from digests and the site", permissions=["change"])
     def hide(self, request: HttpRequest, queryset: QuerySet[Paper]) -> HttpResponse | None:

@@ -8,7 +8,6 @@ from collections.abc import Iterable
 
 from django.core.cache import cache
 from django.db import transaction
-from django.utils import timezone
 
 from digest.models import Paper
 
@@ -18,11 +17,7 @@ FILLABLE = ("arxiv_id", "abstract", "abs_url", "pdf_url", "published_at")
 def set_hidden(papers: Iterable[Paper], *, hidden: bool) -> int:
     """Hide papers from digests, the landing page and previews (or show them again)."""
     ids = [p.pk for p in papers]
-    changed = (
-        Paper.objects.filter(pk__in=ids)
-        .exclude(hidden=hidden)
-        .update(hidden=hidden, updated_at=timezone.now())
-    )
+    changed = Paper.objects.filter(pk__in=ids).exclude(hidden=hidden).update(hidden=hidden)
     _papers_changed()
     return changed
 
@@ -33,27 +28,27 @@ def merge(keep: Paper, duplicates: Iterable[Paper]) -> int:
     others = [p for p in duplicates if p.pk != keep.pk]
     if not others:
         return 0
-    now = timezone.now()
     with transaction.atomic():
         keep = Paper.objects.select_for_update().get(pk=keep.pk)
         for other in others:
-            for name in FILLABLE:
-                if not getattr(keep, name) and getattr(other, name):
-                    setattr(keep, name, getattr(other, name))
-            if not keep.authors and other.authors:
-                keep.authors = other.authors
-            keep.categories = list(dict.fromkeys([*keep.categories, *other.categories]))
-            votes = [v for v in (keep.upvotes, other.upvotes) if v is not None]
-            keep.upvotes = max(votes) if votes else None
-        keep.updated_at = now
+            _absorb(keep, other)
         keep.save()
-        Paper.objects.filter(pk__in=[o.pk for o in others]).update(
-            hidden=True, merged_into=keep, updated_at=now
-        )
+        Paper.objects.filter(pk__in=[o.pk for o in others]).update(hidden=True, merged_into=keep)
         # Papers merged into one of these now point at the survivor.
         Paper.objects.filter(merged_into__in=[o.pk for o in others]).update(merged_into=keep)
     _papers_changed()
     return len(others)
+
+
+def _absorb(keep: Paper, other: Paper) -> None:
+    for name in FILLABLE:
+        if not getattr(keep, name) and getattr(other, name):
+            setattr(keep, name, getattr(other, name))
+    if not keep.authors and other.authors:
+        keep.authors = other.authors
+    keep.categories = list(dict.fromkeys([*keep.categories, *other.categories]))
+    votes = [v for v in (keep.upvotes, other.upvotes) if v is not None]
+    keep.upvotes = max(votes) if votes else None
 
 
 def _papers_changed() -> None:

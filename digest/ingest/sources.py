@@ -248,10 +248,11 @@ def store_papers(papers: Sequence[PaperData], *, source: Source | None = None) -
         if row is None:
             created.append(data)
         elif merged := merged_change(row, data):
-            _write(row, merged, now)
+            _write(row, merged)
             changed.append(row)
     inserted = _insert(created, source, now)
-    Paper.objects.bulk_update(changed, [*STORED_FIELDS, "updated_at"], batch_size=WRITE_BATCH)
+    # The queryset bumps updated_at on every row it writes (PaperQuerySet.update).
+    Paper.objects.bulk_update(changed, STORED_FIELDS, batch_size=WRITE_BATCH)
     return StoreCounts(
         new=inserted, updated=len(changed), unchanged=len(incoming) - len(created) - len(changed)
     )
@@ -351,11 +352,10 @@ def _new_row(data: PaperData, source: Source | None, now: datetime) -> Paper:
     return Paper(key=data.key, source=source, first_seen_at=now, updated_at=now, **values)
 
 
-def _write(row: Paper, merged: PaperData, now: datetime) -> None:
+def _write(row: Paper, merged: PaperData) -> None:
     for name in STORED_FIELDS:
         value = getattr(merged, name)
         setattr(row, name, list(value) if isinstance(value, tuple) else value)
-    row.updated_at = now
 
 
 def stopped(source: Source, seconds: float) -> IngestResult:
