@@ -17,11 +17,13 @@ from django_celery_beat.models import PeriodicTask
 
 from digest.delivery import previews
 from digest.matching.query import QueryError
-from lib.adminconfirm import confirmation_page, confirmed
+from lib.adminconfirm import confirm_first
 from lib.emails import email_page
 from subscribers import csvio, subscriptions
 from subscribers.addresses import clean_address, normalize_email
 from subscribers.models import EspEvent, StatusChange, Subscriber
+
+SUPPRESSED = (Subscriber.Status.BOUNCED, Subscriber.Status.COMPLAINED)
 
 
 class StatusChangeInline(admin.TabularInline):
@@ -223,77 +225,47 @@ class SubscriberAdmin(admin.ModelAdmin):
     @admin.action(
         description="Resend the confirmation email (pending only)", permissions=["change"]
     )
-    def resend_confirmation(
-        self, request: HttpRequest, queryset: QuerySet[Subscriber]
-    ) -> HttpResponse | None:
-        pending = queryset.filter(status=Subscriber.Status.PENDING)
-        if not confirmed(request):
-            return confirmation_page(
-                self,
-                request,
-                pending,
-                action="resend_confirmation",
-                title="Resend confirmation emails?",
-                consequence="Each pending subscriber below gets the confirmation email again "
-                "(others in your selection are left alone).",
-                button="Yes, send them",
-            )
+    @confirm_first(
+        title="Resend confirmation emails?",
+        consequence="Each pending subscriber below gets the confirmation email again "
+        "(others in your selection are left alone).",
+        button="Yes, send them",
+        rows=lambda selected: selected.filter(status=Subscriber.Status.PENDING),
+    )
+    def resend_confirmation(self, request: HttpRequest, pending: QuerySet[Subscriber]) -> str:
         for subscriber in pending:
             subscriptions.resend_confirmation(subscriber)
-        self.message_user(
-            request,
-            f"Confirmation emails queued for {pending.count()} pending subscriber(s).",
-            messages.SUCCESS,
-        )
-        return None
+        return f"Confirmation emails queued for {pending.count()} pending subscriber(s)."
 
     @admin.action(description="Unsubscribe", permissions=["change"])
-    def unsubscribe(
-        self, request: HttpRequest, queryset: QuerySet[Subscriber]
-    ) -> HttpResponse | None:
-        if not confirmed(request):
-            return confirmation_page(
-                self,
-                request,
-                queryset,
-                action="unsubscribe",
-                title="Unsubscribe these people?",
-                consequence="They stop getting digests at once. Only they can subscribe again, "
-                "through the double opt-in.",
-                button="Yes, unsubscribe them",
-            )
+    @confirm_first(
+        title="Unsubscribe these people?",
+        consequence="They stop getting digests at once. Only they can subscribe again, "
+        "through the double opt-in.",
+        button="Yes, unsubscribe them",
+    )
+    def unsubscribe(self, request: HttpRequest, queryset: QuerySet[Subscriber]) -> str:
         reason = f"unsubscribed by operator {request.user}"
         done = sum(subscriptions.unsubscribe(s, reason) for s in queryset)
-        self.message_user(request, f"Unsubscribed {done} subscriber(s).", messages.SUCCESS)
-        return None
+        return f"Unsubscribed {done} subscriber(s)."
 
     @admin.action(description="Lift a bounce or complaint suppression", permissions=["change"])
+    @confirm_first(
+        title="Lift these suppressions?",
+        consequence="A bounced subscriber who had confirmed gets digests again. One "
+        "who complained becomes unsubscribed and is sent a confirmation link: only "
+        "their click brings the digest back.",
+        button="Yes, lift them",
+        rows=lambda selected: selected.filter(status__in=SUPPRESSED),
+        reason="Reason (kept in each subscriber's status history):",
+        missing_reason="Say why, for the status history.",
+    )
     def lift_suppression(
-        self, request: HttpRequest, queryset: QuerySet[Subscriber]
-    ) -> HttpResponse | None:
-        suppressed = queryset.filter(
-            status__in=[Subscriber.Status.BOUNCED, Subscriber.Status.COMPLAINED]
-        )
-        reason = request.POST.get("reason", "").strip()
-        if not confirmed(request) or not reason:
-            return confirmation_page(
-                self,
-                request,
-                suppressed,
-                action="lift_suppression",
-                title="Lift these suppressions?",
-                consequence="A bounced subscriber who had confirmed gets digests again. One "
-                "who complained becomes unsubscribed and is sent a confirmation link: only "
-                "their click brings the digest back.",
-                button="Yes, lift them",
-                template="admin/subscribers/subscriber/lift_suppression.html",
-                error="Say why, for the status history." if confirmed(request) else "",
-                reason=reason,
-            )
+        self, request: HttpRequest, suppressed: QuerySet[Subscriber], *, reason: str
+    ) -> str:
         audit = f"suppression lifted by operator {request.user}: {reason}"
         done = sum(subscriptions.lift_suppression(s, audit) for s in suppressed)
-        self.message_user(request, f"Lifted {done} suppression(s).", messages.SUCCESS)
-        return None
+        return f"Lifted {done} suppression(s)."
 
 
 @admin.register(EspEvent)

@@ -19,7 +19,7 @@ from digest.ingest.fetching import FetchError
 from digest.ingest.readers import FeedError
 from digest.models import Delivery, Edition, FetchLog, Paper, Source
 from digest.tasks import ingest_source_task, resume_unfinished_task, retry_failed_task
-from lib.adminconfirm import confirmation_page, confirmed
+from lib.adminconfirm import confirm_first
 
 HEALTH_COLOURS = {
     Source.Status.OK: "#1a7f37",
@@ -30,6 +30,12 @@ HEALTH_COLOURS = {
 
 
 AUTO_KIND = "auto"
+FAILED = (Delivery.Status.FAILED,)
+UNFINISHED = (Delivery.Status.PLANNED, Delivery.Status.SENDING)
+
+
+def _count(editions: QuerySet[Edition], *statuses: str) -> int:
+    return Delivery.objects.filter(edition__in=editions, status__in=statuses).count()
 
 
 class SourceForm(forms.ModelForm):
@@ -199,20 +205,13 @@ class SourceAdmin(admin.ModelAdmin):
         self.message_user(request, f"Enabled {done} source(s).", messages.SUCCESS)
 
     @admin.action(description="Disable (stop fetching)", permissions=["change"])
-    def disable(self, request: HttpRequest, queryset: QuerySet[Source]) -> HttpResponse | None:
-        if not confirmed(request):
-            return confirmation_page(
-                self,
-                request,
-                queryset,
-                action="disable",
-                title="Disable these sources?",
-                consequence="They will not be fetched until enabled again; their papers stay.",
-                button="Yes, disable them",
-            )
-        done = queryset.update(enabled=False)
-        self.message_user(request, f"Disabled {done} source(s).", messages.SUCCESS)
-        return None
+    @confirm_first(
+        title="Disable these sources?",
+        consequence="They will not be fetched until enabled again; their papers stay.",
+        button="Yes, disable them",
+    )
+    def disable(self, request: HttpRequest, queryset: QuerySet[Source]) -> str:
+        return f"Disabled {queryset.update(enabled=False)} source(s)."
 
 
 @admin.register(FetchLog)
@@ -281,21 +280,14 @@ class PaperAdmin(admin.ModelAdmin):
     actions = ("hide", "unhide", "merge_papers")
 
     @admin.action(description="Hide from digests and the site", permissions=["change"])
-    def hide(self, request: HttpRequest, queryset: QuerySet[Paper]) -> HttpResponse | None:
-        if not confirmed(request):
-            return confirmation_page(
-                self,
-                request,
-                queryset,
-                action="hide",
-                title="Hide these papers?",
-                consequence="They will not appear in any digest, the landing page or previews "
-                "until shown again.",
-                button="Yes, hide them",
-            )
-        done = curation.set_hidden(queryset, hidden=True)
-        self.message_user(request, f"Hid {done} paper(s).", messages.SUCCESS)
-        return None
+    @confirm_first(
+        title="Hide these papers?",
+        consequence="They will not appear in any digest, the landing page or previews "
+        "until shown again.",
+        button="Yes, hide them",
+    )
+    def hide(self, request: HttpRequest, queryset: QuerySet[Paper]) -> str:
+        return f"Hid {curation.set_hidden(queryset, hidden=True)} paper(s)."
 
     @admin.action(description="Show again", permissions=["change"])
     def unhide(self, request: HttpRequest, queryset: QuerySet[Paper]) -> None:
@@ -354,10 +346,10 @@ class EditionAdmin(admin.ModelAdmin):
             super()
             .get_queryset(request)
             .annotate(
-                n_sent=count("sent"),
-                n_skipped=count("skipped"),
-                n_failed=count("failed"),
-                n_unfinished=count("planned", "sending"),
+                n_sent=count(Delivery.Status.SENT),
+                n_skipped=count(Delivery.Status.SKIPPED),
+                n_failed=count(*FAILED),
+                n_unfinished=count(*UNFINISHED),
             )
         )
 
@@ -385,7 +377,7 @@ class EditionAdmin(admin.ModelAdmin):
     @admin.display(description="Why deliveries failed or were skipped")
     def failure_reasons(self, edition: Edition) -> str:
         rows = (
-            Delivery.objects.filter(edition=edition, status__in=["failed", "skipped"])
+            Delivery.objects.filter(edition=edition, status__in=[*FAILED, Delivery.Status.SKIPPED])
             .values_list("status", "failure_reason")
             .annotate(n=Count("id"))
             .order_by("-n")[:20]
@@ -407,51 +399,36 @@ class EditionAdmin(admin.ModelAdmin):
         return request.user.has_perm("digest.retry_edition")
 
     @admin.action(description="Retry failed deliveries", permissions=["retry"])
-    def retry_failed(
-        self, request: HttpRequest, queryset: QuerySet[Edition]
-    ) -> HttpResponse | None:
-        failed = Delivery.objects.filter(edition__in=queryset, status="failed").count()
-        if not confirmed(request):
-            return confirmation_page(
-                self,
-                request,
-                queryset,
-                action="retry_failed",
-                title="Retry failed deliveries?",
-                consequence=f"{failed} failed deliveries get a fresh set of attempts and are "
-                "sent again now. Deliveries already sent are never sent twice.",
-                button="Yes, retry them",
-            )
+    @confirm_first(
+        title="Retry failed deliveries?",
+        consequence=lambda editions: (
+            f"{_count(editions, *FAILED)} failed deliveries get a "
+            "fresh set of attempts and are sent again now. Deliveries already sent are never "
+            "sent twice."
+        ),
+        button="Yes, retry them",
+    )
+    def retry_failed(self, request: HttpRequest, queryset: QuerySet[Edition]) -> str:
+        count = _count(queryset, *FAILED)  # before eager tasks change it
         for edition in queryset:
             retry_failed_task.delay(edition.pk)
-        self.message_user(request, f"Retrying {failed} failed deliveries.", messages.SUCCESS)
-        return None
+        return f"Retrying {count} failed deliveries."
 
     @admin.action(description="Resume unfinished deliveries", permissions=["retry"])
-    def resume_unfinished(
-        self, request: HttpRequest, queryset: QuerySet[Edition]
-    ) -> HttpResponse | None:
-        unfinished = Delivery.objects.filter(
-            edition__in=queryset, status__in=[Delivery.Status.PLANNED, Delivery.Status.SENDING]
-        ).count()
-        if not confirmed(request):
-            return confirmation_page(
-                self,
-                request,
-                queryset,
-                action="resume_unfinished",
-                title="Resume unfinished deliveries?",
-                consequence=f"{unfinished} unfinished deliveries are handed to workers now, "
-                "those a stopped worker held included. One a live worker is sending is left "
-                "to it; none is sent twice.",
-                button="Yes, resume them",
-            )
+    @confirm_first(
+        title="Resume unfinished deliveries?",
+        consequence=lambda editions: (
+            f"{_count(editions, *UNFINISHED)} unfinished deliveries "
+            "are handed to workers now, those a stopped worker held included. One a live worker "
+            "is sending is left to it; none is sent twice."
+        ),
+        button="Yes, resume them",
+    )
+    def resume_unfinished(self, request: HttpRequest, queryset: QuerySet[Edition]) -> str:
+        count = _count(queryset, *UNFINISHED)  # before eager tasks change it
         for edition in queryset:
             resume_unfinished_task.delay(edition.pk)
-        self.message_user(
-            request, f"Resuming {unfinished} unfinished deliveries.", messages.SUCCESS
-        )
-        return None
+        return f"Resuming {count} unfinished deliveries."
 
 
 @admin.register(Delivery)
