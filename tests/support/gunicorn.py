@@ -4,17 +4,16 @@ from __future__ import annotations
 
 import http.client
 import os
-import signal
 import socket
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
 from django.conf import settings
 
-from tests.support.workers import ROOT, test_database_url
+from tests.support.processes import ROOT, ChildProcess, spawn
+from tests.support.workers import test_database_url
 
 
 def find_free_port() -> int:
@@ -55,18 +54,11 @@ def collect_static(var_dir: Path) -> None:
     subprocess.run(command, cwd=ROOT, env=env, check=True, capture_output=True, text=True)
 
 
-class GunicornServer:
+class GunicornServer(ChildProcess):
     def __init__(self, proc: subprocess.Popen[str], url: str, outbox: Path) -> None:
-        self.proc = proc
+        super().__init__(proc)
         self.url = url
         self.outbox = outbox  # the file email backend's folder, unless a test sets EMAIL_*
-        self.lines: list[str] = []
-        threading.Thread(target=self._drain, daemon=True).start()
-
-    def _drain(self) -> None:
-        assert self.proc.stdout is not None
-        for line in self.proc.stdout:
-            self.lines.append(line.rstrip())
 
     def wait_ready(self, timeout: float = 30) -> None:
         """Until a worker answers anything (a test may make /healthz redirect to HTTPS)."""
@@ -84,18 +76,6 @@ class GunicornServer:
         self.stop()
         raise RuntimeError("gunicorn did not start:\n" + self.log())
 
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(timeout=10)
-
-    def log(self) -> str:
-        return "\n".join(self.lines)
-
 
 class GunicornLauncher:
     """Starts gunicorn servers for one test; `start(env={...})` overrides any variable."""
@@ -108,17 +88,8 @@ class GunicornLauncher:
         port = find_free_port()
         environ = {**production_env(self.var_dir, port), **(env or {})}
         command = [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "config.wsgi"]
-        proc = subprocess.Popen(
-            command,
-            cwd=ROOT,
-            env=environ,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            start_new_session=True,
-        )
         outbox = Path(environ["EMAIL_FILE_PATH"])
-        server = GunicornServer(proc, f"http://127.0.0.1:{port}", outbox)
+        server = GunicornServer(spawn(command, environ), f"http://127.0.0.1:{port}", outbox)
         self.started.append(server)
         server.wait_ready()
         return server

@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
-import threading
 import time
-from pathlib import Path
 from urllib.parse import quote
 
 from celery import Celery
 from django.conf import settings
 from django.db import connection
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.support.processes import ROOT as ROOT  # several tests import it from here
+from tests.support.processes import ChildProcess, spawn
 
 
 def test_database_url() -> str:
@@ -25,17 +23,10 @@ def test_database_url() -> str:
     return f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
 
 
-class WorkerProcess:
+class WorkerProcess(ChildProcess):
     def __init__(self, proc: subprocess.Popen[str], name: str) -> None:
-        self.proc = proc
+        super().__init__(proc)
         self.name = name
-        self.lines: list[str] = []
-        threading.Thread(target=self._drain, daemon=True).start()
-
-    def _drain(self) -> None:
-        assert self.proc.stdout is not None
-        for line in self.proc.stdout:
-            self.lines.append(line.rstrip())
 
     def wait_ready(self, timeout: float = 60) -> None:
         deadline = time.monotonic() + timeout
@@ -46,23 +37,6 @@ class WorkerProcess:
                 break
             time.sleep(0.1)
         raise RuntimeError(f"worker {self.name} did not start:\n" + "\n".join(self.lines[-40:]))
-
-    def kill(self) -> None:
-        """SIGKILL the worker and its pool children at once, as a crash or OOM kill would."""
-        if self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait(timeout=10)
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.kill()
-
-    def log(self) -> str:
-        return "\n".join(self.lines)
 
 
 class WorkerPool:
@@ -101,16 +75,7 @@ class WorkerPool:
             "-l",
             "info",
         ]
-        proc = subprocess.Popen(
-            command,
-            cwd=ROOT,
-            env=environ,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            start_new_session=True,
-        )
-        worker = WorkerProcess(proc, name)
+        worker = WorkerProcess(spawn(command, environ), name)
         self.started.append(worker)
         if wait:
             worker.wait_ready()

@@ -1,16 +1,15 @@
 from __future__ import annotations
 
 import json
-import threading
 import time
 
 import pytest
-from django.db import connection
 
 from digest.ingest import readers, sources
 from digest.models import FetchLog, Paper, Source
 from digest.tasks import ingest_all_task, ingest_source_task
 from tests.support.feedgen import arxiv_rss, hf_daily, load_papers, synthetic_papers
+from tests.support.races import run_at_once
 
 pytestmark = pytest.mark.django_db
 
@@ -224,22 +223,7 @@ def test_a_source_whose_content_changed_after_an_edit_is_refetched_in_full(feed_
 @pytest.mark.django_db(transaction=True)
 def test_two_concurrent_ingests_of_one_feed_store_each_paper_once():
     papers = readers.parse(arxiv_rss(SEED).encode(), "arxiv-rss").papers
-    errors: list[BaseException] = []
-
-    def run() -> None:
-        try:
-            sources.store_papers(papers)
-        except BaseException as exc:
-            errors.append(exc)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert errors == []
+    assert run_at_once(lambda: sources.store_papers(papers)) == []
     assert Paper.objects.count() == len(SEED)
 
 
