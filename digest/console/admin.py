@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
+from celery import Task
 from celery.result import EagerResult
 from django import forms
 from django.contrib import admin, messages
@@ -36,6 +37,15 @@ UNFINISHED = (Delivery.Status.PLANNED, Delivery.Status.SENDING)
 
 def _count(editions: QuerySet[Edition], *statuses: str) -> int:
     return Delivery.objects.filter(edition__in=editions, status__in=statuses).count()
+
+
+def _hand_over(editions: QuerySet[Edition], statuses: tuple[str, ...], task: Task) -> int:
+    """Queue `task` for each edition; how many deliveries it takes on (counted first: eager
+    tasks have finished them by the time .delay() returns)."""
+    count = _count(editions, *statuses)
+    for edition in editions:
+        task.delay(edition.pk)
+    return count
 
 
 class SourceForm(forms.ModelForm):
@@ -409,10 +419,7 @@ class EditionAdmin(admin.ModelAdmin):
         button="Yes, retry them",
     )
     def retry_failed(self, request: HttpRequest, queryset: QuerySet[Edition]) -> str:
-        count = _count(queryset, *FAILED)  # before eager tasks change it
-        for edition in queryset:
-            retry_failed_task.delay(edition.pk)
-        return f"Retrying {count} failed deliveries."
+        return f"Retrying {_hand_over(queryset, FAILED, retry_failed_task)} failed deliveries."
 
     @admin.action(description="Resume unfinished deliveries", permissions=["retry"])
     @confirm_first(
@@ -425,10 +432,8 @@ class EditionAdmin(admin.ModelAdmin):
         button="Yes, resume them",
     )
     def resume_unfinished(self, request: HttpRequest, queryset: QuerySet[Edition]) -> str:
-        count = _count(queryset, *UNFINISHED)  # before eager tasks change it
-        for edition in queryset:
-            resume_unfinished_task.delay(edition.pk)
-        return f"Resuming {count} unfinished deliveries."
+        resumed = _hand_over(queryset, UNFINISHED, resume_unfinished_task)
+        return f"Resuming {resumed} unfinished deliveries."
 
 
 @admin.register(Delivery)
