@@ -37,7 +37,7 @@ from redis.exceptions import RedisError
 from digest.delivery import composing, editions
 from digest.delivery.send_rate import SendRate, shared_send_rate
 from digest.matching.index import Match, PaperIndex, build_index, match_papers
-from digest.matching.query import QueryError, parse_query
+from digest.matching.query import QueryError
 from digest.models import Delivery, Edition, Paper
 from lib.emails import (
     Deferred,
@@ -93,7 +93,7 @@ class EditionPapers:
         Subscribers who typed the same keywords get the same papers."""
         return self._matches.get_or_make(
             (keywords, limit),
-            lambda: tuple(match_papers(parse_query(keywords), self.index, limit)),
+            lambda: tuple(match_papers(self.index.query(keywords), self.index, limit)),
         )
 
     @classmethod

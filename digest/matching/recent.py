@@ -82,12 +82,8 @@ class RecentIndex:
 
 
 def shared() -> RecentIndex:
-    """The web process's one RecentIndex. It is kept on the digest app's config, the object
-    Django keeps for as long as the process runs, so that its owner is plain to see."""
-    config = apps.get_app_config("digest")
-    recent = getattr(config, "recent_index", None)
-    # setdefault on the instance's dict is atomic: two first requests share one index.
-    return recent or vars(config).setdefault("recent_index", RecentIndex())
+    """The process's one RecentIndex, kept by the digest app (digest/apps.py)."""
+    return apps.get_app_config("digest").recent_index
 
 
 def forget() -> None:

@@ -1,4 +1,3 @@
-# ruff: noqa: E501, T201  (XML and JSON templates read best unwrapped; the command prints)
 """Realistic feed documents built from the seed papers, for tests, fixtures, demos and benchmarks.
 
     python tests/support/feedgen.py seed ../shared/seed-page.txt   # (re)build tests/data/seed_papers.json
