@@ -271,8 +271,6 @@ class Edition(models.Model):
     is missed or sent twice across editions, whenever ingestion happened to run.
     """
 
-    Frequency = Frequency  # so Edition.Frequency.WEEKLY reads as before
-
     frequency = models.CharField(max_length=8, choices=Frequency.choices)
     period = models.DateField(help_text="The day (daily) or the ISO week's Monday (weekly)")
     window_start = models.DateTimeField(help_text="Papers first seen from here…")

@@ -6,6 +6,7 @@ from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 
 from digest.matching.query import topic_texts
+from digest.models import Frequency
 from lib.emails import build_message, classify, sent_message_id
 from subscribers import links
 from subscribers.models import Subscriber
@@ -59,7 +60,7 @@ def confirmation(
         "confirm",
         subscriber,
         topics=topic_texts(wanted.query),
-        frequency=Subscriber.Frequency(wanted.frequency).label.lower(),
+        frequency=Frequency(wanted.frequency).label.lower(),
         confirm_url=links.confirm_url(subscriber, preferences),
         confirm_days=confirm_max_age().days,
     )

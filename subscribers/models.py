@@ -20,8 +20,6 @@ class Subscriber(models.Model):
         BOUNCED = "bounced", "Bounced"
         COMPLAINED = "complained", "Complained (marked as spam)"
 
-    Frequency = Frequency  # the editions there are (digest.models), for Subscriber.Frequency
-
     email = models.EmailField(max_length=254, help_text="As the subscriber typed it")
     email_key = models.CharField(
         max_length=254,

@@ -17,7 +17,7 @@ from digest.matching import highlighting
 from digest.matching.index import Match
 from digest.matching.query import topic_texts
 from digest.matching.text import clip
-from digest.models import Edition
+from digest.models import Edition, Frequency
 from lib.emails import build_message, new_message_id
 from lib.lru import LRU
 from subscribers.links import unsubscribe_mailto
@@ -159,7 +159,7 @@ def digest_message(
 def digest_subject(matches: Sequence[Match], edition: Edition) -> str:
     """ "5 new papers on federated learning, pruning — Nov 24" """
     when = f"{edition.period:%b} {edition.period.day}"
-    if edition.frequency == Edition.Frequency.WEEKLY:
+    if edition.frequency == Frequency.WEEKLY:
         when = f"week of {when}"
     if not matches:
         return f"Nothing new on your topics — {when}"
@@ -177,6 +177,6 @@ def _heading(count: int) -> str:
 
 
 def _edition_label(edition: Edition) -> str:
-    if edition.frequency == Edition.Frequency.WEEKLY:
+    if edition.frequency == Frequency.WEEKLY:
         return f"Weekly digest · week of {edition.period:%B} {edition.period.day}"
     return f"Daily digest · {edition.period:%A, %B} {edition.period.day}"
