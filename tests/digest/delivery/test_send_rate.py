@@ -7,7 +7,6 @@ import time
 from itertools import pairwise
 
 import pytest
-from anymail.exceptions import AnymailAPIError
 
 from digest.delivery import send_rate, sending
 from digest.models import Delivery
@@ -23,6 +22,14 @@ class FakeClock:
 
     def __call__(self) -> float:
         return self.now
+
+
+def one_chunk_for(subscribers: int) -> list[int]:
+    """The daily edition of one paper for `subscribers` new readers, planned as one chunk."""
+    PaperFactory(title="Pruning at scale", abstract="We prune.")
+    SubscriberFactory.create_batch(subscribers, query="pruning")
+    (ids,) = sending.dispatch(sending.plan_edition("daily"))
+    return ids
 
 
 def test_local_slots_start_messages_evenly_at_the_rate(monkeypatch):
@@ -78,28 +85,13 @@ def test_redis_slots_are_one_rate_for_every_sender(settings):
         slots.close()
 
 
-def test_ses_throttling_and_http_429_are_throttling_not_failures():
-    class ClientError(Exception):
-        response = {"Error": {"Code": "Throttling", "Message": "Maximum sending rate exceeded."}}
-
-    try:
-        raise AnymailAPIError("SES said no") from ClientError()
-    except AnymailAPIError as exc:
-        assert isinstance(emails.classify(exc), emails.Throttled)
-    assert isinstance(
-        emails.classify(AnymailAPIError("slow down", status_code=429)), emails.Throttled
-    )
-
-
 @pytest.mark.django_db
 def test_an_esp_answering_429_slows_the_rate_and_every_digest_still_goes_once(
     postmark, settings, monkeypatch
 ):
     monkeypatch.setattr(sending, "THROTTLE_PAUSES", (0.2,) * 12)
     postmark.rate_limit = 4  # the ESP takes 4 a second; we were told 20
-    PaperFactory(title="Pruning at scale", abstract="We prune.")
-    SubscriberFactory.create_batch(12, query="pruning")
-    (ids,) = sending.dispatch(sending.plan_edition("daily"))
+    ids = one_chunk_for(subscribers=12)
     rate = send_rate.LocalSlots(20)
     result = sending.send_chunk(ids, rate)
     assert result[Delivery.Status.SENT] == 12 and postmark.throttled > 0
@@ -113,9 +105,7 @@ def test_an_esp_answering_429_slows_the_rate_and_every_digest_still_goes_once(
 def test_a_chunk_keeps_several_messages_in_flight(postmark, settings):
     settings.SEND_CONCURRENCY = 6
     postmark.latency = (0.2, 0.2)
-    PaperFactory(title="Pruning at scale", abstract="We prune.")
-    SubscriberFactory.create_batch(18, query="pruning")
-    (ids,) = sending.dispatch(sending.plan_edition("daily"))
+    ids = one_chunk_for(subscribers=18)
     started = time.monotonic()
     assert sending.send_chunk(ids)[Delivery.Status.SENT] == 18
     elapsed = time.monotonic() - started
@@ -129,9 +119,7 @@ def test_a_chunk_keeps_several_messages_in_flight(postmark, settings):
 def test_a_transient_failure_in_one_sender_gives_back_every_unsent_delivery(postmark, settings):
     settings.SEND_CONCURRENCY = 4
     postmark.latency = (0.05, 0.05)
-    PaperFactory(title="Pruning at scale", abstract="We prune.")
-    SubscriberFactory.create_batch(20, query="pruning")
-    (ids,) = sending.dispatch(sending.plan_edition("daily"))
+    ids = one_chunk_for(subscribers=20)
     postmark.down_after = 6
     with pytest.raises(emails.TransientSendError, match="HTTP 500"):
         sending.send_chunk(ids)
@@ -143,16 +131,6 @@ def test_a_transient_failure_in_one_sender_gives_back_every_unsent_delivery(post
     postmark.down, postmark.down_after = False, None
     sending.send_chunk(ids)
     assert set(postmark.received.values()) == {1} and len(postmark.received) == 20
-
-
-def test_an_address_that_cannot_be_sent_to_fails_alone_and_a_deferred_one_waits():
-    import smtplib
-
-    from anymail.exceptions import AnymailInvalidAddress
-
-    assert isinstance(emails.classify(AnymailInvalidAddress("bad")), emails.PermanentSendError)
-    full = smtplib.SMTPRecipientsRefused({"a@example.org": (452, b"4.2.2 Mailbox full")})
-    assert isinstance(emails.classify(full), emails.Deferred)
 
 
 @pytest.mark.django_db
