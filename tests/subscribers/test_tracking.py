@@ -326,46 +326,56 @@ def test_sendgrid_events_without_the_secret_are_refused(client, settings):
 # --- soft bounces -------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    ("esp", "event_type", "raw"),
-    [
-        pytest.param("Postmark", "bounced", {"Type": "SoftBounce"}, id="postmark-softbounce"),
-        pytest.param("Postmark", "bounced", {"Type": "VirusNotification"}, id="postmark-virus"),
-        pytest.param("Postmark", "deferred", {"Type": "Transient"}, id="postmark-transient"),
-        pytest.param("Brevo", "bounced", {"event": "soft_bounce"}, id="brevo-soft_bounce"),
-        pytest.param(
-            "SendGrid", "bounced", {"event": "bounce", "type": "blocked"}, id="sendgrid-blocked"
-        ),
-        pytest.param("SendGrid", "deferred", {"event": "deferred"}, id="sendgrid-deferred"),
-        pytest.param(
-            "Mailjet", "bounced", {"event": "bounce", "hard_bounce": False}, id="mailjet-soft"
-        ),
-        pytest.param(
-            "Amazon SES", "bounced", {"bounce": {"bounceType": "Transient"}}, id="ses-transient"
-        ),
-        pytest.param("Mailgun", "deferred", {}, id="any-deferred"),
-    ],
-)
-def test_it_tells_soft_bounces_from_hard_ones(esp, event_type, raw):
-    event = AnymailTrackingEvent(event_type=event_type, esp_event=raw)
-    assert tracking.classify(event, esp) == EspEvent.Kind.SOFT_BOUNCE
+SOFT, HARD = EspEvent.Kind.SOFT_BOUNCE, EspEvent.Kind.HARD_BOUNCE
 
 
 @pytest.mark.parametrize(
-    ("esp", "event_type", "raw"),
+    ("esp", "event_type", "raw", "kind"),
     [
-        pytest.param("Postmark", "bounced", {"Type": "HardBounce"}, id="postmark-hard"),
-        pytest.param("Brevo", "bounced", {"event": "hard_bounce"}, id="brevo-hard"),
-        pytest.param("SendGrid", "bounced", {"event": "bounce", "type": "bounce"}, id="sendgrid"),
+        pytest.param("Postmark", "bounced", {"Type": "SoftBounce"}, SOFT, id="postmark-softbounce"),
         pytest.param(
-            "Amazon SES", "bounced", {"bounce": {"bounceType": "Permanent"}}, id="ses-permanent"
+            "Postmark", "bounced", {"Type": "VirusNotification"}, SOFT, id="postmark-virus"
         ),
-        pytest.param("Mailgun", "bounced", {}, id="any-bounced"),
+        pytest.param("Postmark", "deferred", {"Type": "Transient"}, SOFT, id="postmark-transient"),
+        pytest.param("Brevo", "bounced", {"event": "soft_bounce"}, SOFT, id="brevo-soft_bounce"),
+        pytest.param(
+            "SendGrid",
+            "bounced",
+            {"event": "bounce", "type": "blocked"},
+            SOFT,
+            id="sendgrid-blocked",
+        ),
+        pytest.param("SendGrid", "deferred", {"event": "deferred"}, SOFT, id="sendgrid-deferred"),
+        pytest.param(
+            "Mailjet", "bounced", {"event": "bounce", "hard_bounce": False}, SOFT, id="mailjet-soft"
+        ),
+        pytest.param(
+            "Amazon SES",
+            "bounced",
+            {"bounce": {"bounceType": "Transient"}},
+            SOFT,
+            id="ses-transient",
+        ),
+        pytest.param("Mailgun", "deferred", {}, SOFT, id="any-deferred"),
+        # Every other bounce is taken as hard.
+        pytest.param("Postmark", "bounced", {"Type": "HardBounce"}, HARD, id="postmark-hard"),
+        pytest.param("Brevo", "bounced", {"event": "hard_bounce"}, HARD, id="brevo-hard"),
+        pytest.param(
+            "SendGrid", "bounced", {"event": "bounce", "type": "bounce"}, HARD, id="sendgrid"
+        ),
+        pytest.param(
+            "Amazon SES",
+            "bounced",
+            {"bounce": {"bounceType": "Permanent"}},
+            HARD,
+            id="ses-permanent",
+        ),
+        pytest.param("Mailgun", "bounced", {}, HARD, id="any-bounced"),
     ],
 )
-def test_it_takes_other_bounces_as_hard(esp, event_type, raw):
+def test_it_tells_soft_bounces_from_hard_ones(esp, event_type, raw, kind):
     event = AnymailTrackingEvent(event_type=event_type, esp_event=raw)
-    assert tracking.classify(event, esp) == EspEvent.Kind.HARD_BOUNCE
+    assert tracking.classify(event, esp) == kind
 
 
 def test_soft_bounces_suppress_only_after_the_limit_within_the_window(client, hooks, settings):
