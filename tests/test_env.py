@@ -1,16 +1,13 @@
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
 from config.env import anymail_settings, env_bool, env_int, env_list, parse_database_url
-
-ROOT = Path(__file__).resolve().parent.parent
+from tests.support.processes import run_manage
 
 
 @pytest.mark.parametrize(
@@ -96,7 +93,6 @@ def test_anymail_settings_collects_prefixed_variables():
 
 def test_production_settings_pass_the_deploy_checks(tmp_path):
     """`manage.py check --deploy` with the settings the README gives for production."""
-    root = ROOT
     env = {
         "PATH": os.environ.get("PATH", ""),
         "DEBUG": "0",
@@ -109,22 +105,12 @@ def test_production_settings_pass_the_deploy_checks(tmp_path):
         "DEFAULT_FROM_EMAIL": "Paper Digest <digest@example.org>",
         "VAR_DIR": str(tmp_path),
     }
-    result = subprocess.run(
-        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
-        cwd=root,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    result = run_manage("check", "--deploy", "--fail-level", "WARNING", env=env)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout
 
 
 def test_production_refuses_to_start_without_a_secret_key(tmp_path):
-    root = ROOT
     env = {"PATH": os.environ.get("PATH", ""), "DEBUG": "0", "VAR_DIR": str(tmp_path)}
-    result = subprocess.run(
-        [sys.executable, "manage.py", "check"], cwd=root, env=env, capture_output=True, text=True
-    )
+    result = run_manage("check", env=env)
     assert result.returncode != 0 and "SECRET_KEY is required" in result.stderr

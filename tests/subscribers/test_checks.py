@@ -3,12 +3,12 @@ from __future__ import annotations
 import os
 import re
 import shlex
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from django.core.checks import run_checks
+
+from tests.support.processes import run_manage
 
 ROOT = Path(__file__).resolve().parents[2]
 POSTMARK = "anymail.backends.postmark.EmailBackend"
@@ -107,12 +107,5 @@ def test_the_readme_production_block_passes_check_deploy(tmp_path):
         "VAR_DIR": str(tmp_path),
     }
     assert env["DEBUG"] == "0"
-    result = subprocess.run(
-        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    result = run_manage("check", "--deploy", "--fail-level", "WARNING", env=env)
     assert result.returncode == 0, result.stdout + result.stderr
