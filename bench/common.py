@@ -51,6 +51,20 @@ def database_url() -> str:
     return f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
 
 
+def child_env(**overrides: str) -> dict[str, str]:
+    """The environment of a process a benchmark starts (Celery worker, gunicorn): this one's,
+    on the same database, with DEBUG off as in production (DEBUG records every query and
+    renders templates in debug mode) and quiet logs."""
+    return {
+        **os.environ,
+        "DATABASE_URL": database_url(),
+        "DEBUG": "0",
+        "SECRET_KEY": "bench-only-secret-key-not-for-production",
+        "LOG_LEVEL": "ERROR",
+        **overrides,
+    }
+
+
 def timed(fn: Callable[[], object]) -> tuple[float, object]:
     started = time.perf_counter()
     result = fn()

@@ -33,7 +33,7 @@ from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
-from common import database_url, emit, load_edition, setup_django, start_worker, throwaway_database
+from common import child_env, emit, load_edition, setup_django, start_worker, throwaway_database
 
 from tests.support.smtp import SmtpSink, free_port  # no Django: safe before set-up
 
@@ -103,21 +103,16 @@ class Workers:
         self.sink, self.procs, self.count = sink, [], 0
 
     def env(self) -> dict[str, str]:
-        return {
-            **os.environ,
-            "DATABASE_URL": database_url(),
-            "CELERY_QUEUE": QUEUE,
-            "EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
-            "EMAIL_HOST": "127.0.0.1",
-            "EMAIL_PORT": str(self.sink.port),
-            "DELIVERY_LEASE_SECONDS": str(LEASE_SECONDS),
-            "DELIVERY_CHUNK_SIZE": "200",  # chunks spread over both workers and the faults
-            "SEND_RATE_PER_SECOND": "0",  # the loopback sink takes what comes
-            "SEND_CONCURRENCY": str(SEND_CONCURRENCY),
-            "DEBUG": "0",
-            "SECRET_KEY": "bench-only-secret-key-not-for-production",
-            "LOG_LEVEL": "ERROR",
-        }
+        return child_env(
+            CELERY_QUEUE=QUEUE,
+            EMAIL_BACKEND="django.core.mail.backends.smtp.EmailBackend",
+            EMAIL_HOST="127.0.0.1",
+            EMAIL_PORT=str(self.sink.port),
+            DELIVERY_LEASE_SECONDS=str(LEASE_SECONDS),
+            DELIVERY_CHUNK_SIZE="200",  # chunks spread over both workers and the faults
+            SEND_RATE_PER_SECOND="0",  # the loopback sink takes what comes
+            SEND_CONCURRENCY=str(SEND_CONCURRENCY),
+        )
 
     def start(self) -> subprocess.Popen:
         self.count += 1

@@ -28,7 +28,7 @@ import threading
 import time
 
 from common import (
-    database_url,
+    child_env,
     emit,
     load_edition,
     setup_django,
@@ -58,17 +58,9 @@ TOLD_SHARE = 0.95  # SEND_RATE_PER_SECOND as a share of the ESP's limit
 
 
 def worker_env(**email: str) -> dict[str, str]:
-    return {
-        **os.environ,
-        "DATABASE_URL": database_url(),
-        "CELERY_QUEUE": QUEUE,
-        "LOG_LEVEL": "ERROR",
-        # As in production: DEBUG on records every query and renders templates in debug mode.
-        "DEBUG": "0",
-        "SECRET_KEY": "bench-only-secret-key-not-for-production",
-        "DEFAULT_FROM_EMAIL": "Paper Digest <digest@bench.example.org>",
-        **email,
-    }
+    return child_env(
+        CELERY_QUEUE=QUEUE, DEFAULT_FROM_EMAIL="Paper Digest <digest@bench.example.org>", **email
+    )
 
 
 def esp_env(url: str, rate: int, concurrency: int) -> dict[str, str]:

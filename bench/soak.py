@@ -23,7 +23,7 @@ import threading
 import time
 
 from common import (
-    database_url,
+    child_env,
     emit,
     load_edition,
     setup_django,
@@ -135,16 +135,11 @@ def main() -> None:
     sink = start_sink(port)
     with throwaway_database(shared=True) as vendor, tempfile.TemporaryDirectory() as var_dir:
         load_edition(args.papers, args.subscribers)
-        env = {
-            **os.environ,
-            "DATABASE_URL": database_url(),
-            "EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
-            "EMAIL_HOST": "127.0.0.1",
-            "EMAIL_PORT": str(port),
-            "DEBUG": "0",
-            "SECRET_KEY": "bench-only-secret-key-not-for-production",
-            "LOG_LEVEL": "ERROR",
-        }
+        env = child_env(
+            EMAIL_BACKEND="django.core.mail.backends.smtp.EmailBackend",
+            EMAIL_HOST="127.0.0.1",
+            EMAIL_PORT=str(port),
+        )
         workers = [start_worker(f"soak{i}-{os.getpid()}", QUEUE, env) for i in range(2)]
         web_port = free_port()
         server = start_gunicorn(web_port, args.web_workers, var_dir, queue=QUEUE)

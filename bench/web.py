@@ -21,7 +21,7 @@ import sys
 import tempfile
 import time
 
-from common import ROOT, as_paper_data, database_url, emit, setup_django, throwaway_database
+from common import ROOT, as_paper_data, child_env, emit, setup_django, throwaway_database
 
 setup_django()
 
@@ -62,21 +62,16 @@ def load_papers(count: int) -> None:
 def start_gunicorn(
     port: int, workers: int, var_dir: str, *, queue: str = BENCH_QUEUE
 ) -> subprocess.Popen:
-    env = {
-        **os.environ,
-        "DATABASE_URL": database_url(),
-        "DEBUG": "0",
-        "SECRET_KEY": "bench-only-secret-key-not-for-production",
-        "SITE_URL": f"http://127.0.0.1:{port}",
-        "ALLOWED_HOSTS": "127.0.0.1",
-        "SECURE_SSL_REDIRECT": "0",
-        "SIGNUP_LIMIT_PER_IP": str(10**9),
-        "SIGNUP_LIMIT_PER_ADDRESS": str(10**9),
-        "VAR_DIR": var_dir,
-        "EMAIL_BACKEND": "django.core.mail.backends.dummy.EmailBackend",
-        "LOG_LEVEL": "ERROR",
-        "CELERY_QUEUE": queue,  # by default, signups' confirmation tasks go nowhere real
-    }
+    env = child_env(
+        SITE_URL=f"http://127.0.0.1:{port}",
+        ALLOWED_HOSTS="127.0.0.1",
+        SECURE_SSL_REDIRECT="0",
+        SIGNUP_LIMIT_PER_IP=str(10**9),
+        SIGNUP_LIMIT_PER_ADDRESS=str(10**9),
+        VAR_DIR=var_dir,
+        EMAIL_BACKEND="django.core.mail.backends.dummy.EmailBackend",
+        CELERY_QUEUE=queue,  # by default, signups' confirmation tasks go nowhere real
+    )
     subprocess.run(
         [sys.executable, "manage.py", "collectstatic", "--no-input", "-v0"],
         cwd=ROOT,
