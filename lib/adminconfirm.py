@@ -36,12 +36,13 @@ class Confirmation:
     missing_reason: str = "Say why."
 
     def page(
-        self, modeladmin: admin.ModelAdmin, request: HttpRequest, rows: QuerySet
+        self, modeladmin: admin.ModelAdmin, request: HttpRequest, rows: QuerySet, action: str
     ) -> TemplateResponse:
         return confirmation_page(
             modeladmin,
             request,
             rows,
+            action=action,
             title=self.title,
             consequence=self.consequence(rows) if callable(self.consequence) else self.consequence,
             button=self.button,
@@ -66,7 +67,7 @@ def confirm_first(**confirmation: Any) -> Callable[[Act], Action]:
         ) -> TemplateResponse | None:
             rows = asked.rows(queryset) if asked.rows else queryset
             if not asked.ready(request):
-                return asked.page(modeladmin, request, rows)
+                return asked.page(modeladmin, request, rows, act.__name__)
             why = {"reason": _reason(request)} if asked.reason else {}
             done = act(modeladmin, request, rows, **why)
             modeladmin.message_user(request, done, messages.SUCCESS)
@@ -89,9 +90,13 @@ def confirmation_page(
     modeladmin: admin.ModelAdmin,
     request: HttpRequest,
     queryset: QuerySet,
+    *,
+    action: str,
     **context: object,
 ) -> TemplateResponse:
-    """The first click's page: what `context` says will happen to these rows, and the button."""
+    """The first click's page: what `context` says will happen to these rows, and the button
+    that posts `action` (named, not read back from the request: a changelist with actions on
+    top and bottom posts two values)."""
     return TemplateResponse(
         request,
         "admin/confirm_action.html",
@@ -100,7 +105,7 @@ def confirmation_page(
             **modeladmin.admin_site.each_context(request),
             "objects": queryset[:50],
             "count": queryset.count(),
-            "action": request.POST.get("action", ""),
+            "action": action,
             "selected": request.POST.getlist(helpers.ACTION_CHECKBOX_NAME),
             "select_across": request.POST.get("select_across", "0"),
             "opts": modeladmin.model._meta,

@@ -55,6 +55,25 @@ def test_unsubscribe_action_records_the_operator(admin_client, admin_user):
     assert subscriber.status_changes.get().reason == f"unsubscribed by operator {admin_user}"
 
 
+def test_the_confirmation_page_names_its_action_whatever_the_changelist_posted(
+    admin_client, monkeypatch
+):
+    from subscribers.admin import SubscriberAdmin
+
+    monkeypatch.setattr(SubscriberAdmin, "actions_on_bottom", True)  # two action bars
+    subscriber = SubscriberFactory()
+    first = admin_client.post(
+        CHANGELIST, {"action": ["unsubscribe", ""], "index": 0, "_selected_action": [subscriber.pk]}
+    )
+    assert 'name="action" value="unsubscribe"' in first.content.decode()
+    admin_client.post(
+        CHANGELIST,
+        {"action": "unsubscribe", "_selected_action": [subscriber.pk], "confirmed": "yes"},
+    )
+    subscriber.refresh_from_db()
+    assert subscriber.status == Subscriber.Status.UNSUBSCRIBED
+
+
 def test_operators_can_preview_a_subscribers_next_digest(admin_client, mailoutbox):
     PaperFactory(title="Global channel pruning")
     subscriber = SubscriberFactory(query="pruning")
