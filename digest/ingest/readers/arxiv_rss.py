@@ -55,8 +55,13 @@ def read_entry(entry: Any) -> PaperData:
     )
 
 
+def _on_arxiv(host: str) -> bool:
+    # The domain or a subdomain of it: "notarxiv.org" is someone else's.
+    return host == "arxiv.org" or host.endswith(".arxiv.org")
+
+
 def _serves(host: str, path: str) -> bool:
-    return host == "rss.arxiv.org" or (host.endswith("arxiv.org") and path.startswith("/rss/"))
+    return host == "rss.arxiv.org" or (_on_arxiv(host) and path.startswith("/rss/"))
 
 
 KIND = Kind(
@@ -67,7 +72,7 @@ KIND = Kind(
     read=read,
     recognises=lambda head: "<rss" in head and "arxiv" in head and "announce" in head,
     serves=_serves,
-    lives_on=lambda host: host.endswith("arxiv.org"),
+    lives_on=_on_arxiv,
     elsewhere="arXiv RSS listings live on rss.arxiv.org; for another site's feed choose "
     "“RSS or Atom feed”.",
 )

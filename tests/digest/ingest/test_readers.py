@@ -347,7 +347,13 @@ def test_an_arxiv_listing_without_announcements_today_still_reads_as_arxiv():
         ("https://huggingface.co/api/daily_papers", "hf-daily"),
         ("https://lab.example.org/feed.xml", None),
         ("https://arxiv.org.evil.example/rss/cs.LG", None),
+        ("https://notarxiv.org/rss/cs.LG", None),
     ],
 )
 def test_well_known_feed_addresses_name_their_kind(url, kind):
     assert readers.kind_from_url(url) == kind
+
+
+def test_an_arxiv_listing_must_live_on_arxiv_not_on_a_lookalike_domain():
+    assert readers.address_problem("arxiv-rss", "https://export.arxiv.org/rss/cs.LG") == ""
+    assert "rss.arxiv.org" in readers.address_problem("arxiv-rss", "https://notarxiv.org/x.xml")
