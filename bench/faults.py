@@ -54,6 +54,8 @@ from django.db.utils import DatabaseError  # noqa: E402
 
 from digest.models import Delivery, Edition  # noqa: E402
 
+UNFINISHED = (Delivery.Status.PLANNED, Delivery.Status.SENDING)
+
 
 class Redis:
     def __init__(self, port: int) -> None:
@@ -217,9 +219,7 @@ class Scenario:
         while time.monotonic() < deadline:
             if resumed is None and self.sink.handler.last_at > since:
                 resumed = self.sink.handler.last_at
-            unfinished = db(
-                lambda: Delivery.objects.filter(status__in=["planned", "sending"]).count(), -1
-            )
+            unfinished = db(lambda: Delivery.objects.filter(status__in=UNFINISHED).count(), -1)
             if unfinished == 0:
                 return resumed
             if time.monotonic() >= next_sweep:
@@ -232,12 +232,14 @@ class Scenario:
     def _count(self, planned, started, fault_at, fault_over, resumed, finished) -> dict:
         statuses = Counter(dict(Delivery.objects.values_list("status").annotate(n=Count("pk"))))
         sent = set(
-            Delivery.objects.filter(status="sent").values_list("subscriber__email", flat=True)
+            Delivery.objects.filter(status=Delivery.Status.SENT).values_list(
+                "subscriber__email", flat=True
+            )
         )
         received = self.sink.handler.received
         reasons = Counter(
             _reason_kind(reason)
-            for reason in Delivery.objects.filter(status="failed").values_list(
+            for reason in Delivery.objects.filter(status=Delivery.Status.FAILED).values_list(
                 "failure_reason", flat=True
             )
         )

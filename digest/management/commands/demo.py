@@ -86,7 +86,7 @@ class Command(BaseCommand):
                 f"Emails are in {outbox}/ (raw MIME; one .log file per sending batch)."
             )
         self.stdout.write("Open the digests in your browser:")
-        for delivery in Delivery.objects.filter(status="sent").select_related(
+        for delivery in Delivery.objects.filter(status=Delivery.Status.SENT).select_related(
             "subscriber", "edition"
         ):
             self.stdout.write(

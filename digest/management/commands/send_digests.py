@@ -97,7 +97,9 @@ class Command(BaseCommand):
     def rehearse_new(self, frequency: str, now: datetime) -> str:
         edition = previews.upcoming_edition(frequency, now)
         papers = sending.EditionPapers.of(edition.papers())
-        subscribers = Subscriber.objects.filter(status="active", paused=False, frequency=frequency)
+        subscribers = Subscriber.objects.filter(
+            status=Subscriber.Status.ACTIVE, paused=False, frequency=frequency
+        )
         outcome: Counter[str] = Counter()
         for subscriber in tqdm(
             list(subscribers), unit="digest", file=sys.stderr, disable=None, leave=False
