@@ -9,6 +9,7 @@ follows what matched. An index holds no global state: each Celery task builds it
 
 Scoring, per paper and subscriber:
     score = sum over matched topics of relevance + 1.0 * trending + 0.5 * recency
+            (+ a bonus for meaning, for readers with a profile: semantic.py)
     relevance = for each required term, its best alternative's weight:
                 title 3, abstract 1, author 3, category 1 (a term found in title and abstract
                 scores 4); phrases count 1.5x; a topic of several bare words earns +1.5 when
@@ -68,6 +69,13 @@ class Match:
     fields: tuple[str, ...]  # where they were found: title, abstract, author, category
     stems: frozenset[str]  # word stems to highlight in the title and abstract
     prefixes: tuple[str, ...]  # word prefixes to highlight
+    # The score's parts (score = keyword + similarity + trending + recency):
+    keyword: float = 0.0  # relevance of the matched topics
+    similarity: float = 0.0  # the bonus for meaning (semantic.py); 0 for keywords alone
+    trending: float = 0.0
+    recency: float = 0.0
+    cosine: float | None = None  # the paper's similarity to the reader's profile, if any
+    because: str = ""  # why by meaning: "similar to “…” (0.71)"; computed, never generated
 
     @property
     def matched(self) -> str:
@@ -125,7 +133,7 @@ class PaperIndex:
         )
         for field in TEXT_FIELDS:
             self._index_field(field)
-        self.quality = _quality(self.papers)
+        self.trending, self.recency, self.quality = _quality(self.papers)
         self.quality_array = np.array(self.quality)
         # Memos live and die with the index (a sending run's, or the preview's): what they
         # remember is only valid for these papers, and a new edition starts afresh.
@@ -146,12 +154,14 @@ class PaperIndex:
 
     # --- queries, terms and topics, each evaluated once per index ---------------------------
 
-    def query(self, keywords: str) -> Query:
-        """`keywords` parsed (QueryError if invalid): a run's subscribers share keywords, and
-        more often still topics, so both are parsed once per index."""
-        query = self._queries.get(keywords)
+    def query(self, keywords: str, *, filters: bool = False) -> Query:
+        """`keywords` parsed (QueryError if invalid; with `filters`, as for a reader with a
+        profile: see parse_query): a run's subscribers share keywords, and more often still
+        topics, so both are parsed once per index."""
+        key = ("filters:" if filters else "") + keywords
+        query = self._queries.get(key)
         if query is None:
-            query = self._queries.put(keywords, parse_query(keywords, self._parsed))
+            query = self._queries.put(key, parse_query(keywords, self._parsed, filters=filters))
         return query
 
     def term(self, term: Term) -> TermHit:
@@ -273,6 +283,10 @@ class PaperIndex:
             found = found[np.argpartition(scores[found], -limit)[-limit:]]
         return sorted(zip(scores[found].tolist(), found.tolist(), strict=True), key=_best_first)
 
+    def dense(self, topic: Topic) -> np.ndarray:
+        """A topic's relevance for every paper (0 = no match), kept with the topic's hits."""
+        return self._dense(self.topic(topic))
+
     def _dense(self, hits: TopicHits) -> np.ndarray:
         if hits.dense is None:
             dense = np.zeros(len(self.papers))
@@ -298,6 +312,10 @@ class PaperIndex:
                     prefixes[term.tokens[0]] = None
                 elif term.kind in ("word", "phrase"):
                     stems.update(term.tokens)
+        trending, recency = (
+            TREND_WEIGHT * self.trending[paper],
+            RECENCY_WEIGHT * self.recency[paper],
+        )
         return Match(
             paper_id=self.papers[paper].id,
             score=round(score, 3),
@@ -306,7 +324,14 @@ class PaperIndex:
             fields=tuple(fields),
             stems=frozenset(stems),
             prefixes=tuple(prefixes),
+            keyword=round(self.relevance(topics, paper), 3),
+            trending=round(trending, 3),
+            recency=round(recency, 3),
         )
+
+    def relevance(self, topics: Sequence[Topic], paper: int) -> float:
+        """The keyword part of a paper's score for these topics (0: no topic matched)."""
+        return sum(self.topic(topic).relevance.get(paper, 0.0) for topic in topics)
 
 
 # --- helpers -------------------------------------------------------------------------------------
@@ -332,12 +357,13 @@ def _postings(rows: Iterable[tuple[int, set[str]]]) -> dict[str, int]:
     return postings
 
 
-def _quality(papers: list[PaperText]) -> list[float]:
+def _quality(papers: list[PaperText]) -> tuple[list[float], list[float], list[float]]:
+    """Each paper's trending and recency (0..1), and their weighted sum with a tie-breaker."""
     top = max((p.upvotes or 0 for p in papers), default=0)
     stamps = [p.published.timestamp() for p in papers if p.published]
     oldest, newest = (min(stamps), max(stamps)) if stamps else (0.0, 0.0)
     span = newest - oldest
-    quality = []
+    trending, recencies, quality = [], [], []
     for i, p in enumerate(papers):
         trend = math.log1p(p.upvotes or 0) / math.log1p(top) if top else 0.0
         if p.published is None:
@@ -347,8 +373,10 @@ def _quality(papers: list[PaperText]) -> list[float]:
         # A unique, tiny tie-breaker (earlier in the index wins) makes every ranking exact
         # and deterministic, including which papers argpartition keeps at the cut.
         tie_breaker = (len(papers) - i) * TIE_EPSILON
+        trending.append(trend)
+        recencies.append(recency)
         quality.append(TREND_WEIGHT * trend + RECENCY_WEIGHT * recency + tie_breaker)
-    return quality
+    return trending, recencies, quality
 
 
 def _together_words(topic: Topic) -> tuple[str, ...]:

@@ -5,6 +5,11 @@ topic, bare words must all appear; "quoted phrases" must appear as consecutive w
 alternatives; -word excludes; word* is a prefix; title:, abstract:, author:, category: scope a
 term. Parsing never raises anything but QueryError, whose message is shown to the user as-is.
 
+A line made only of exclusions ("-survey -quantum") is a filter, allowed where the reader also
+has seed papers or an interest (parse_query(..., filters=True)): it matches nothing itself and
+keeps those words out of every paper of the digest. Exclusions, scopes and categories are the
+guardrails that matching by meaning never overrides (see semantic.py).
+
 Parsing keeps nothing: a caller that parses many keywords (a sending run, a benchmark) passes
 a memo for topics, and the index it matches against remembers whole queries (PaperIndex.query).
 """
@@ -82,27 +87,38 @@ class Topic:
 @dataclass(frozen=True)
 class Query:
     topics: tuple[Topic, ...]
+    excluded: tuple[Term, ...] = ()  # from filter lines: kept out of every paper
 
     @property
     def text(self) -> str:
         return ", ".join(topic.text for topic in self.topics)
 
+    @property
+    def key(self) -> str:
+        return "&".join(t.key for t in self.topics) + "!" + ";".join(t.key for t in self.excluded)
 
-def parse_query(text: str, memo: LRU[str, Topic] | None = None) -> Query:
+
+def parse_query(text: str, memo: LRU[str, Topic] | None = None, *, filters: bool = False) -> Query:
     """Parse what a subscriber typed; raise QueryError with a helpful message if unusable.
     `memo`, if given, remembers parsed topics between calls: subscribers share topics far
-    more often than whole queries."""
+    more often than whole queries. With `filters`, lines of exclusions only are filters and
+    no topic is needed (the reader has seed papers or an interest)."""
     if len(text) > MAX_LENGTH:
         raise QueryError(
             f"Keep your keywords under {MAX_LENGTH:,} characters (yours have {len(text):,})."
         )
     pieces = split_topics(text)
-    if not pieces:
+    if not pieces and not filters:
         raise QueryError("Enter at least one topic, for example: federated learning")
     if len(pieces) > MAX_TOPICS:
         raise QueryError(f"Up to {MAX_TOPICS} topics, please (you have {len(pieces)}).")
     parsed = [parse_topic(p) if memo is None else _remembered(p, memo) for p in pieces]
-    return Query(topics=tuple({topic.key: topic for topic in parsed}.values()))
+    if not filters:
+        for topic in parsed:
+            _require_something(topic)
+    topics = {topic.key: topic for topic in parsed if topic.required}
+    excluded = {t.key: t for topic in parsed if not topic.required for t in topic.excluded}
+    return Query(topics=tuple(topics.values()), excluded=tuple(excluded.values()))
 
 
 def _remembered(piece: str, memo: LRU[str, Topic]) -> Topic:
@@ -152,12 +168,17 @@ def parse_topic(text: str) -> Topic:
     return _topic(text, clauses, excluded)
 
 
-def _topic(text: str, clauses: list[list[Term]], excluded: list[Term]) -> Topic:
-    if not clauses:
+def _require_something(topic: Topic) -> None:
+    if not topic.required:
         raise QueryError(
-            f"“{clip(text, 40)}” only excludes words; add something to look for, "
+            f"“{clip(topic.text, 40)}” only excludes words; add something to look for, "
             f"for example: fairness -federated"
         )
+
+
+def _topic(text: str, clauses: list[list[Term]], excluded: list[Term]) -> Topic:
+    if not clauses and not excluded:
+        raise QueryError(f"“{clip(text, 40)}” has nothing to search for.")
     if sum(map(len, clauses)) + len(excluded) > MAX_TERMS:
         raise QueryError(f"“{clip(text, 40)}” has too many terms; keep each topic to {MAX_TERMS}.")
     required = tuple(tuple(clause) for clause in clauses)

@@ -1,0 +1,280 @@
+"""Matching by meaning beside the keywords: a reader's profile vector against the papers'.
+
+A profile is one unit vector per reader: their seed papers (the latest weigh most) and their
+interest text, embedded by the same model as the papers (embeddings.py). Its cosine with each
+paper earns a bonus above a threshold:
+
+    score = keyword score + WEIGHT * max(0, cosine - THRESHOLD)
+
+where the keyword score is index.py's (relevance of the matched topics, + trending and
+recency). A paper no topic matched is a candidate by meaning alone when its cosine passes
+THRESHOLD and the guardrails allow it:
+  - every exclusion the reader typed (in any topic, or on a filter line) keeps it out;
+  - when every topic asks for a category (category:cs.LG …), it must be in one of them;
+and such papers fill at most SEMANTIC_SHARE of a digest that has keywords (all of one that
+has none). Field scopes (title:, author:) say where a word must be for a keyword match; they
+restrict meaning-only candidates only as exclusions (-title:survey).
+
+THRESHOLD and WEIGHT were tuned on tests/data/judgments.json (README, "Matching by meaning").
+Scoring many readers at once is one matrix product per chunk (select_many), so a million
+profiles cost about what NumPy's bare product and top-k do (bench/match.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from digest.matching.index import Match, PaperIndex
+from digest.matching.query import Clause, Query, Term
+from digest.matching.text import clip
+from lib.lru import LRU
+
+THRESHOLD = 0.20  # τ: a paper less similar than this to the profile earns nothing
+WEIGHT = 8.0  # λ: score per unit of cosine above τ (a title word is worth 3)
+SEMANTIC_SHARE = 0.5  # of a digest that also has keywords
+HALF_LIFE_DAYS = 365.0  # a seed added a year ago weighs half as much as today's
+MEMO_SIZE = 10_000  # guardrails and keyword vectors a meaning index remembers
+
+
+@dataclass(frozen=True)
+class Source:
+    """Something a profile was made from, kept to explain matches: a seed or the interest."""
+
+    kind: str  # "seed" or "interest"
+    text: str  # the seed paper's title, or the interest as typed
+    vector: np.ndarray  # unit length
+
+    def because(self, cosine: float) -> str:
+        if self.kind == "seed":
+            return f"similar to “{clip(self.text, 90)}” ({cosine:.2f})"
+        return f"close to your interest “{clip(self.text, 90)}” ({cosine:.2f})"
+
+
+@dataclass(frozen=True)
+class Profile:
+    vector: np.ndarray  # unit length, float32
+    sources: tuple[Source, ...]
+    known: frozenset[int] = frozenset()  # the seed papers' ids: never sent back to the reader
+
+    def explain(self, paper_vector: np.ndarray) -> str:
+        """The source closest to the paper, and how close: the honest "why"."""
+        if not self.sources:
+            return ""
+        cosines = [float(source.vector @ paper_vector) for source in self.sources]
+        best = max(range(len(cosines)), key=cosines.__getitem__)
+        return self.sources[best].because(cosines[best])
+
+
+def make_profile(
+    seeds: Sequence[tuple[str, np.ndarray, float]],
+    interest: tuple[str, np.ndarray] | None = None,
+) -> Profile | None:
+    """A profile from seeds (title, vector, age in days) and an interest (text, vector): the
+    seeds' recency-weighted mean and the interest, equally; None when there is nothing."""
+    seeds = [(title, v, age) for title, v, age in seeds if np.any(v)]
+    parts, sources = [], []
+    if seeds:
+        weights = np.array([0.5 ** (max(age, 0.0) / HALF_LIFE_DAYS) for _, _, age in seeds])
+        mean = (weights[:, None] * np.stack([v for _, v, _ in seeds])).sum(axis=0)
+        parts.append(_unit(mean))
+        sources += [Source("seed", title, _unit(v)) for title, v, _ in seeds]
+    if interest is not None and interest[0].strip() and np.any(interest[1]):
+        parts.append(_unit(interest[1]))
+        sources.append(Source("interest", interest[0].strip(), _unit(interest[1])))
+    if not parts:
+        return None
+    return Profile(_unit(np.sum(parts, axis=0)).astype(np.float32), tuple(sources))
+
+
+def _unit(vector: np.ndarray) -> np.ndarray:
+    norm = float(np.linalg.norm(vector))
+    return vector / norm if norm else vector
+
+
+@dataclass(frozen=True)
+class Guardrails:
+    """What a reader's keywords forbid, which meaning never overrides."""
+
+    excluded: tuple[Term, ...]
+    categories: tuple[Clause, ...]  # a candidate must match one of these; () = any
+
+    @property
+    def key(self) -> str:
+        return (
+            ";".join(t.key for t in self.excluded)
+            + "@"
+            + ";".join("|".join(t.key for t in clause) for clause in self.categories)
+        )
+
+
+def guardrails(query: Query) -> Guardrails:
+    excluded = {t.key: t for topic in query.topics for t in topic.excluded}
+    excluded.update((t.key, t) for t in query.excluded)
+    categories: list[Clause] = []
+    for topic in query.topics:
+        scoped = [c for c in topic.required if all(t.field == "category" for t in c)]
+        if not scoped:  # this topic admits any category, so meaning may too
+            categories = []
+            break
+        categories += scoped
+    return Guardrails(tuple(excluded.values()), tuple(categories))
+
+
+@dataclass(frozen=True, slots=True)
+class Scored:
+    score: float
+    paper: int
+    cosine: float  # 0.0 when the reader has no profile or the paper no vector
+
+
+class MeaningIndex:
+    """An edition's keyword index with the papers' vectors (zero rows for papers not embedded
+    yet: those are matched by keywords only). Memos live and die with it, like the index's."""
+
+    def __init__(
+        self,
+        index: PaperIndex,
+        vectors: np.ndarray,
+        *,
+        model_name: str = "",
+        memo_size: int = MEMO_SIZE,
+        threshold: float = THRESHOLD,
+        weight: float = WEIGHT,
+    ) -> None:
+        self.index, self.model_name = index, model_name
+        self.threshold, self.weight = threshold, weight  # τ and λ; bench/quality.py sweeps them
+        self.vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+        self._allowed: LRU[str, np.ndarray] = LRU(memo_size)
+        self._filtered: LRU[str, np.ndarray] = LRU(memo_size)
+        self._keywords: LRU[str, np.ndarray] = LRU(memo_size)
+        self._position = {paper.id: i for i, paper in enumerate(index.papers)}
+
+    # --- masks and keyword vectors, each computed once per distinct query ---------------------
+
+    def allowed(self, query: Query) -> np.ndarray:
+        """Which papers may come by meaning alone (bool per paper)."""
+        rails = guardrails(query)
+        return self._allowed.get_or_make(rails.key, lambda: self._rails_mask(rails))
+
+    def _rails_mask(self, rails: Guardrails) -> np.ndarray:
+        index, mask = self.index, self.index.everything
+        for term in rails.excluded:
+            mask &= ~index.term(term).mask
+        if rails.categories:
+            admitted = 0
+            for clause in rails.categories:
+                for term in clause:
+                    admitted |= index.term(term).mask
+            mask &= admitted
+        return _bools(mask, len(index.papers))
+
+    def filtered(self, query: Query) -> np.ndarray:
+        """Which papers the filter lines let through (bool per paper)."""
+        key = ";".join(t.key for t in query.excluded)
+        return self._filtered.get_or_make(key, lambda: self._filter_mask(query.excluded))
+
+    def _filter_mask(self, excluded: Sequence[Term]) -> np.ndarray:
+        mask = self.index.everything
+        for term in excluded:
+            mask &= ~self.index.term(term).mask
+        return _bools(mask, len(self.index.papers))
+
+    def keyword_scores(self, query: Query) -> np.ndarray:
+        """Each paper's keyword relevance for these topics (0: no topic matched)."""
+        key = "&".join(t.key for t in query.topics)
+        return self._keywords.get_or_make(key, lambda: self._keyword_vector(query))
+
+    def _keyword_vector(self, query: Query) -> np.ndarray:
+        total = np.zeros(len(self.index.papers), dtype=np.float32)
+        for topic in query.topics:
+            total += self.index.dense(topic)
+        return total
+
+    # --- digests -------------------------------------------------------------------------------
+
+    def select(self, query: Query, profile: Profile | None, limit: int) -> list[Scored]:
+        """One reader's top `limit`; without a profile or filters, exactly the keyword path."""
+        if profile is None and not query.excluded:
+            return [Scored(s, p, 0.0) for s, p in self.index.select(query.topics, limit)]
+        vector = profile.vector if profile is not None else np.zeros(self.vectors.shape[1])
+        known = profile.known if profile is not None else frozenset()
+        return self.select_many([query], vector[None, :], limit, known=[known])[0]
+
+    def select_many(
+        self,
+        queries: Sequence[Query],
+        profiles: np.ndarray,
+        limit: int,
+        *,
+        known: Sequence[frozenset[int]] = (),
+    ) -> list[list[Scored]]:
+        """Top `limit` for each reader (row i of `profiles` with queries[i]; known[i] the ids
+        of their seed papers, left out): one product for all of them, then each row's keyword
+        matches and meaning-only candidates."""
+        rows = len(queries)
+        cosines = np.asarray(profiles, dtype=np.float32) @ self.vectors.T  # (rows, papers)
+        keyword = np.stack([self.keyword_scores(q) for q in queries])
+        matched = keyword > 0
+        for row, ids in enumerate(known):  # the reader has these: neither way brings them
+            positions = [self._position[i] for i in ids if i in self._position]
+            cosines[row, positions] = -1.0
+            matched[row, positions] = False
+        keyword_ok = (
+            np.stack([self.filtered(q) for q in queries]) if _any_filters(queries) else None
+        )
+        if keyword_ok is not None:
+            matched &= keyword_ok
+        scores = keyword + self.index.quality_array.astype(np.float32)
+        scores += self.weight * np.maximum(cosines - self.threshold, 0.0)
+        candidates = (cosines > self.threshold) & ~matched
+        candidates &= np.stack([self.allowed(q) for q in queries])
+        by_keyword = _top(np.where(matched, scores, -np.inf), limit)
+        shares = [limit if not q.topics else int(limit * SEMANTIC_SHARE) for q in queries]
+        by_meaning = _top(np.where(candidates, scores, -np.inf), max(shares, default=0))
+        digests = []
+        for r in range(rows):
+            chosen = [p for p in by_keyword[r].tolist() if matched[r, p]]
+            chosen += [p for p in by_meaning[r].tolist() if candidates[r, p]][: shares[r]]
+            chosen.sort(key=lambda p, row=scores[r]: (-row[p], p))
+            digests.append(
+                [Scored(float(scores[r, p]), p, float(cosines[r, p])) for p in chosen[:limit]]
+            )
+        return digests
+
+    def explain(self, query: Query, profile: Profile | None, scored: Scored) -> Match:
+        """Why: the topics and words that matched, and the profile source it is closest to.
+        A paper that came by meaning alone has no words to highlight."""
+        match = self.index.explain(query.topics, scored.paper, scored.score)
+        if profile is None or scored.cosine <= self.threshold:
+            return match
+        vector = self.vectors[scored.paper]
+        bonus = self.weight * (scored.cosine - self.threshold)
+        return replace(
+            match,
+            similarity=round(bonus, 3),
+            cosine=round(scored.cosine, 3),
+            because=profile.explain(vector),
+        )
+
+
+def _any_filters(queries: Sequence[Query]) -> bool:
+    return any(q.excluded for q in queries)
+
+
+def _top(scores: np.ndarray, k: int) -> np.ndarray:
+    """The column indices of each row's k highest scores (any order; -inf where fewer)."""
+    k = min(k, scores.shape[1])
+    if k <= 0:
+        return np.empty((scores.shape[0], 0), dtype=np.intp)
+    if k == scores.shape[1]:
+        return np.broadcast_to(np.arange(k), scores.shape).copy()
+    return np.argpartition(scores, -k, axis=1)[:, -k:]
+
+
+def _bools(mask: int, size: int) -> np.ndarray:
+    """A bitmask (bit i = paper i) as a bool per paper."""
+    raw = np.frombuffer(mask.to_bytes((size + 7) // 8 or 1, "little"), dtype=np.uint8)
+    return np.unpackbits(raw, bitorder="little")[:size].astype(bool)
