@@ -196,6 +196,12 @@ DIGEST_SEND_EMPTY = env_bool("DIGEST_SEND_EMPTY", default=False)  # "nothing new
 SEND_CONCURRENCY = env_int("SEND_CONCURRENCY", 8, minimum=1)
 SEND_RATE_PER_SECOND = env_int("SEND_RATE_PER_SECOND", 10, minimum=0)  # 0: no limit
 
+# --- Matching by meaning ---
+# Installed by `manage.py install_model`; workers only read it. A relative path is read from
+# the project folder.
+EMBEDDING_MODEL_DIR = BASE_DIR / (env_str("EMBEDDING_MODEL_DIR") or "var/models/all-MiniLM-L6-v2")
+EMBEDDING_THREADS = env_int("EMBEDDING_THREADS", 1, minimum=1)  # onnxruntime threads a process
+
 # --- Feeds ---
 FETCH_TIMEOUT_SECONDS = env_int("FETCH_TIMEOUT_SECONDS", 30, minimum=1)
 FETCH_MAX_BYTES = env_int("FETCH_MAX_BYTES", 50 * 1024 * 1024, minimum=1024)
@@ -205,6 +211,9 @@ FETCH_ALLOW_PRIVATE_NETWORKS = env_bool("FETCH_ALLOW_PRIVATE_NETWORKS", default=
 FETCH_USER_AGENT = env_str(
     "FETCH_USER_AGENT", f"PaperDigest/0.1 (+{SITE_URL}; self-hosted paper digest)"
 )
+# Where seed papers we have not stored are looked up (by the profile task, never a request).
+EMBED_TIME_LIMIT_SECONDS = env_int("EMBED_TIME_LIMIT_SECONDS", 1800, minimum=10)
+ARXIV_API_URL = env_str("ARXIV_API_URL", "https://export.arxiv.org/api/query")
 
 # Celery workers set their own level (-l info); this is for web and management commands.
 LOG_LEVEL = env_str("LOG_LEVEL", "WARNING").upper()

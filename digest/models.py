@@ -229,6 +229,10 @@ class Paper(models.Model):
         related_name="duplicates",
         help_text="Set when an operator merged this duplicate into another paper (it is hidden)",
     )
+    # Its title and abstract embedded (float16, see matching/embeddings.py) by the model named
+    # in embedded_with; cleared when either text changes, so the next embedding run redoes it.
+    embedding = models.BinaryField(null=True, blank=True, editable=False)
+    embedded_with = models.CharField(max_length=80, blank=True, editable=False)
 
     objects = PaperQuerySet.as_manager()
 
@@ -241,6 +245,8 @@ class Paper(models.Model):
             models.Index(fields=["arxiv_id"], name="paper_arxiv_id"),
             # "Has anything changed?" for page caches (see recent.papers_version).
             models.Index(fields=["updated_at"], name="paper_updated"),
+            # The embedding run: papers not embedded yet by the current model.
+            models.Index(fields=["embedded_with"], name="paper_embedded_with"),
         ]
 
     def __str__(self) -> str:

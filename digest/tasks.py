@@ -1,5 +1,5 @@
 """Celery glue: each task takes ints or strings, calls one domain function, fans out work and
-returns a summary line. The logic lives in digest/ingest/ and
+returns a summary line. The logic lives in digest/ingest/, digest/matching/ and
 digest/delivery/."""
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from django.conf import settings
 
 from digest.delivery import previews, sending
 from digest.ingest import sources
+from digest.matching import profiles, vectors
 from digest.models import Edition, Source
 from lib.emails import TransientSendError
 from subscribers.models import Subscriber
@@ -33,9 +34,11 @@ def ingest_source_task(source_id: int) -> str:
         log.info("ingest_source: source %s is gone or disabled; nothing to do", source_id)
         return "skipped"
     try:
-        return sources.ingest_source(source).summary()
+        result = sources.ingest_source(source)
     except SoftTimeLimitExceeded:
         return sources.stopped(source, settings.INGEST_TIME_LIMIT_SECONDS).summary()
+    queue_embedding(result)
+    return result.summary()
 
 
 @shared_task(name="digest.ingest_all")
@@ -108,3 +111,31 @@ def send_test_digest_task(
     return previews.send_test_digest(
         to, subscriber=subscriber, query=query, per_email=per_email, frequency=frequency
     )
+
+
+@shared_task(name="digest.embed_papers", soft_time_limit=settings.EMBED_TIME_LIMIT_SECONDS)
+def embed_papers_task() -> str:
+    """Embed the papers that have no vector yet and remake the profiles that wait for them."""
+    model = vectors.available()
+    if model is None:
+        return "no embedding model installed; matching by keywords only"
+    return profiles.catch_up(model).summary()
+
+
+@shared_task(name="digest.refresh_profile")
+def refresh_profile_task(subscriber_id: int) -> str:
+    subscriber = Subscriber.objects.filter(pk=subscriber_id).first()
+    model = vectors.available()
+    if subscriber is None or model is None:
+        return "skipped"
+    return "profile made" if profiles.refresh(subscriber, model) else "no profile"
+
+
+def queue_profile(sender: object, *, subscriber_id: int, **kwargs: object) -> None:
+    """Receives subscribers.signals.profile_due (connected in subscribers/apps.py)."""
+    refresh_profile_task.delay(subscriber_id)
+
+
+def queue_embedding(result: sources.IngestResult) -> None:
+    if result.ok and (result.new or result.updated):
+        embed_papers_task.delay()

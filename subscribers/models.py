@@ -8,6 +8,7 @@ from digest.models import Frequency
 from subscribers.addresses import normalize_email
 
 PER_EMAIL_CHOICES = [(n, f"{n} papers") for n in (5, 10, 20, 30, 50)]
+INTEREST_LENGTH = 1_000
 
 
 class Subscriber(models.Model):
@@ -28,7 +29,20 @@ class Subscriber(models.Model):
         help_text="Normalized address; one subscriber per address",
     )
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
-    query = models.TextField("keywords", help_text="One topic per line; see the query syntax")
+    query = models.TextField(
+        "keywords", blank=True, help_text="One topic per line; see the query syntax"
+    )
+    interest = models.TextField(
+        "interest",
+        blank=True,
+        max_length=INTEREST_LENGTH,
+        help_text="What they work on, in their words; matched by meaning",
+    )
+    # The profile: one unit vector (float16) from the seed papers and the interest, made by
+    # the model named in profile_model (matching/profiles.py); empty until made.
+    profile = models.BinaryField(null=True, blank=True, editable=False)
+    interest_vector = models.BinaryField(null=True, blank=True, editable=False)
+    profile_model = models.CharField(max_length=80, blank=True, editable=False)
     frequency = models.CharField(max_length=8, choices=Frequency.choices, default=Frequency.DAILY)
     per_email = models.PositiveSmallIntegerField(
         "papers per email", default=10, validators=[MinValueValidator(1), MaxValueValidator(50)]
@@ -71,6 +85,11 @@ class Subscriber(models.Model):
         super().save(*args, **kwargs)  # type: ignore[arg-type]
 
     @property
+    def has_profile(self) -> bool:
+        """Seed papers or an interest: matched by meaning as well as by keywords."""
+        return bool(self.interest.strip()) or self.seeds.exists()
+
+    @property
     def receives_digests(self) -> bool:
         return self.status == self.Status.ACTIVE and not self.paused
 
@@ -106,6 +125,35 @@ class Subscriber(models.Model):
     def record_email(self, kind: str, message_id: str) -> None:
         """Remember an email we sent them, so ESP events about it can be matched."""
         SentEmail.objects.create(subscriber=self, kind=kind, message_id=message_id[:300])
+
+
+class SeedPaper(models.Model):
+    """A paper the subscriber said they like: part of their profile, and named in the "why".
+    `paper` is empty until the reference is found (an arXiv id we had not stored is fetched
+    by the profile task)."""
+
+    subscriber = models.ForeignKey(Subscriber, on_delete=models.CASCADE, related_name="seeds")
+    paper = models.ForeignKey(
+        "digest.Paper", null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    arxiv_id = models.CharField("arXiv id", max_length=40, blank=True)
+    doi = models.CharField("DOI", max_length=200, blank=True)
+    title = models.CharField(max_length=500, blank=True)
+    label = models.CharField(max_length=300, blank=True, help_text="How they gave it")
+    added_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-added_at", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["subscriber", "paper"],
+                condition=models.Q(paper__isnull=False),
+                name="one_seed_per_paper",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.title or self.label or self.arxiv_id or self.doi
 
 
 class StatusChange(models.Model):

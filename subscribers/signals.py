@@ -7,3 +7,7 @@ from django.dispatch import Signal
 # Sent once the transaction that made it due has committed, with subscriber_id, kind
 # ("confirm", "already_subscribed") and preferences (a dict, or None for what is stored).
 email_due = Signal()
+
+# Sent once the transaction that changed a subscriber's seed papers or interest has committed,
+# with subscriber_id: their profile vector is to be made again (fetching unknown seeds).
+profile_due = Signal()

@@ -40,6 +40,9 @@ STORED_FIELDS = (
     "upvotes",
     "announce_type",
 )
+# A changed title or abstract also clears the paper's embedding (the next embedding run
+# redoes it); a paper whose texts are unchanged keeps its vector and costs nothing.
+UPDATED_FIELDS = (*STORED_FIELDS, "embedding", "embedded_with")
 COPY_COLUMNS = ("key", *STORED_FIELDS, "first_seen_at", "updated_at", "source_id", "hidden")
 
 
@@ -252,7 +255,7 @@ def store_papers(papers: Sequence[PaperData], *, source: Source | None = None) -
             changed.append(row)
     inserted = _insert(created, source, now)
     # The queryset bumps updated_at on every row it writes (PaperQuerySet.update).
-    Paper.objects.bulk_update(changed, STORED_FIELDS, batch_size=WRITE_BATCH)
+    Paper.objects.bulk_update(changed, UPDATED_FIELDS, batch_size=WRITE_BATCH)
     return StoreCounts(
         new=inserted, updated=len(changed), unchanged=len(incoming) - len(created) - len(changed)
     )
@@ -353,6 +356,8 @@ def _new_row(data: PaperData, source: Source | None, now: datetime) -> Paper:
 
 
 def _write(row: Paper, merged: PaperData) -> None:
+    if (row.title, row.abstract) != (merged.title, merged.abstract):
+        row.embedding, row.embedded_with = None, ""
     for name in STORED_FIELDS:
         value = getattr(merged, name)
         setattr(row, name, list(value) if isinstance(value, tuple) else value)
