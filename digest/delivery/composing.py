@@ -51,6 +51,7 @@ class PaperItem:
     upvotes: str  # "1,234 upvotes", or "" for none
     matched: str  # the topics that matched
     fields: str  # "title, abstract": where the words were found
+    because: str  # why by meaning: "similar to “…” (0.71)"; "" for keywords alone
 
     @classmethod
     def of(cls, paper: Paper, match: Match, marked: tuple[Segments, Segments, str]) -> PaperItem:
@@ -63,6 +64,7 @@ class PaperItem:
             upvotes=f"{count:,} upvote{'s' if count != 1 else ''}" if count else "",
             matched=clip(match.matched, 80),
             fields=", ".join(match.fields),
+            because=match.because,
         )
 
 
@@ -135,7 +137,7 @@ def digest_message(
         "items": items,
         "frequency": subscriber.get_frequency_display().lower(),
         "recipient": subscriber.email,
-        "topics": ", ".join(topic_texts(subscriber.query)),
+        "topics": reader_wants(subscriber),
         "urls": urls,
         "page_notice_for": subscriber.email if page_notice else "",
     }
@@ -157,17 +159,31 @@ def digest_message(
 
 
 def digest_subject(matches: Sequence[Match], edition: Edition) -> str:
-    """ "5 new papers on federated learning, pruning — Nov 24" """
+    """ "5 new papers on federated learning, pruning — Nov 24"; papers that came by meaning
+    alone read "picked for you"."""
     when = f"{edition.period:%b} {edition.period.day}"
     if edition.frequency == Frequency.WEEKLY:
         when = f"week of {when}"
     if not matches:
         return f"Nothing new on your topics — {when}"
     counts = Counter(topic for m in matches for topic in m.topics)
-    names = [clip(topic, 40) for topic, _ in counts.most_common(2)]
-    more = " and more" if len(counts) > 2 else ""
     noun = "paper" if len(matches) == 1 else "papers"
+    if not counts:
+        return f"{len(matches)} new {noun} picked for you — {when}"
+    names = [clip(topic, 40) for topic, _ in counts.most_common(2)]
+    more = " and more" if len(counts) > 2 or any(not m.topics for m in matches) else ""
     return f"{len(matches)} new {noun} on {', '.join(names)}{more} — {when}"
+
+
+def reader_wants(subscriber: Subscriber) -> str:
+    """What the reader asked for, as the footer says it: their topics, the papers they
+    picked, their interest."""
+    wanted = [", ".join(topic_texts(subscriber.query))] if subscriber.query.strip() else []
+    if subscriber.profile is not None and subscriber.seeds.exists():
+        wanted.append("papers like the ones you picked")
+    if subscriber.interest.strip():
+        wanted.append(f"your interest “{clip(subscriber.interest.strip(), 80)}”")
+    return "; ".join(w for w in wanted if w) or "your topics"
 
 
 def _heading(count: int) -> str:

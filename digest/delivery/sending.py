@@ -36,8 +36,10 @@ from redis.exceptions import RedisError
 
 from digest.delivery import composing, editions
 from digest.delivery.send_rate import SendRate, shared_send_rate
+from digest.matching import profiles, vectors
 from digest.matching.index import Match, PaperIndex, build_index, match_papers
-from digest.matching.query import QueryError
+from digest.matching.query import Query, QueryError
+from digest.matching.semantic import MeaningIndex
 from digest.models import Delivery, Edition, Paper
 from lib.emails import (
     Deferred,
@@ -87,6 +89,8 @@ class EditionPapers:
     _matches: LRU[tuple[str, int], tuple[Match, ...]] = field(
         default_factory=lambda: LRU(KEPT_MATCHES), init=False, repr=False
     )
+    _meaning: list[MeaningIndex | None] = field(default_factory=list, init=False, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
 
     def matches(self, keywords: str, limit: int) -> tuple[Match, ...]:
         """The digest for these keywords (QueryError if invalid, and then nothing is kept).
@@ -95,6 +99,49 @@ class EditionPapers:
             (keywords, limit),
             lambda: tuple(match_papers(self.index.query(keywords), self.index, limit)),
         )
+
+    def matches_for(self, subscriber: Subscriber) -> tuple[Match, ...]:
+        """A subscriber's digest: by keywords (shared with everyone who typed the same), or,
+        for a reader with a profile or filter lines, by keywords and meaning."""
+        query = self._query(subscriber)
+        if subscriber.profile is None and not query.excluded:
+            return self.matches(subscriber.query, subscriber.per_email)
+        meaning = self.meaning()
+        if meaning is None:  # no model installed: keywords alone, as before
+            return self.matches(subscriber.query, subscriber.per_email)
+        profile = profiles.stored(subscriber, meaning.model_name)
+        chosen = meaning.select(query, profile, subscriber.per_email)
+        return tuple(meaning.explain(query, profile, scored) for scored in chosen)
+
+    def _query(self, subscriber: Subscriber) -> Query:
+        # Keywords are optional, and lines of exclusions only allowed, for a reader with seed
+        # papers or an interest (subscribers.forms.ProfileFields); for others, they must be
+        # keywords as the parser wants them.
+        try:
+            return self.index.query(subscriber.query)
+        except QueryError:
+            if not subscriber.has_profile:
+                raise
+            return self.index.query(subscriber.query, filters=True)
+
+    def meaning(self) -> MeaningIndex | None:
+        """The index with the papers' vectors, built when a reader with a profile first needs
+        it; None when no embedding model is installed."""
+        with self._lock:
+            if not self._meaning:
+                model = vectors.available()
+                self._meaning.append(
+                    None
+                    if model is None
+                    else MeaningIndex(
+                        self.index,
+                        vectors.paper_vectors(
+                            list(self.papers.values()), model.name, model.dimensions
+                        ),
+                        model_name=model.name,
+                    )
+                )
+            return self._meaning[0]
 
     @classmethod
     def of(cls, papers: Iterable[Paper]) -> EditionPapers:
@@ -345,7 +392,7 @@ def deliver(
         delivery.mark_skipped(_not_receiving(subscriber))
         return Status.SKIPPED
     try:
-        matches = papers.matches(subscriber.query, subscriber.per_email)
+        matches = papers.matches_for(subscriber)
     except QueryError as exc:
         delivery.mark_failed(f"keywords no longer valid: {exc.message}")
         return Status.FAILED
