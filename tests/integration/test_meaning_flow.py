@@ -3,6 +3,8 @@ packaged model: in process, and through real Celery workers, PostgreSQL and an S
 
 from __future__ import annotations
 
+import io
+
 import pytest
 from django.core.management import call_command
 
@@ -47,7 +49,7 @@ def test_a_reader_with_only_a_seed_paper_gets_papers_like_it_and_why(library, ma
     embed_papers_task.delay()
     seed = Paper.objects.get(key=f"arxiv:{SEED}")
     assert seed.embedding is not None and seed.first_seen_at == seed.published_at
-    call_command("send_digests", stdout=open("/dev/null", "w"))  # noqa: SIM115
+    call_command("send_digests", stdout=io.StringIO())
     (message,) = mailoutbox
     text = message.body
     assert f"similar to “{seed.title}”" in text
