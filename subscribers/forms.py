@@ -7,20 +7,129 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest
 
+from digest.matching.query import QueryError, parse_query
 from digest.matching.query_field import QueryField
+from digest.matching.seeds import (
+    MAX_LIBRARY_BYTES,
+    MAX_SEEDS,
+    SeedError,
+    SeedList,
+    SeedRef,
+    parse_library,
+    parse_seed_text,
+)
 from digest.models import Frequency
 from subscribers.addresses import clean_address
-from subscribers.models import PER_EMAIL_CHOICES, Subscriber
+from subscribers.models import INTEREST_LENGTH, PER_EMAIL_CHOICES, Subscriber
 from subscribers.ratelimit import allow, client_ip
 
+SEEDS_PLACEHOLDER = "2405.01234\nhttps://arxiv.org/abs/1706.03762\n10.1145/3292500.3330701"
+INTEREST_PLACEHOLDER = "e.g. training models across hospitals that cannot share patient data"
 
-class SignupForm(forms.Form):
+
+class ProfileFields(forms.Form):
+    """Seed papers and a free-text interest beside the keywords: with either, keywords are
+    optional, and lines of exclusions only (-survey) are filters. cleaned_data["seed_refs"]
+    holds the seeds read from the box and the uploaded file; `seed_notes` what was skipped."""
+
+    query = QueryField(required=False, filters=True)
+    seeds = forms.CharField(
+        label="Papers you like",
+        required=False,
+        max_length=20_000,
+        widget=forms.Textarea(
+            attrs={
+                "rows": 3,
+                "placeholder": SEEDS_PLACEHOLDER,
+                "spellcheck": "false",
+                "autocapitalize": "off",
+                "aria-describedby": "seeds-help",
+            }
+        ),
+    )
+    library = forms.FileField(
+        label="…or upload a BibTeX or Zotero export",
+        required=False,
+        widget=forms.ClearableFileInput(attrs={"accept": ".bib,.bibtex,.json,.ris,.txt"}),
+    )
+    interest = forms.CharField(
+        label="What you work on, in your words",
+        required=False,
+        max_length=INTEREST_LENGTH,
+        widget=forms.Textarea(
+            attrs={
+                "rows": 2,
+                "placeholder": INTEREST_PLACEHOLDER,
+                "aria-describedby": "interest-help",
+            }
+        ),
+    )
+    seed_notes: list[str]
+
+    def clean_library(self) -> SeedList | None:
+        upload = self.cleaned_data.get("library")
+        if not upload:
+            return None
+        if upload.size > MAX_LIBRARY_BYTES:
+            raise ValidationError(
+                f"That file is over {MAX_LIBRARY_BYTES // 1_000_000} MB; export fewer entries.",
+                code="too_big",
+            )
+        try:
+            return parse_library(upload.read(MAX_LIBRARY_BYTES + 1), upload.name)
+        except SeedError as exc:
+            raise ValidationError(exc.message, code="library") from None
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        typed = parse_seed_text(data.get("seeds") or "")
+        uploaded = data.get("library") or SeedList([], [])
+        refs = _merged(typed.refs, uploaded.refs)
+        self.seed_notes = [*typed.problems, *uploaded.problems]
+        if len(refs) > MAX_SEEDS or typed.truncated or uploaded.truncated:
+            self.seed_notes.append(f"We kept your {MAX_SEEDS} most recent seed papers.")
+        data["seed_refs"] = refs[:MAX_SEEDS]
+        if typed.problems and not typed.refs and (data.get("seeds") or "").strip():
+            self.add_error("seeds", typed.problems[0])
+        self._require_something(data)
+        return data
+
+    def _require_something(self, data: dict[str, Any]) -> None:
+        if "query" not in data or self.has_error("query"):
+            return
+        try:
+            topics = parse_query(data["query"], filters=True).topics
+        except QueryError:
+            return
+        if topics or data["seed_refs"] or (data.get("interest") or "").strip():
+            return
+        message = (
+            "Tell us what to look for: keywords, papers you like, or a sentence about your work."
+        )
+        if data["query"].strip():
+            try:  # without seeds or an interest, the keywords' own rules say what is missing
+                parse_query(data["query"])
+            except QueryError as exc:
+                message = exc.message
+        self.add_error("query", ValidationError(message, code="nothing"))
+
+
+def _merged(*groups: list[SeedRef]) -> list[SeedRef]:
+    seen, merged = set(), []
+    for ref in (r for group in groups for r in group):
+        identity = ref.arxiv_id or ref.doi or ref.title.casefold()
+        if identity not in seen:
+            seen.add(identity)
+            merged.append(ref)
+    return merged
+
+
+class SignupForm(ProfileFields):
     email = forms.CharField(
         label="Email",
         max_length=320,
         widget=forms.EmailInput(attrs={"autocomplete": "email", "placeholder": "you@example.org"}),
     )
-    query = QueryField()
     frequency = forms.ChoiceField(
         choices=Frequency.choices,
         initial=Frequency.DAILY,
@@ -55,18 +164,37 @@ class SignupForm(forms.Form):
         return bool(self.cleaned_data.get("website"))
 
 
-class PreferencesForm(forms.ModelForm):
-    query = QueryField()
+class PreferencesForm(ProfileFields, forms.ModelForm):
     per_email = forms.TypedChoiceField(
         choices=PER_EMAIL_CHOICES, coerce=int, label="Papers per email"
     )
 
     class Meta:
         model = Subscriber
-        fields = ["query", "frequency", "per_email", "paused"]
+        fields = ["query", "interest", "frequency", "per_email", "paused"]
         widgets = {"frequency": forms.RadioSelect}
         labels = {"paused": "Pause my digests for now"}
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if not self.is_bound and self.instance.pk:
+            self.initial["seeds"] = "\n".join(seed_line(s) for s in self.instance.seeds.all())
 
-class PreviewForm(forms.Form):
-    query = QueryField(required=False)
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        # The box shows the seeds as they are; an emptied box with no file clears them.
+        if not (data.get("seeds") or "").strip() and not data.get("library"):
+            data["seed_refs"] = []
+        return data
+
+
+def seed_line(seed: Any) -> str:
+    """A stored seed as the box shows it: its arXiv id or DOI, else its title."""
+    return seed.arxiv_id or seed.doi or seed.title
+
+
+class PreviewForm(ProfileFields):
+    """What the live preview reads: the same fields (no file) and the same rules."""
+
+    def _require_something(self, data: dict[str, Any]) -> None:
+        return None

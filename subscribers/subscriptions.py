@@ -7,13 +7,16 @@ nobody can learn from the site whether an address is subscribed.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import asdict
 
 from django.db import IntegrityError, transaction
 
+from digest.matching import profiles
+from digest.matching.seeds import SeedRef, parse_seed_text
 from subscribers.addresses import normalize_email
 from subscribers.models import StatusChange, Subscriber
-from subscribers.signals import email_due
+from subscribers.signals import email_due, profile_due
 from subscribers.tokens import Preferences
 
 log = logging.getLogger(__name__)
@@ -25,17 +28,32 @@ Status = Subscriber.Status
 CONFIRMABLE = (Status.PENDING, Status.UNSUBSCRIBED, Status.BOUNCED)
 
 
-def subscribe(email: str, *, query: str, frequency: str, per_email: int) -> Subscriber:
+def subscribe(
+    email: str,
+    *,
+    query: str,
+    frequency: str,
+    per_email: int,
+    interest: str = "",
+    seeds: Sequence[SeedRef] = (),
+) -> Subscriber:
     """Start a double opt-in, or send the right email for an address we already know.
 
     A known address's stored subscription is not touched: the new preferences travel in the
     new confirmation link and apply only when that link is used, so typing someone else's
-    address changes nothing of theirs (their old links keep meaning what they meant)."""
-    preferences = Preferences(query=query, frequency=frequency, per_email=per_email)
+    address changes nothing of theirs (their old links keep meaning what they meant). The
+    link carries seed papers by arXiv id or DOI (a seed known only by its title is kept only
+    for a new address)."""
+    preferences = Preferences(query, frequency, per_email, interest, seed_lines(seeds))
+    stored = {"query": query, "frequency": frequency, "per_email": per_email, "interest": interest}
     try:
-        subscriber, created = Subscriber.objects.get_or_create(
-            email_key=normalize_email(email), defaults={"email": email, **asdict(preferences)}
-        )
+        with transaction.atomic():
+            subscriber, created = Subscriber.objects.get_or_create(
+                email_key=normalize_email(email), defaults={"email": email, **stored}
+            )
+            if created and (seeds or interest.strip()):
+                profiles.set_seeds(subscriber, seeds)
+                _profile_due(subscriber)
     except IntegrityError:  # the same address signed up twice at once; the other one won
         return Subscriber.objects.get(email_key=normalize_email(email))
     if created:
@@ -100,11 +118,37 @@ def resend_confirmation(subscriber: Subscriber, preferences: Preferences | None 
 
 
 def update_preferences(
-    subscriber: Subscriber, *, query: str, frequency: str, per_email: int, paused: bool
+    subscriber: Subscriber,
+    *,
+    query: str,
+    frequency: str,
+    per_email: int,
+    paused: bool,
+    interest: str | None = None,
+    seeds: Sequence[SeedRef] | None = None,
 ) -> None:
+    """Save the preferences page; a changed interest or set of seeds makes the profile again."""
+    changed_interest = interest is not None and interest != subscriber.interest
     subscriber.query, subscriber.frequency = query, frequency
     subscriber.per_email, subscriber.paused = per_email, paused
-    subscriber.save(update_fields=["query", "frequency", "per_email", "paused"])
+    if interest is not None:
+        subscriber.interest = interest
+    with transaction.atomic():
+        subscriber.save(update_fields=["query", "frequency", "per_email", "paused", "interest"])
+        if seeds is not None:
+            profiles.set_seeds(subscriber, seeds)
+        if changed_interest or seeds is not None:
+            _profile_due(subscriber)
+
+
+def seed_lines(seeds: Sequence[SeedRef]) -> str:
+    """Seeds as a confirm link carries them: an arXiv id or DOI per line."""
+    return "\n".join(ref.arxiv_id or ref.doi for ref in seeds if ref.arxiv_id or ref.doi)
+
+
+def _profile_due(subscriber: Subscriber) -> None:
+    pk = subscriber.pk
+    transaction.on_commit(lambda: profile_due.send(Subscriber, subscriber_id=pk))
 
 
 def unsubscribe(subscriber: Subscriber, reason: str) -> bool:
@@ -164,9 +208,13 @@ def lift_suppression(subscriber: Subscriber, reason: str) -> bool:
 
 
 def _save_preferences(subscriber: Subscriber, preferences: Preferences) -> None:
-    for name, value in asdict(preferences).items():
+    fields = {k: v for k, v in asdict(preferences).items() if k != "seeds"}
+    for name, value in fields.items():
         setattr(subscriber, name, value)
-    subscriber.save(update_fields=list(asdict(preferences)))
+    subscriber.save(update_fields=list(fields))
+    # A signup's preferences replace the stored ones whole, seed papers included.
+    profiles.set_seeds(subscriber, parse_seed_text(preferences.seeds).refs)
+    _profile_due(subscriber)
 
 
 def _reset_links(subscriber: Subscriber) -> None:

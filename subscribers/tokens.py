@@ -30,11 +30,15 @@ class Preferences:
     query: str
     frequency: str
     per_email: int
+    interest: str = ""
+    seeds: str = ""  # arXiv ids and DOIs, one per line (parsed again when applied)
 
     @classmethod
     def of(cls, subscriber: Subscriber) -> Preferences:
-        """What is stored for this subscriber."""
-        return cls(subscriber.query, subscriber.frequency, subscriber.per_email)
+        """What is stored for this subscriber (seeds are shown from their own rows)."""
+        return cls(
+            subscriber.query, subscriber.frequency, subscriber.per_email, subscriber.interest
+        )
 
 
 @dataclass(frozen=True)

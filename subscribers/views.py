@@ -12,8 +12,9 @@ from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST
 
-from digest.matching import recent
+from digest.matching import profiles, recent
 from digest.matching.query import parse_query
+from digest.matching.seeds import MAX_SEEDS
 from subscribers import subscriptions
 from subscribers.forms import PreferencesForm, PreviewForm, SignupForm
 from subscribers.models import Subscriber
@@ -61,7 +62,7 @@ def _refused(request: HttpRequest, token: str, exc: BadToken | ExpiredToken) -> 
 
 @require_http_methods(["GET", "POST"])
 def subscribe(request: HttpRequest) -> HttpResponse:
-    form = SignupForm(request.POST or None, request=request)
+    form = SignupForm(request.POST or None, request.FILES or None, request=request)
     if request.method == "POST" and "preview" not in request.POST and form.is_valid():
         if not form.is_bot:
             data = form.cleaned_data
@@ -70,12 +71,14 @@ def subscribe(request: HttpRequest) -> HttpResponse:
                 query=data["query"],
                 frequency=data["frequency"],
                 per_email=data["per_email"],
+                interest=data["interest"],
+                seeds=data["seed_refs"],
             )
         return redirect("subscribed")
     return render(
         request,
         "subscribers/subscribe.html",
-        {"form": form, **_preview_beside(request, form, request.POST.get("query", ""))},
+        {"form": form, **_preview_beside(request, form, request.POST)},
     )
 
 
@@ -85,34 +88,43 @@ def subscribed(request: HttpRequest) -> HttpResponse:
 
 @require_POST
 def preview(request: HttpRequest) -> HttpResponse:
-    form = PreviewForm(request.POST)
-    form.is_valid()
-    context = _preview_context(request, request.POST.get("query", ""), form=form)
+    context = _preview_context(request, request.POST)
     status = 429 if context.get("preview_error") == PREVIEW_LIMITED else 200
     return render(request, "subscribers/_preview.html", context, status=status)
 
 
-def _preview_beside(request: HttpRequest, form: forms.Form, text: str) -> dict[str, Any]:
+def _preview_beside(request: HttpRequest, form: forms.Form, data: Any) -> dict[str, Any]:
     # A submitted form shows a keyword error under the field; the panel need not repeat it.
     if form.is_bound and "preview" not in request.POST and form.has_error("query"):
         return {"preview_fix_above": True}
-    return _preview_context(request, text)
+    return _preview_context(request, data)
 
 
-def _preview_context(
-    request: HttpRequest, text: str, form: PreviewForm | None = None
-) -> dict[str, Any]:
-    form = form or PreviewForm({"query": text})
-    if not text.strip() or not form.is_valid():
-        return {"preview_error": form.errors.get("query", [""])[0] if text.strip() else ""}
+PREVIEW_FIELDS = ("query", "interest", "seeds")
+
+
+def _preview_context(request: HttpRequest, data: Any) -> dict[str, Any]:
+    """What the whole profile would get from recent papers: keywords, seeds and interest."""
+    form = PreviewForm({name: data.get(name, "") for name in PREVIEW_FIELDS})
+    if not any(str(data.get(name, "")).strip() for name in PREVIEW_FIELDS):
+        return {}
+    if not form.is_valid():
+        errors = form.errors.get("query") or form.errors.get("seeds") or form.errors.get("interest")
+        return {"preview_error": errors[0] if errors else ""}
     if not allow_preview(request):  # each preview runs a new query over recent papers
         return {"preview_error": PREVIEW_LIMITED}
-    found, total, searched = recent.shared().preview(parse_query(text), PREVIEW_LIMIT)
+    cleaned = form.cleaned_data
+    found, total, searched = recent.shared().preview(
+        parse_query(cleaned["query"], filters=True),
+        PREVIEW_LIMIT,
+        profile=profiles.draft_or_none(cleaned["interest"], cleaned["seed_refs"]),
+    )
     return {
         "preview": found,
         "preview_total": total,
         "preview_searched": searched,
         "preview_ran": True,
+        "preview_notes": form.seed_notes[:5],
     }
 
 
@@ -151,12 +163,23 @@ def resend(request: HttpRequest, token: str) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 @with_subscriber("manage")
 def manage(request: HttpRequest, subscriber: Subscriber, token: str) -> HttpResponse:
-    form = PreferencesForm(request.POST or None, instance=subscriber)
+    form = PreferencesForm(request.POST or None, request.FILES or None, instance=subscriber)
     if request.method == "POST" and "preview" not in request.POST and form.is_valid():
-        subscriptions.update_preferences(subscriber, **form.cleaned_data)
+        data = form.cleaned_data
+        subscriptions.update_preferences(
+            subscriber,
+            query=data["query"],
+            frequency=data["frequency"],
+            per_email=data["per_email"],
+            paused=data["paused"],
+            interest=data["interest"],
+            seeds=data["seed_refs"],
+        )
         messages.success(request, _saved_message(subscriber))
+        for note in form.seed_notes[:10]:
+            messages.warning(request, note)
         return redirect("manage", token=token)
-    query = request.POST.get("query", subscriber.query)
+    shown = request.POST if request.method == "POST" else _stored_preview(form)
     return render(
         request,
         "subscribers/manage.html",
@@ -165,7 +188,8 @@ def manage(request: HttpRequest, subscriber: Subscriber, token: str) -> HttpResp
             "subscriber": subscriber,
             "token": token,
             "unsubscribe_token": make_token(subscriber, "unsubscribe"),
-            **_preview_beside(request, form, query),
+            "seeds": subscriber.seeds.all()[:MAX_SEEDS],
+            **_preview_beside(request, form, shown),
         },
     )
 
@@ -197,6 +221,10 @@ def unsubscribe(request: HttpRequest, subscriber: Subscriber, token: str) -> Htt
         "subscribers/unsubscribed.html",
         {"subscriber": subscriber, "manage_url": _manage_path(subscriber)},
     )
+
+
+def _stored_preview(form: PreferencesForm) -> dict[str, str]:
+    return {name: form[name].value() or "" for name in PREVIEW_FIELDS}
 
 
 def _saved_message(subscriber: Subscriber) -> str:

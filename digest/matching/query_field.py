@@ -17,7 +17,8 @@ class QueryField(forms.CharField):
     """Keywords in the query language; the parser's message becomes the field's error (the
     parser also says when they are too long, in its own words)."""
 
-    def __init__(self, **kwargs: Any) -> None:
+    def __init__(self, *, filters: bool = False, **kwargs: Any) -> None:
+        self.filters = filters  # lines of exclusions only are allowed (see query.py)
         kwargs.setdefault("label", "Keywords")
         kwargs.setdefault(
             "widget",
@@ -44,7 +45,7 @@ class QueryField(forms.CharField):
         value = super().clean(value)
         if value:
             try:
-                parse_query(value)
+                parse_query(value, filters=self.filters)
             except QueryError as exc:
                 raise ValidationError(exc.message, code="query") from None
         return value

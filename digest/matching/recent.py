@@ -16,9 +16,11 @@ from dataclasses import dataclass
 from django.apps import apps
 from django.conf import settings
 
+from digest.matching import vectors
 from digest.matching.index import Match, PaperIndex, build_index
 from digest.matching.query import Query
-from digest.models import FetchLog, Paper
+from digest.matching.semantic import MeaningIndex, Profile
+from digest.models import TEXT_FIELDS, FetchLog, Paper
 
 MAX_PAPERS = 3_000
 MAX_AGE_SECONDS = 300
@@ -40,6 +42,7 @@ class Built:
     index: PaperIndex
     version: str
     built_at: float
+    meaning: MeaningIndex | None = None  # with the papers' vectors, when a model is installed
 
     def is_fresh(self, version: str) -> bool:
         return self.version == version and time.monotonic() - self.built_at < MAX_AGE_SECONDS
@@ -59,9 +62,12 @@ class RecentIndex:
             return built.index
         with self._lock:
             if self._built is built:  # nobody rebuilt it while we waited
-                texts = Paper.objects.recent(settings.PREVIEW_DAYS).texts(limit=MAX_PAPERS)
-                self._built = Built(build_index(texts, MEMO_SIZE), version, time.monotonic())
+                self._built = _build(version)
             return self._built.index  # type: ignore[union-attr]
+
+    def meaning(self) -> MeaningIndex | None:
+        self.index()
+        return self._built.meaning if self._built else None
 
     def forget(self) -> None:
         """Drop the built index (tests, and after operators hide papers)."""
@@ -69,16 +75,42 @@ class RecentIndex:
             self._built = None
 
     def preview(
-        self, query: Query, limit: int, offset: int = 0
+        self,
+        query: Query,
+        limit: int,
+        offset: int = 0,
+        *,
+        profile: Profile | None = None,
     ) -> tuple[list[tuple[Paper, Match]], int, int]:
-        """The papers these keywords would have matched recently, best first from `offset`:
-        (paper, match) pairs, how many matched in all, and how many were searched."""
+        """The papers these keywords (and this profile, if any) would have matched recently,
+        best first from `offset`: (paper, match) pairs, how many matched by keywords in all,
+        and how many were searched."""
         index = self.index()
-        chosen = index.select(query.topics, offset + limit)[offset:]
-        matches = [index.explain(query.topics, paper, score) for score, paper in chosen]
+        meaning = self.meaning() if (profile is not None or query.excluded) else None
+        if meaning is None:
+            chosen = index.select(query.topics, offset + limit)[offset:]
+            matches = [index.explain(query.topics, paper, score) for score, paper in chosen]
+        else:
+            scored = meaning.select(query, profile, offset + limit)[offset:]
+            matches = [meaning.explain(query, profile, s) for s in scored]
         papers = Paper.objects.in_bulk([m.paper_id for m in matches])
         found = [(papers[m.paper_id], m) for m in matches if m.paper_id in papers]
         return found, index.count(query.topics), len(index.papers)
+
+
+def _build(version: str) -> Built:
+    rows = list(
+        Paper.objects.recent(settings.PREVIEW_DAYS)
+        .order_by("-first_seen_at", "-id")
+        .only(*TEXT_FIELDS, "embedding", "embedded_with")[:MAX_PAPERS]
+    )
+    index = build_index([row.as_text() for row in rows], MEMO_SIZE)
+    model = vectors.available() if any(row.embedding is not None for row in rows) else None
+    meaning = None
+    if model is not None:
+        matrix = vectors.paper_vectors(rows, model.name, model.dimensions)
+        meaning = MeaningIndex(index, matrix, model_name=model.name, memo_size=MEMO_SIZE)
+    return Built(index, version, time.monotonic(), meaning)
 
 
 def shared() -> RecentIndex:

@@ -1,4 +1,4 @@
-// Live preview: as the keywords change, ask the server which recent papers they match.
+// Live preview: as the keywords, seed papers or interest change, ask the server which recent papers they match.
 // The form works without this script (its "Preview" button does the same on the server).
 (function () {
   "use strict";
@@ -12,6 +12,10 @@
       var ticket = ++latest;
       var body = new URLSearchParams();
       body.set("query", field.value);
+      ["interest", "seeds"].forEach(function (name) {
+        var input = form.elements.namedItem(name);
+        if (input) { body.set(name, input.value); }
+      });
       body.set("csrfmiddlewaretoken", form.querySelector("[name=csrfmiddlewaretoken]").value);
       target.setAttribute("aria-busy", "true");
       fetch(field.dataset.previewUrl, { method: "POST", body: body, credentials: "same-origin" })
@@ -21,10 +25,12 @@
         .catch(function () { /* keep the last preview; the form still submits */ })
         .finally(function () { if (ticket === latest) { target.removeAttribute("aria-busy"); } });
     }
-    field.addEventListener("input", function () {
+    function later() {
       clearTimeout(timer);
       timer = setTimeout(refresh, 300);
-    });
+    }
+    field.addEventListener("input", later);
+    form.querySelectorAll("[data-preview-input]").forEach(function (el) { el.addEventListener("input", later); });
     form.querySelectorAll("[data-no-js]").forEach(function (el) { el.hidden = true; });
   });
 })();

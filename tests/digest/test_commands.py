@@ -303,4 +303,8 @@ def test_demo_sends_digests_to_the_outbox_and_prints_where_to_look(mailoutbox):
         "ada@example.org",
         "grace@example.org",
         "alan@example.org",
+        "marie@example.org",  # seed papers, no keywords
+        "emmy@example.org",  # an interest in words the papers never use
     }
+    by_meaning = next(m for m in mailoutbox if m.to[0] == "marie@example.org")
+    assert "similar to “" in by_meaning.body

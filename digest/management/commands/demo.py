@@ -11,9 +11,13 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand
 from django.urls import reverse
 from django.utils import timezone
+from tqdm import tqdm
 
 from digest.delivery.links import view_url
 from digest.ingest import sources
+from digest.matching import profiles, vectors
+from digest.matching.embeddings import ModelError
+from digest.matching.seeds import parse_seed_text
 from digest.models import Delivery, Source
 from subscribers import links
 from subscribers.models import Subscriber
@@ -33,6 +37,19 @@ DEMO_SUBSCRIBERS = [
     ("grace@example.org", '"mixture of experts"\ndiffusion OR "data selection"', "daily", 5),
     ("alan@example.org", "title:global -federated\nfair*", "weekly", 10),
     ("katherine@example.org", "quantum error correction", "daily", 10),  # nothing matches
+]
+# Readers matched by meaning: one with papers they like and no keywords, one with an interest
+# (in words the papers never use) and a filter line.
+DEMO_PROFILES = [
+    ("marie@example.org", "", "2403.05248\n2403.05840", "", "daily", 5),
+    (
+        "emmy@example.org",
+        "-survey",
+        "",
+        "helping doctors recognise illness from clinical imagery",
+        "daily",
+        5,
+    ),
 ]
 
 
@@ -75,9 +92,37 @@ class Command(BaseCommand):
                 },
             )
             self.stdout.write(f"  {email} ({frequency}): {query.replace(chr(10), ' | ')}")
+        self.add_profiles()
         self.stdout.write("Sending their digests…")
         call_command("send_digests", stdout=self.stdout, stderr=self.stderr)
         self.report()
+
+    def add_profiles(self) -> None:
+        try:
+            model = vectors.embedder()
+        except ModelError as exc:
+            self.stderr.write(f"Skipping the readers matched by meaning: {exc}")
+            return
+        with tqdm(desc="Embedding papers", unit="paper", file=self.stderr) as bar:
+            done = profiles.catch_up(model, progress=bar.update)
+        self.stdout.write(f"  {done.summary()}")
+        for email, query, seeds, interest, frequency, per_email in DEMO_PROFILES:
+            subscriber, created = Subscriber.objects.get_or_create(
+                email=email,
+                defaults={
+                    "query": query,
+                    "interest": interest,
+                    "frequency": frequency,
+                    "per_email": per_email,
+                    "status": "active",
+                    "confirmed_at": timezone.now(),
+                },
+            )
+            if created:
+                profiles.set_seeds(subscriber, parse_seed_text(seeds).refs)
+                profiles.refresh(subscriber, model, fetch=False)
+            liked = f"likes {seeds.replace(chr(10), ', ')}" if seeds else f"interest “{interest}”"
+            self.stdout.write(f"  {email} ({frequency}): {liked}{' | ' + query if query else ''}")
 
     def report(self) -> None:
         outbox = Path(settings.EMAIL_FILE_PATH)
@@ -93,11 +138,16 @@ class Command(BaseCommand):
                 f"  {delivery.subscriber.email}, {delivery.edition.label}: {view_url(delivery)}"
             )
         self.stdout.write("Preferences pages (the link in every email):")
-        for subscriber in Subscriber.objects.filter(email__in=[s[0] for s in DEMO_SUBSCRIBERS]):
+        emails = [s[0] for s in DEMO_SUBSCRIBERS] + [p[0] for p in DEMO_PROFILES]
+        for subscriber in Subscriber.objects.filter(email__in=emails):
             self.stdout.write(f"  {subscriber.email}: {links.manage_url(subscriber)}")
         self.stdout.write(
             "Preview any subscriber's next digest: "
             + manage_command("preview_digest ada@example.org --html /tmp/digest.html")
+        )
+        self.stdout.write(
+            "Rank recent papers by meaning: "
+            + manage_command('match --interest "privacy-preserving distributed training" --limit 5')
         )
         self.stdout.write(
             f"Admin: {settings.SITE_URL}{reverse('admin:index')} "

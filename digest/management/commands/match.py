@@ -5,20 +5,37 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from digest.matching.index import Match, build_index, match_papers
-from digest.matching.query import QueryError, parse_query
-from digest.models import Paper
+from digest.matching import profiles, vectors
+from digest.matching.embeddings import ModelError
+from digest.matching.index import Match, build_index
+from digest.matching.query import Query, QueryError, parse_query
+from digest.matching.seeds import parse_seed_text
+from digest.matching.semantic import MeaningIndex, Profile
+from digest.models import TEXT_FIELDS, Paper
 
 
 class Command(BaseCommand):
     help = (
-        "Show the papers a subscriber with these keywords would get from recently ingested "
-        "papers, ranked, with what matched."
+        "Show the papers a subscriber with this profile (keywords, an interest, papers they "
+        "like) would get from recently ingested papers, ranked, with why each came."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(
-            "query", help='keywords as a subscriber types them, e.g. "federated learning"'
+            "query",
+            nargs="?",
+            default="",
+            help='keywords as a subscriber types them, e.g. "federated learning"',
+        )
+        parser.add_argument(
+            "--interest", default="", help="what the reader works on, matched by meaning"
+        )
+        parser.add_argument(
+            "--like",
+            nargs="+",
+            default=[],
+            metavar="ARXIV_ID",
+            help="papers the reader likes (arXiv ids or links, DOIs), stored ones only",
         )
         parser.add_argument(
             "--days", type=int, default=7, help="papers first seen in the last N days (7)"
@@ -29,44 +46,101 @@ class Command(BaseCommand):
         )
 
     def handle(
-        self, *args: Any, query: str, days: int, limit: int, json: bool, **options: Any
+        self,
+        *args: Any,
+        query: str,
+        interest: str,
+        like: list[str],
+        days: int,
+        limit: int,
+        json: bool,
+        **options: Any,
     ) -> None:
-        try:
-            parsed = parse_query(query)
-        except QueryError as exc:
-            raise CommandError(exc.message) from None
         if days < 1 or limit < 1:
             raise CommandError("--days and --limit must be at least 1")
-        texts = Paper.objects.recent(days).texts()
-        index = build_index(texts)
-        matches = match_papers(parsed, index, limit)
-        papers = Paper.objects.in_bulk([m.paper_id for m in matches])
-        rows = [as_row(rank, papers[m.paper_id], m) for rank, m in enumerate(matches, start=1)]
+        parsed = self.parse(query, has_profile=bool(interest.strip() or like))
+        rows = list(
+            Paper.objects.recent(days)
+            .order_by("-first_seen_at", "-id")
+            .only(*TEXT_FIELDS, "key", "arxiv_id", "abs_url", "embedding", "embedded_with")
+        )
+        index = build_index([row.as_text() for row in rows])
+        profile, meaning = self.profile(interest, like, rows, index)
+        if meaning is None:
+            meaning = MeaningIndex(index, vectors.paper_vectors(rows, "", 1))
+        chosen = meaning.select(parsed, profile, limit)
+        matches = [meaning.explain(parsed, profile, scored) for scored in chosen]
+        by_id = {row.pk: row for row in rows}
+        table = [as_row(rank, by_id[m.paper_id], m) for rank, m in enumerate(matches, start=1)]
         if json:
-            self.stdout.write(dumps(rows))
-        elif not texts:
+            self.stdout.write(dumps(table))
+        elif not rows:
             self.stdout.write(
                 f"No papers first seen in the last {days} days; run `manage.py ingest` "
                 "or widen --days."
             )
         else:
             self.write_table(
-                rows, matched=index.count(parsed.topics), searched=len(texts), days=days
+                table, matched=index.count(parsed.topics), searched=len(rows), days=days
             )
+
+    def parse(self, query: str, *, has_profile: bool) -> Query:
+        try:
+            parsed = parse_query(query, filters=True)
+        except QueryError as exc:
+            raise CommandError(exc.message) from None
+        if not parsed.topics and not has_profile:
+            raise CommandError(
+                'Give keywords, --interest "TEXT" or --like ARXIV_ID (or several of them).'
+            )
+        return parsed
+
+    def profile(
+        self, interest: str, like: list[str], rows: list[Paper], index: Any
+    ) -> tuple[Profile | None, MeaningIndex | None]:
+        if not interest.strip() and not like:
+            return None, None
+        seeds = parse_seed_text(" ".join(like))
+        for problem in seeds.problems:
+            self.stderr.write(problem)
+        try:
+            model = vectors.embedder()
+        except ModelError as exc:
+            raise CommandError(str(exc)) from None
+        for ref in seeds.refs:
+            if profiles.find_paper(ref) is None:
+                self.stderr.write(f"{ref.label}: not a stored paper; ingest it first.")
+        embedded = vectors.embed_pending(model)  # so that --like works right after an ingest
+        if embedded:
+            rows = list(
+                Paper.objects.filter(pk__in=[row.pk for row in rows]).order_by(
+                    "-first_seen_at", "-id"
+                )
+            )
+        matrix = vectors.paper_vectors(rows, model.name, model.dimensions)
+        meaning = MeaningIndex(index, matrix, model_name=model.name)
+        return profiles.draft(interest, seeds.refs, model), meaning
 
     def write_table(self, rows: list[dict], *, matched: int, searched: int, days: int) -> None:
         for row in rows:
             self.stdout.write(
                 f"{row['rank']:>3}. {row['score']:>6.2f}  {row['key']}  {row['title']}"
             )
-            self.stdout.write(
-                f"             matched: {', '.join(row['matched'])} "
-                f"(in {', '.join(row['fields'])}) — topics: {', '.join(row['topics'])}"
-            )
+            self.stdout.write(f"             {row['why']}")
         self.stdout.write(
             f"{matched} of the {searched} papers first seen in the last {days} days "
             f"matched; showing the top {len(rows)}."
         )
+
+
+def why(match: Match) -> str:
+    """The explanation as the email gives it: the topics and words, and what it is like."""
+    parts = []
+    if match.topics:
+        parts.append(f"matched: {', '.join(match.terms)} (in {', '.join(match.fields)})")
+    if match.because:
+        parts.append(match.because)
+    return " · ".join(parts)
 
 
 def as_row(rank: int, paper: Paper, match: Match) -> dict:
@@ -76,6 +150,14 @@ def as_row(rank: int, paper: Paper, match: Match) -> dict:
         "arxiv_id": paper.arxiv_id or None,
         "title": paper.title,
         "score": match.score,
+        "why": why(match),
+        "breakdown": {
+            "keyword": match.keyword,
+            "similarity": match.similarity,
+            "trending": match.trending,
+            "recency": match.recency,
+        },
+        "cosine": match.cosine,
         "matched": list(match.terms),
         "topics": list(match.topics),
         "fields": list(match.fields),
