@@ -43,7 +43,15 @@ STORED_FIELDS = (
 # A changed title or abstract also clears the paper's embedding (the next embedding run
 # redoes it); a paper whose texts are unchanged keeps its vector and costs nothing.
 UPDATED_FIELDS = (*STORED_FIELDS, "embedding", "embedded_with")
-COPY_COLUMNS = ("key", *STORED_FIELDS, "first_seen_at", "updated_at", "source_id", "hidden")
+COPY_COLUMNS = (
+    "key",
+    *STORED_FIELDS,
+    "first_seen_at",
+    "updated_at",
+    "source_id",
+    "hidden",
+    "embedded_with",
+)
 
 
 class Outcome(models.TextChoices):
@@ -337,6 +345,7 @@ def _copy_insert(papers: list[PaperData], source: Source | None, now: datetime) 
                         now,
                         source_id,
                         False,
+                        "",  # not embedded yet
                     )
                 )
         cursor.execute(
