@@ -299,7 +299,12 @@ class _Echo:
 # Operators schedule only what the migrations schedule. Any other registered task (one
 # subscriber's email, one chunk of a send), with arguments typed in the admin, would start
 # work the web and the planner only start after their checks.
-SCHEDULABLE_TASKS = ("digest.ingest_all", "digest.send_edition", "digest.sweep")
+SCHEDULABLE_TASKS = (
+    "digest.ingest_all",
+    "digest.embed_papers",
+    "digest.send_edition",
+    "digest.sweep",
+)
 
 
 class SchedulableTaskForm(PeriodicTaskForm):
