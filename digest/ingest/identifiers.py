@@ -13,14 +13,16 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 
 _NEW_ID = r"\d{4}\.\d{4,5}"
 _OLD_ID = r"[a-z][a-z\-]*(?:\.[A-Z]{2})?/\d{7}"
-_ID = rf"(?P<id>{_NEW_ID}|{_OLD_ID})(?:v(?P<version>\d{{1,3}}))?"
+# An id ends where its digits do: "2401.012345" is not 2401.01234 with a stray digit.
+_ID = rf"(?P<id>{_NEW_ID}|{_OLD_ID})(?:v(?P<version>\d{{1,3}}))?(?![\d])"
 
 BARE_ARXIV_ID = re.compile(rf"^\s*(?:arxiv:)?{_ID}\s*$", re.IGNORECASE)
 # Places an arXiv id appears in links and guids; only these count, so that a blog URL that
 # happens to contain "2403.01234" is not mistaken for a paper.
 ARXIV_IN_TEXT = re.compile(
-    rf"(?:arxiv\.org/(?:abs|pdf|html|format)/|oai:arxiv\.org:|\barxiv:\s*|huggingface\.co/papers/"
-    rf"|10\.48550/arxiv\.){_ID}",
+    # arxiv.org itself or a subdomain (export.arxiv.org), not a lookalike such as notarxiv.org
+    rf"(?:(?:(?<![\w-])|(?<=\.))arxiv\.org/(?:abs|pdf|html|format)/|oai:arxiv\.org:"
+    rf"|\barxiv:\s*|huggingface\.co/papers/|10\.48550/arxiv\.){_ID}",
     re.IGNORECASE,
 )
 # A "?" or "#" after a DOI in a link starts the query or fragment, not the DOI.

@@ -98,3 +98,19 @@ def test_canonical_key_stays_within_the_column():
     key = canonical_key(url="https://example.org/" + "x" * 2000)
     assert len(key) <= 300
     assert key != canonical_key(url="https://example.org/" + "x" * 1999)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "https://notarxiv.org/abs/2401.01234",
+        "https://evil-arxiv.org/abs/2401.01234",
+        "https://arxiv.org/abs/2401.012345",  # one digit too many: not 2401.01234
+    ],
+)
+def test_lookalike_hosts_and_longer_numbers_are_not_arxiv_ids(text):
+    assert find_arxiv_id(text) is None
+
+
+def test_subdomains_of_arxiv_still_count():
+    assert find_arxiv_id("http://export.arxiv.org/abs/2401.01234v2") == ArxivRef("2401.01234", 2)
