@@ -179,6 +179,7 @@ CLIENT_IP_HEADER = env_str("CLIENT_IP_HEADER")  # e.g. HTTP_X_REAL_IP behind a p
 TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 1, minimum=1)
 UNSUBSCRIBE_MAILTO = env_str("UNSUBSCRIBE_MAILTO")  # default: DEFAULT_FROM_EMAIL's address
 PREVIEW_DAYS = env_int("PREVIEW_DAYS", 14, minimum=1)  # live preview and search window
+LIBRARY_UPLOADS_PER_HOUR = env_int("LIBRARY_UPLOADS_PER_HOUR", 10, minimum=1)  # per client
 PREVIEW_LIMIT_PER_MINUTE = env_int("PREVIEW_LIMIT_PER_MINUTE", 60, minimum=1)  # per client
 # Soft bounces (mailbox full, greylisting) suppress only when this many messages soft-bounced
 # within the window: one full mailbox must not cost a subscription.

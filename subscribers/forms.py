@@ -66,10 +66,20 @@ class ProfileFields(forms.Form):
     )
     seed_notes: list[str]
 
+    def __init__(self, *args: Any, request: HttpRequest | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.request = request
+
     def clean_library(self) -> SeedList | None:
         upload = self.cleaned_data.get("library")
         if not upload:
             return None
+        # Reading a large export takes seconds of a web worker: a few per hour per network.
+        if not allow("library-ip", client_ip(self.request), settings.LIBRARY_UPLOADS_PER_HOUR):
+            raise ValidationError(
+                "Too many uploads from your network in the last hour. Please try again later.",
+                code="rate_limited",
+            )
         if upload.size > MAX_LIBRARY_BYTES:
             raise ValidationError(
                 f"That file is over {MAX_LIBRARY_BYTES // 1_000_000} MB; export fewer entries.",
@@ -145,10 +155,6 @@ class SignupForm(ProfileFields):
         label="Leave this empty",
         widget=forms.TextInput(attrs={"tabindex": "-1", "autocomplete": "off"}),
     )
-
-    def __init__(self, *args: Any, request: HttpRequest | None, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.request = request
 
     def clean_email(self) -> str:
         address = clean_address(self.cleaned_data["email"])

@@ -87,7 +87,7 @@ class Subscriber(models.Model):
     @property
     def has_profile(self) -> bool:
         """Seed papers or an interest: matched by meaning as well as by keywords."""
-        return bool(self.interest.strip()) or self.seeds.exists()
+        return bool(self.interest.strip()) or (self.pk is not None and self.seeds.exists())
 
     @property
     def receives_digests(self) -> bool:

@@ -163,7 +163,9 @@ def resend(request: HttpRequest, token: str) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 @with_subscriber("manage")
 def manage(request: HttpRequest, subscriber: Subscriber, token: str) -> HttpResponse:
-    form = PreferencesForm(request.POST or None, request.FILES or None, instance=subscriber)
+    form = PreferencesForm(
+        request.POST or None, request.FILES or None, instance=subscriber, request=request
+    )
     if request.method == "POST" and "preview" not in request.POST and form.is_valid():
         data = form.cleaned_data
         subscriptions.update_preferences(

@@ -284,10 +284,30 @@ class PaperAdmin(admin.ModelAdmin):
     )
     search_fields = ("title", "abstract", "authors", "key", "arxiv_id")
     date_hierarchy = "first_seen_at"
-    readonly_fields = ("key", "first_seen_at", "updated_at", "source", "merged_into")
+    readonly_fields = (
+        "key",
+        "first_seen_at",
+        "updated_at",
+        "source",
+        "merged_into",
+        "embedded_with",
+    )
     list_select_related = ("source",)
     show_full_result_count = False
     actions = ("hide", "unhide", "merge_papers")
+
+    def save_model(
+        self,
+        request: HttpRequest,
+        obj: Paper,
+        form: forms.ModelForm,
+        change: bool,  # noqa: FBT001 (Django calls it so)
+    ) -> None:
+        # An edited title or abstract no longer says what the vector says: the next embedding
+        # run redoes it (as ingest does for a changed text).
+        if change and {"title", "abstract"} & set(form.changed_data):
+            obj.embedding, obj.embedded_with = None, ""
+        super().save_model(request, obj, form, change)
 
     @admin.action(description="Hide from digests and the site", permissions=["change"])
     @confirm_first(

@@ -38,7 +38,7 @@ def compose_for(
 ) -> tuple[EmailMultiAlternatives, Sequence[Match]]:
     """Match and compose one subscriber's digest without sending it (QueryError if invalid);
     its links are inert: previews and test digests reach operators, not the subscriber."""
-    matches = papers.matches(subscriber.query, subscriber.per_email)
+    matches = papers.matches_for(subscriber)
     message = composing.digest_message(
         subscriber,
         edition,
@@ -64,7 +64,10 @@ def delivered_digest(delivery: Delivery, *, inert: bool = False) -> EmailMultiAl
     stored = Paper.objects.in_bulk(delivery.paper_ids)
     papers = EditionPapers.of(stored[pk] for pk in delivery.paper_ids if pk in stored)
     order = {pk: i for i, pk in enumerate(delivery.paper_ids)}
-    matches = match_papers(parse_query(delivery.query), papers.index, len(order) or 1)
+    if delivery.subscriber.profile is None:
+        matches = match_papers(parse_query(delivery.query), papers.index, len(order) or 1)
+    else:  # papers may have come by meaning: each is explained, whatever matched it
+        matches = papers.explain_each(delivery.subscriber, delivery.query)
     matches.sort(key=lambda m: order.get(m.paper_id, len(order)))
     return composing.digest_message(
         delivery.subscriber,

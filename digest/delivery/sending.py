@@ -113,6 +113,15 @@ class EditionPapers:
         chosen = meaning.select(query, profile, subscriber.per_email)
         return tuple(meaning.explain(query, profile, scored) for scored in chosen)
 
+    def explain_each(self, subscriber: Subscriber, keywords: str) -> list[Match]:
+        """Every paper of these, explained for this reader (a delivered digest rebuilt)."""
+        meaning = self.meaning()
+        query = self.index.query(keywords, filters=True)
+        profile = profiles.stored(subscriber, meaning.model_name) if meaning else None
+        if meaning is None or profile is None:
+            return match_papers(query, self.index, len(self.papers) or 1)
+        return [meaning.explain(query, profile, s) for s in meaning.score_each(query, profile)]
+
     def _query(self, subscriber: Subscriber) -> Query:
         # Keywords are optional, and lines of exclusions only allowed, for a reader with seed
         # papers or an interest (subscribers.forms.ProfileFields); for others, they must be
@@ -129,7 +138,7 @@ class EditionPapers:
         it; None when no embedding model is installed."""
         with self._lock:
             if not self._meaning:
-                model = vectors.available()
+                model = vectors.installed()
                 self._meaning.append(
                     None
                     if model is None

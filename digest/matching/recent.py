@@ -105,7 +105,7 @@ def _build(version: str) -> Built:
         .only(*TEXT_FIELDS, "embedding", "embedded_with")[:MAX_PAPERS]
     )
     index = build_index([row.as_text() for row in rows], MEMO_SIZE)
-    model = vectors.available() if any(row.embedding is not None for row in rows) else None
+    model = vectors.installed() if any(row.embedding is not None for row in rows) else None
     meaning = None
     if model is not None:
         matrix = vectors.paper_vectors(rows, model.name, model.dimensions)

@@ -244,6 +244,13 @@ class MeaningIndex:
             )
         return digests
 
+    def score_each(self, query: Query, profile: Profile) -> list[Scored]:
+        """Every paper's score for this reader, whether or not it would be chosen."""
+        cosines = self.vectors @ profile.vector
+        scores = self.keyword_scores(query) + self.index.quality_array
+        scores += self.weight * np.maximum(cosines - self.threshold, 0.0)
+        return [Scored(float(scores[p]), p, float(cosines[p])) for p in range(len(scores))]
+
     def explain(self, query: Query, profile: Profile | None, scored: Scored) -> Match:
         """Why: the topics and words that matched, and the profile source it is closest to.
         A paper that came by meaning alone has no words to highlight."""

@@ -1,16 +1,19 @@
 """Papers' vectors: embedded once, after ingest, in batches; read back for an edition.
 
-The process's one Embedder is kept by the digest app (loaded on first use: about 90 MB, so a
-web or worker process that never needs it never loads it). A paper is embedded when it has no
-vector by the current model: new papers, papers whose title or abstract changed (ingest clears
-the vector), and every paper after the model changes. A paper without one is still matched by
-keywords.
+The process's one Embedder is kept by the digest app, loaded on first use: with onnxruntime's
+buffers it holds a few hundred MB, so only what embeds loads it (the embedding task, a preview
+or profile with an interest text); matching needs only the installed model's name (installed()).
+
+A paper is embedded when it has no vector by the current model: new papers, papers whose title
+or abstract changed (ingest and the admin clear the vector), and every paper after the model
+changes. A paper without one is still matched by keywords.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +21,15 @@ from django.apps import apps
 from django.conf import settings
 from django.db import transaction
 
-from digest.matching.embeddings import Embedder, ModelError, pack, paper_text, unpack_many
+from digest.matching.embeddings import (
+    Embedder,
+    ModelError,
+    model_name,
+    pack,
+    paper_text,
+    read_manifest,
+    unpack_many,
+)
 from digest.models import Paper, PaperQuerySet
 
 log = logging.getLogger(__name__)
@@ -42,6 +53,24 @@ def available() -> Embedder | None:
     except ModelError as exc:
         log.warning("matching by keywords only: %s", exc)
         return None
+
+
+@dataclass(frozen=True)
+class Installed:
+    """The installed model's identity, read from its manifest without loading it (a loaded
+    model holds a few hundred MB: a sending worker only needs to know which vectors count)."""
+
+    name: str
+    dimensions: int
+
+
+def installed() -> Installed | None:
+    try:
+        manifest = read_manifest(Path(settings.EMBEDDING_MODEL_DIR))
+    except ModelError as exc:
+        log.warning("matching by keywords only: %s", exc)
+        return None
+    return Installed(model_name(manifest), int(manifest["dimensions"]))
 
 
 def pending(model: Embedder) -> PaperQuerySet:

@@ -8,6 +8,7 @@ import io
 import pytest
 from django.core.management import call_command
 
+from digest.delivery.links import view_url
 from digest.ingest import sources
 from digest.matching.seeds import parse_seed_text
 from digest.models import Delivery, Paper
@@ -43,7 +44,7 @@ def seeded_reader() -> Subscriber:
     return reader
 
 
-def test_a_reader_with_only_a_seed_paper_gets_papers_like_it_and_why(library, mailoutbox):
+def test_a_reader_with_only_a_seed_paper_gets_papers_like_it_and_why(library, mailoutbox, client):
     reader = seeded_reader()
     refresh_profile_task.delay(reader.pk)  # fetches the unknown seed, embeds it
     embed_papers_task.delay()
@@ -57,6 +58,9 @@ def test_a_reader_with_only_a_seed_paper_gets_papers_like_it_and_why(library, ma
     assert "matched:" not in text, "no keywords: nothing to highlight or name"
     assert "survey" not in text.lower().replace("-survey", "")
     assert "papers like the ones you picked" in text
+    # The view-in-browser page rebuilds the same papers with the same why.
+    page = client.get(view_url(Delivery.objects.get(subscriber=reader))).content.decode()
+    assert f"similar to “{seed.title}”" in page
 
 
 @pytest.mark.redis
