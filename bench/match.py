@@ -227,10 +227,10 @@ def semantic_slice(bounds: tuple[int, int]) -> tuple[float, float, int, int]:
     for chunk, i in zip(chunks, range(start, stop, CHUNK), strict=True):
         queries = [meaning.index.query(text) for text, _ in QUERIES[i : i + len(chunk)]]
         digests = meaning.select_many(queries, chunk.astype(np.float32), SEMANTIC_LIMIT)
-        selected += sum(map(len, digests))
+        selected += len(digests.papers)
         by_meaning += sum(
-            any(s.paper not in _keyword_set(meaning, q) for s in d)
-            for q, d in zip(queries[:20], digests[:20], strict=True)
+            any(s.paper not in _keyword_set(meaning, q) for s in digests.row(r))
+            for r, q in enumerate(queries[:20])
         )
     blend_s = time.perf_counter() - started
     started = time.perf_counter()

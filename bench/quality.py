@@ -74,7 +74,7 @@ class Evaluation:
         profile = self.profile(case)
         known = frozenset(self.texts[i].id for i in self.canonical(case["seeds"]))
         query = parse_query(case["keywords"])
-        scored = meaning.select_many([query], profile.vector[None, :], 10, known=[known])[0]
+        scored = meaning.select_many([query], profile.vector[None, :], 10, known=[known]).row(0)
         return [s.paper for s in scored]
 
     def score(self, rank) -> dict[str, float]:

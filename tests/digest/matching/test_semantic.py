@@ -4,6 +4,8 @@ Vectors here are chosen by hand (unit vectors along a few axes), so every cosine
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -165,3 +167,25 @@ def test_guardrails_collect_exclusions_from_every_topic_and_filter():
     rails = guardrails(parse_query("a -b\nc -title:d\n-e", filters=True))
     assert sorted(t.text for t in rails.excluded) == ["b", "d", "e"]
     assert rails.categories == ()
+
+
+def test_many_readers_at_once_get_what_each_would_alone(meaning):
+    cases = [("", profile_near(0)), ("pruning", profile_near(1)), ("galaxy -dark", profile_near(3))]
+    cases += [("training\n-survey", profile_near(5)), ("category:cs.LG pruning", profile_near(2))]
+    queries = [parse_query(k, filters=True) for k, _ in cases]
+    together = meaning.select_many(
+        queries, np.stack([p.vector for _, p in cases]), 3, known=[p.known for _, p in cases]
+    )
+    assert len(together) == len(cases)
+    for r, (query, (_, profile)) in enumerate(zip(queries, cases, strict=True)):
+        alone = meaning.select(query, profile, 3)
+        assert [(s.paper, round(s.score, 4)) for s in together.row(r)] == [
+            (s.paper, round(s.score, 4)) for s in alone
+        ]
+
+
+def test_a_reader_whose_seeds_are_every_paper_gets_nothing_back():
+    meaning = MeaningIndex(build_index(PAPERS), VECTORS)
+    profile = make_profile([(p.title, VECTORS[p.id], 0.0) for p in PAPERS])
+    profile = dataclasses.replace(profile, known=frozenset(p.id for p in PAPERS))
+    assert meaning.select(parse_query("training", filters=True), profile, 5) == []
