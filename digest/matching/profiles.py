@@ -176,25 +176,33 @@ def stored(subscriber: Subscriber, model_name: str) -> Profile | None:
 
 
 def draft_or_none(interest: str, refs: Sequence[SeedRef]) -> Profile | None:
-    """draft() with the process's model; None without seeds and interest, or a model."""
-    if not interest.strip() and not refs:
-        return None
-    model = vectors.available()
-    return draft(interest, refs, model) if model else None
+    """draft() with the process's model; None without seeds and interest, or a model. Seeds
+    alone need only their stored vectors: the model is loaded only to embed an interest."""
+    if interest.strip():
+        model = vectors.available()
+        return draft(interest, refs, model) if model else None
+    installed = vectors.installed() if refs else None
+    return draft_from_seeds(refs, installed.name) if installed else None
 
 
 def draft(interest: str, refs: Sequence[SeedRef], model: Embedder) -> Profile | None:
     """A profile from what a form holds, for the live preview: seeds we have stored (and
     embedded) and the interest, embedded now. Nothing is fetched or saved."""
+    interest = interest.strip()
+    embedded = (interest, model.embed([interest])[0]) if interest else None
+    return draft_from_seeds(refs, model.name, embedded)
+
+
+def draft_from_seeds(
+    refs: Sequence[SeedRef], model_name: str, interest: tuple[str, np.ndarray] | None = None
+) -> Profile | None:
     seeds, known = [], set()
     for ref in refs[:MAX_DRAFT_SEEDS]:
         paper = find_paper(ref)
-        if paper is not None and paper.embedded_with == model.name and paper.embedding:
+        if paper is not None and paper.embedded_with == model_name and paper.embedding:
             seeds.append((paper.title, unpack(bytes(paper.embedding)), 0.0))
             known.add(paper.pk)
-    interest = interest.strip()
-    embedded = (interest, model.embed([interest])[0]) if interest else None
-    profile = make_profile(seeds, embedded)
+    profile = make_profile(seeds, interest)
     return replace(profile, known=frozenset(known)) if profile else None
 
 
