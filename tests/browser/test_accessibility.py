@@ -49,6 +49,19 @@ def test_the_signup_page_and_its_live_preview_pass_axe(page, site, scheme):
 
 
 @pytest.mark.parametrize("scheme", SCHEMES)
+def test_a_preview_by_meaning_passes_axe(page, site, scheme):
+    from digest.matching import recent, vectors
+
+    vectors.embed_pending(vectors.embedder())
+    recent.forget()
+    assert _check(page, site + "/subscribe/", scheme) == []
+    page.get_by_label("What you work on, in your words").fill("training models on edge devices")
+    page.locator("#preview .score").first.wait_for()
+
+    assert serious_violations(page) == []
+
+
+@pytest.mark.parametrize("scheme", SCHEMES)
 def test_the_manage_page_passes_axe(page, site, scheme):
     reader = SubscriberFactory(query="federated")
 

@@ -126,7 +126,8 @@ class Command(BaseCommand):
             self.stdout.write(
                 f"{row['rank']:>3}. {row['score']:>6.2f}  {row['key']}  {row['title']}"
             )
-            self.stdout.write(f"             {row['why']}")
+            topics = f" — topics: {', '.join(row['topics'])}" if row["topics"] else ""
+            self.stdout.write(f"             {row['why']}{topics}")
         self.stdout.write(
             f"{matched} of the {searched} papers first seen in the last {days} days "
             f"matched; showing the top {len(rows)}."
