@@ -30,6 +30,8 @@ TITLE_LIMIT = 200  # characters of a title shown; feeds can carry anything
 # Characters of each abstract shown: shorter in long digests, so that the largest (50 papers,
 # every word highlighted) stays under 90 kB of HTML, well below Gmail's clipping at ~102 kB.
 EXCERPT_LENGTH, SHORT_EXCERPT_LENGTH, LONG_DIGEST = 320, 160, 20
+# Characters of the seed title or interest a paper is like, in the "why"; shorter in long ones.
+LIKE_LENGTH, SHORT_LIKE_LENGTH = 90, 40
 Segments = highlighting.Segments
 KEPT_HIGHLIGHTS = 5_000  # (paper, matched words) pairs a chunk keeps highlights for
 
@@ -54,7 +56,13 @@ class PaperItem:
     because: str  # why by meaning: "similar to “…” (0.71)"; "" for keywords alone
 
     @classmethod
-    def of(cls, paper: Paper, match: Match, marked: tuple[Segments, Segments, str]) -> PaperItem:
+    def of(
+        cls,
+        paper: Paper,
+        match: Match,
+        marked: tuple[Segments, Segments, str],
+        like_length: int = LIKE_LENGTH,
+    ) -> PaperItem:
         count = paper.upvotes or 0
         return cls(
             *marked,
@@ -64,7 +72,7 @@ class PaperItem:
             upvotes=f"{count:,} upvote{'s' if count != 1 else ''}" if count else "",
             matched=clip(match.matched, 80),
             fields=", ".join(match.fields),
-            because=match.because,
+            because=match.because(like_length),
         )
 
 
@@ -78,15 +86,32 @@ class Highlighter:
 
     def items(self, matches: Sequence[Match], papers: dict[int, Paper]) -> list[PaperItem]:
         """A digest's papers in its order; long digests get short excerpts (Gmail clips)."""
-        length = SHORT_EXCERPT_LENGTH if len(matches) > LONG_DIGEST else EXCERPT_LENGTH
-        return [self.item(papers[m.paper_id], m, length) for m in matches if m.paper_id in papers]
+        if len(matches) <= LONG_DIGEST:
+            return [self.item(papers[m.paper_id], m) for m in matches if m.paper_id in papers]
+        # In a long digest, the "why" by meaning takes the place of some of the excerpt.
+        return [
+            self.item(
+                papers[m.paper_id],
+                m,
+                SHORT_EXCERPT_LENGTH - (SHORT_LIKE_LENGTH if m.like_kind else 0),
+                SHORT_LIKE_LENGTH,
+            )
+            for m in matches
+            if m.paper_id in papers
+        ]
 
-    def item(self, paper: Paper, match: Match, excerpt_length: int = EXCERPT_LENGTH) -> PaperItem:
+    def item(
+        self,
+        paper: Paper,
+        match: Match,
+        excerpt_length: int = EXCERPT_LENGTH,
+        like_length: int = LIKE_LENGTH,
+    ) -> PaperItem:
         key = (paper.pk, match.stems, match.prefixes, excerpt_length)
         marked = self._marked.get_or_make(
             key, lambda: self._mark(paper, match.stems, match.prefixes, excerpt_length)
         )
-        return PaperItem.of(paper, match, marked)
+        return PaperItem.of(paper, match, marked, like_length)
 
     def _mark(
         self, paper: Paper, stems: frozenset[str], prefixes: tuple[str, ...], excerpt_length: int

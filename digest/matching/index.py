@@ -29,7 +29,7 @@ from datetime import datetime
 import numpy as np
 
 from digest.matching.query import Query, Term, Topic, parse_query
-from digest.matching.text import stem_all, words
+from digest.matching.text import clip, stem_all, words
 from lib.lru import LRU
 
 FIELD_WEIGHT = {"title": 3.0, "abstract": 1.0, "author": 3.0, "category": 1.0}
@@ -75,11 +75,22 @@ class Match:
     trending: float = 0.0
     recency: float = 0.0
     cosine: float | None = None  # the paper's similarity to the reader's profile, if any
-    because: str = ""  # why by meaning: "similar to “…” (0.71)"; computed, never generated
+    # Why by meaning, computed, never generated: what of the reader's it is closest to.
+    like_kind: str = ""  # "seed", "interest", or "" (keywords alone)
+    like: str = ""  # that seed paper's title, or the interest as typed
+    like_cosine: float = 0.0
 
     @property
     def matched(self) -> str:
         return ", ".join(self.topics)
+
+    def because(self, length: int = 90) -> str:
+        """ "similar to “⟨seed title⟩” (0.71)", "close to your interest “…” (0.48)", or ""."""
+        if self.like_kind == "seed":
+            return f"similar to “{clip(self.like, length)}” ({self.like_cosine:.2f})"
+        if self.like_kind == "interest":
+            return f"close to your interest “{clip(self.like, length)}” ({self.like_cosine:.2f})"
+        return ""
 
 
 @dataclass(frozen=True)
@@ -288,6 +299,8 @@ class PaperIndex:
         return self._dense(self.topic(topic))
 
     def _dense(self, hits: TopicHits) -> np.ndarray:
+        if not hits.relevance:  # NO_HITS is shared by every index: nothing kept on it
+            return np.zeros(len(self.papers))
         if hits.dense is None:
             dense = np.zeros(len(self.papers))
             dense[list(hits.relevance)] = list(hits.relevance.values())

@@ -29,7 +29,6 @@ import numpy as np
 
 from digest.matching.index import Match, PaperIndex
 from digest.matching.query import Clause, Query, Term
-from digest.matching.text import clip
 from lib.lru import LRU
 
 THRESHOLD = 0.20  # τ: a paper less similar than this to the profile earns nothing
@@ -47,11 +46,6 @@ class Source:
     text: str  # the seed paper's title, or the interest as typed
     vector: np.ndarray  # unit length
 
-    def because(self, cosine: float) -> str:
-        if self.kind == "seed":
-            return f"similar to “{clip(self.text, 90)}” ({cosine:.2f})"
-        return f"close to your interest “{clip(self.text, 90)}” ({cosine:.2f})"
-
 
 @dataclass(frozen=True)
 class Profile:
@@ -59,13 +53,13 @@ class Profile:
     sources: tuple[Source, ...]
     known: frozenset[int] = frozenset()  # the seed papers' ids: never sent back to the reader
 
-    def explain(self, paper_vector: np.ndarray) -> str:
+    def closest(self, paper_vector: np.ndarray) -> tuple[Source, float] | None:
         """The source closest to the paper, and how close: the honest "why"."""
         if not self.sources:
-            return ""
+            return None
         cosines = [float(source.vector @ paper_vector) for source in self.sources]
         best = max(range(len(cosines)), key=cosines.__getitem__)
-        return self.sources[best].because(cosines[best])
+        return self.sources[best], cosines[best]
 
 
 def make_profile(
@@ -271,14 +265,13 @@ class MeaningIndex:
         match = self.index.explain(query.topics, scored.paper, scored.score)
         if profile is None or scored.cosine <= self.threshold:
             return match
-        vector = self.vectors[scored.paper]
         bonus = self.weight * (scored.cosine - self.threshold)
-        return replace(
-            match,
-            similarity=round(bonus, 3),
-            cosine=round(scored.cosine, 3),
-            because=profile.explain(vector),
-        )
+        match = replace(match, similarity=round(bonus, 3), cosine=round(scored.cosine, 3))
+        closest = profile.closest(self.vectors[scored.paper])
+        if closest is None:
+            return match
+        source, cosine = closest
+        return replace(match, like_kind=source.kind, like=source.text, like_cosine=cosine)
 
 
 def _best_per_row(

@@ -139,8 +139,8 @@ def why(match: Match) -> str:
     parts = []
     if match.topics:
         parts.append(f"matched: {', '.join(match.terms)} (in {', '.join(match.fields)})")
-    if match.because:
-        parts.append(match.because)
+    if because := match.because():
+        parts.append(because)
     return " · ".join(parts)
 
 

@@ -120,3 +120,29 @@ def test_a_sent_digest_has_its_unsubscribe_link_before_the_first_paper(mailoutbo
     first_unsubscribe = re.search(r'href="[^"]*/unsubscribe/[^"]+"', html).start()
     assert first_unsubscribe < html.index('class="paper-title"')
     assert subscriber.email in html
+
+
+def test_the_largest_digest_by_keywords_and_meaning_stays_under_gmails_clipping_size():
+    # As above, and every paper also says which of the reader's (long-titled) seeds it is like.
+    from digest.matching import profiles, vectors
+    from digest.matching.seeds import SeedRef
+
+    words = "model learning data network training method results performance"
+    for n in range(60):
+        PaperFactory(
+            title=f"{words.title()} {n} " * 8,
+            abstract=(f"{words} " * 60).strip(),
+            authors=[f"Author Number{i}" for i in range(40)],
+            upvotes=12345,
+        )
+    seed = PaperFactory(title="Learning " * 60, abstract=(f"{words} " * 60).strip())
+    model = vectors.embedder()
+    vectors.embed_pending(model)
+    query = "\n".join(words.split()) + "\nmodel*\nlearn*"
+    subscriber = SubscriberFactory(query=query, per_email=50, interest="data " * 200)
+    profiles.set_seeds(subscriber, [SeedRef(arxiv_id=seed.arxiv_id)])
+    profiles.refresh(subscriber, model, fetch=False)
+    message, matches = previews.next_digest(subscriber)
+    assert len(matches) == 50 and all(m.because() for m in matches)
+    _, html = text_and_html(message)
+    assert len(html.encode()) < HTML_BUDGET < GMAIL_CLIPS_AT

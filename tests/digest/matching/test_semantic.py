@@ -127,7 +127,7 @@ def test_the_why_names_the_closest_seed_with_its_cosine(meaning):
     scored = next(s for s in meaning.select(query, profile, 10) if s.paper == 2)
     match = meaning.explain(query, profile, scored)
     cosine = float(VECTORS[0] @ VECTORS[2])
-    assert match.because == f"similar to “{PAPERS[0].title}” ({cosine:.2f})"
+    assert match.because() == f"similar to “{PAPERS[0].title}” ({cosine:.2f})"
     assert match.topics == () and not match.stems, "no words to highlight by meaning alone"
     assert match.similarity > 0 and match.keyword == 0
 
@@ -136,8 +136,10 @@ def test_the_why_names_the_interest(meaning):
     profile = make_profile([], ("training without sharing data", VECTORS[0]))
     query = parse_query("", filters=True)
     scored = meaning.select(query, profile, 1)[0]
-    assert meaning.explain(query, profile, scored).because.startswith(
-        "close to your interest “training without sharing data” (1.00)"
+    assert (
+        meaning.explain(query, profile, scored)
+        .because()
+        .startswith("close to your interest “training without sharing data” (1.00)")
     )
 
 
@@ -147,7 +149,7 @@ def test_keyword_matches_explain_their_words_and_their_meaning(meaning):
     scored = meaning.select(query, profile, 1)[0]
     match = meaning.explain(query, profile, scored)
     assert match.topics == ("federated",) and match.stems == {"feder"}
-    assert match.because.startswith("similar to")
+    assert match.because().startswith("similar to")
     parts = match.keyword + match.similarity + match.trending + match.recency
     assert match.score == pytest.approx(parts, abs=0.01)
 
