@@ -138,12 +138,16 @@ class PaperQuerySet(models.QuerySet["Paper"]):
     def visible(self) -> PaperQuerySet:
         return self.filter(hidden=False)
 
+    def listed(self) -> PaperQuerySet:
+        """Visible papers a source listed: editions, the site and previews show these."""
+        return self.visible().filter(listed=True)
+
     def first_seen_between(self, start: datetime, end: datetime) -> PaperQuerySet:
-        return self.visible().filter(first_seen_at__gte=start, first_seen_at__lt=end)
+        return self.listed().filter(first_seen_at__gte=start, first_seen_at__lt=end)
 
     def recent(self, days: int) -> PaperQuerySet:
         since = timezone.now() - timedelta(days=days)
-        return self.visible().filter(first_seen_at__gte=since)
+        return self.listed().filter(first_seen_at__gte=since)
 
     def texts(self, limit: int | None = None) -> list[PaperText]:
         """What matching needs, newest first (ties in the index keep this order)."""
@@ -221,6 +225,11 @@ class Paper(models.Model):
         help_text="The source that first brought it",
     )
     hidden = models.BooleanField(default=False, help_text="Hidden papers never reach a digest")
+    listed = models.BooleanField(
+        default=True,
+        help_text="False for a paper fetched only as a reader's seed: not new, so no edition "
+        "or listing shows it until a source lists it (then it is first seen that day)",
+    )
     merged_into = models.ForeignKey(
         "self",
         null=True,

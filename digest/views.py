@@ -43,7 +43,7 @@ def landing(request: HttpRequest) -> HttpResponse:
 
 
 def _listing(page: int) -> dict:
-    newest_first = Paper.objects.visible().order_by("-first_seen_at", "-id")
+    newest_first = Paper.objects.listed().order_by("-first_seen_at", "-id")
     rows = list(newest_first[(page - 1) * PAGE_SIZE : page * PAGE_SIZE + 1])
     return {
         "form": SignupForm(request=None),

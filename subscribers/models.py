@@ -141,6 +141,9 @@ class SeedPaper(models.Model):
     title = models.CharField(max_length=500, blank=True)
     label = models.CharField(max_length=300, blank=True, help_text="How they gave it")
     added_at = models.DateTimeField(default=timezone.now)
+    looked_up_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the arXiv API was last asked for it"
+    )
 
     class Meta:
         ordering = ["-added_at", "id"]

@@ -52,8 +52,9 @@ def subscribe(
                 email_key=normalize_email(email), defaults={"email": email, **stored}
             )
             if created and (seeds or interest.strip()):
-                profiles.set_seeds(subscriber, seeds)
-                _profile_due(subscriber)
+                # Stored as given, found by the profile task: a new address costs the
+                # request no more than a known one (nothing to tell them apart by).
+                profiles.set_seeds(subscriber, seeds, resolve=False)
     except IntegrityError:  # the same address signed up twice at once; the other one won
         return Subscriber.objects.get(email_key=normalize_email(email))
     if created:
@@ -108,6 +109,8 @@ def confirm(subscriber: Subscriber, preferences: Preferences | None = None) -> b
         subscriber.confirm(
             "confirmed a new signup by email link" if coming_back else "confirmed by email link"
         )
+        if subscriber.has_profile:  # seeds are fetched for confirmed readers only
+            _profile_due(subscriber)
     return True
 
 
@@ -128,16 +131,19 @@ def update_preferences(
     seeds: Sequence[SeedRef] | None = None,
 ) -> None:
     """Save the preferences page; a changed interest or set of seeds makes the profile again."""
-    changed_interest = interest is not None and interest != subscriber.interest
+    # A ModelForm has already set the new values on `subscriber`: compare with what is stored.
+    stored_interest = Subscriber.objects.filter(pk=subscriber.pk).values_list(
+        "interest", flat=True
+    )
+    changed_interest = interest is not None and [interest] != list(stored_interest)
     subscriber.query, subscriber.frequency = query, frequency
     subscriber.per_email, subscriber.paused = per_email, paused
     if interest is not None:
         subscriber.interest = interest
     with transaction.atomic():
         subscriber.save(update_fields=["query", "frequency", "per_email", "paused", "interest"])
-        if seeds is not None:
-            profiles.set_seeds(subscriber, seeds)
-        if changed_interest or seeds is not None:
+        changed_seeds = seeds is not None and profiles.set_seeds(subscriber, seeds)
+        if changed_interest or changed_seeds:
             _profile_due(subscriber)
 
 
@@ -213,8 +219,7 @@ def _save_preferences(subscriber: Subscriber, preferences: Preferences) -> None:
         setattr(subscriber, name, value)
     subscriber.save(update_fields=list(fields))
     # A signup's preferences replace the stored ones whole, seed papers included.
-    profiles.set_seeds(subscriber, parse_seed_text(preferences.seeds).refs)
-    _profile_due(subscriber)
+    profiles.set_seeds(subscriber, parse_seed_text(preferences.seeds).refs, resolve=False)
 
 
 def _reset_links(subscriber: Subscriber) -> None:

@@ -78,7 +78,7 @@ class ChunkResult:
         )
 
 
-@dataclass(frozen=True)
+@dataclass
 class EditionPapers:
     """An edition's papers and their index, built once per chunk and shared by its deliveries,
     with what subscribers share: their matches per keywords and each paper's highlights."""
@@ -89,37 +89,42 @@ class EditionPapers:
     _matches: LRU[tuple[str, int], tuple[Match, ...]] = field(
         default_factory=lambda: LRU(KEPT_MATCHES), init=False, repr=False
     )
-    _meaning: list[MeaningIndex | None] = field(default_factory=list, init=False, repr=False)
+    _meaning: MeaningIndex | None = field(default=None, init=False, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
 
     def matches(self, keywords: str, limit: int) -> tuple[Match, ...]:
         """The digest for these keywords (QueryError if invalid, and then nothing is kept).
         Subscribers who typed the same keywords get the same papers."""
+        return self._by_keywords(self.index.query(keywords), limit)
+
+    def _by_keywords(self, query: Query, limit: int) -> tuple[Match, ...]:
         return self._matches.get_or_make(
-            (keywords, limit),
-            lambda: tuple(match_papers(self.index.query(keywords), self.index, limit)),
+            (query.key, limit), lambda: tuple(match_papers(query, self.index, limit))
         )
 
     def matches_for(self, subscriber: Subscriber) -> tuple[Match, ...]:
         """A subscriber's digest: by keywords (shared with everyone who typed the same), or,
-        for a reader with a profile or filter lines, by keywords and meaning."""
+        for a reader with a profile or filter lines, by keywords and meaning. A reader whose
+        profile is not made yet (or by another model, or with no model installed) gets what
+        their keywords find, and nothing if they have none."""
         query = self._query(subscriber)
-        if subscriber.profile is None and not query.excluded:
-            return self.matches(subscriber.query, subscriber.per_email)
         meaning = self.meaning()
-        if meaning is None:  # no model installed: keywords alone, as before
-            return self.matches(subscriber.query, subscriber.per_email)
-        profile = profiles.stored(subscriber, meaning.model_name)
+        profile = None
+        if subscriber.profile is not None:
+            profile = profiles.stored(subscriber, meaning.model_name)
+        if profile is None and not query.excluded:
+            return self._by_keywords(query, subscriber.per_email)
         chosen = meaning.select(query, profile, subscriber.per_email)
         return tuple(meaning.explain(query, profile, scored) for scored in chosen)
 
     def explain_each(self, subscriber: Subscriber, keywords: str) -> list[Match]:
-        """Every paper of these, explained for this reader (a delivered digest rebuilt)."""
+        """Every one of these papers explained for this reader, whatever brought it: a
+        delivered digest rebuilt (view in browser). The keywords are the delivery's own."""
         meaning = self.meaning()
         query = self.index.query(keywords, filters=True)
-        profile = profiles.stored(subscriber, meaning.model_name) if meaning else None
-        if meaning is None or profile is None:
-            return match_papers(query, self.index, len(self.papers) or 1)
+        profile = None
+        if subscriber.profile is not None:
+            profile = profiles.stored(subscriber, meaning.model_name)
         return [meaning.explain(query, profile, s) for s in meaning.score_each(query, profile)]
 
     def _query(self, subscriber: Subscriber) -> Query:
@@ -133,24 +138,14 @@ class EditionPapers:
                 raise
             return self.index.query(subscriber.query, filters=True)
 
-    def meaning(self) -> MeaningIndex | None:
-        """The index with the papers' vectors, built when a reader with a profile first needs
-        it; None when no embedding model is installed."""
+    def meaning(self) -> MeaningIndex:
+        """The index with the papers' vectors, built when a reader with a profile or filters
+        first needs it (without an installed model, no paper has one: keywords and filters
+        still work)."""
         with self._lock:
-            if not self._meaning:
-                model = vectors.installed()
-                self._meaning.append(
-                    None
-                    if model is None
-                    else MeaningIndex(
-                        self.index,
-                        vectors.paper_vectors(
-                            list(self.papers.values()), model.name, model.dimensions
-                        ),
-                        model_name=model.name,
-                    )
-                )
-            return self._meaning[0]
+            if self._meaning is None:
+                self._meaning = vectors.meaning_index(self.index, list(self.papers.values()))
+            return self._meaning
 
     @classmethod
     def of(cls, papers: Iterable[Paper]) -> EditionPapers:

@@ -40,9 +40,6 @@ STORED_FIELDS = (
     "upvotes",
     "announce_type",
 )
-# A changed title or abstract also clears the paper's embedding (the next embedding run
-# redoes it); a paper whose texts are unchanged keeps its vector and costs nothing.
-UPDATED_FIELDS = (*STORED_FIELDS, "embedding", "embedded_with")
 COPY_COLUMNS = (
     "key",
     *STORED_FIELDS,
@@ -51,6 +48,7 @@ COPY_COLUMNS = (
     "source_id",
     "hidden",
     "embedded_with",
+    "listed",
 )
 
 
@@ -247,23 +245,35 @@ def merged_change(row: Paper, data: PaperData) -> PaperData | None:
     return None if merged == current else merged
 
 
-def store_papers(papers: Sequence[PaperData], *, source: Source | None = None) -> StoreCounts:
-    """Insert new papers and update changed ones in bulk; untouched rows are not written."""
+def store_papers(
+    papers: Sequence[PaperData], *, source: Source | None = None, listed: bool = True
+) -> StoreCounts:
+    """Insert new papers and update changed ones in bulk; untouched rows are not written.
+    `listed=False` stores papers fetched only as a reader's seed: not new, so not in any
+    edition or listing; a source listing one later makes it listed, first seen then."""
     incoming = dedupe(papers)
     now = timezone.now()
     existing = _existing_rows(incoming.keys())
     created: list[PaperData] = []
     changed: list[Paper] = []
+    retexted: list[int] = []
     for key, data in incoming.items():
         row = existing.get(key)
         if row is None:
             created.append(data)
         elif merged := merged_change(row, data):
+            if (row.title, row.abstract) != (merged.title, merged.abstract):
+                retexted.append(row.pk)
             _write(row, merged)
             changed.append(row)
-    inserted = _insert(created, source, now)
+    inserted = _insert(created, source, now, listed=listed)
     # The queryset bumps updated_at on every row it writes (PaperQuerySet.update).
-    Paper.objects.bulk_update(changed, UPDATED_FIELDS, batch_size=WRITE_BATCH)
+    Paper.objects.bulk_update(changed, STORED_FIELDS, batch_size=WRITE_BATCH)
+    # A new text needs a new vector; only those rows are touched, so a vector the embedding
+    # run wrote meanwhile for any other paper stays.
+    Paper.objects.filter(pk__in=retexted).update(embedding=None, embedded_with="")
+    if listed:
+        _list_seed_papers([row.pk for row in existing.values() if not row.listed], now)
     return StoreCounts(
         new=inserted, updated=len(changed), unchanged=len(incoming) - len(created) - len(changed)
     )
@@ -304,18 +314,22 @@ def _existing_rows(keys: Iterable[str]) -> dict[str, Paper]:
     return rows
 
 
-def _insert(papers: list[PaperData], source: Source | None, now: datetime) -> int:
+def _insert(
+    papers: list[PaperData], source: Source | None, now: datetime, *, listed: bool = True
+) -> int:
     """Insert papers whose key is not stored yet; a concurrent ingest's rows win ties."""
     if not papers:
         return 0
     if connection.vendor == "postgresql":
-        return _copy_insert(papers, source, now)
-    rows = [_new_row(data, source, now) for data in papers]
+        return _copy_insert(papers, source, now, listed=listed)
+    rows = [_new_row(data, source, now, listed=listed) for data in papers]
     Paper.objects.bulk_create(rows, batch_size=WRITE_BATCH, ignore_conflicts=True)
     return len(rows)
 
 
-def _copy_insert(papers: list[PaperData], source: Source | None, now: datetime) -> int:
+def _copy_insert(
+    papers: list[PaperData], source: Source | None, now: datetime, *, listed: bool
+) -> int:
     # COPY is about 4x faster than bulk_create here (ingest bench); COPY cannot skip conflicts,
     # so rows land in a temp table first and INSERT … ON CONFLICT moves them across.
     columns = ", ".join(COPY_COLUMNS)
@@ -346,6 +360,7 @@ def _copy_insert(papers: list[PaperData], source: Source | None, now: datetime) 
                         source_id,
                         False,
                         "",  # not embedded yet
+                        listed,
                     )
                 )
         cursor.execute(
@@ -358,15 +373,21 @@ def _copy_insert(papers: list[PaperData], source: Source | None, now: datetime) 
         return inserted
 
 
-def _new_row(data: PaperData, source: Source | None, now: datetime) -> Paper:
+def _new_row(data: PaperData, source: Source | None, now: datetime, *, listed: bool) -> Paper:
     values = {name: getattr(data, name) for name in STORED_FIELDS}
     values["authors"], values["categories"] = list(data.authors), list(data.categories)
-    return Paper(key=data.key, source=source, first_seen_at=now, updated_at=now, **values)
+    return Paper(
+        key=data.key, source=source, first_seen_at=now, updated_at=now, listed=listed, **values
+    )
+
+
+def _list_seed_papers(ids: list[int], now: datetime) -> None:
+    """A source now lists papers we had only as seeds: they are new to every reader today."""
+    if ids:
+        Paper.objects.filter(pk__in=ids).update(listed=True, first_seen_at=now)
 
 
 def _write(row: Paper, merged: PaperData) -> None:
-    if (row.title, row.abstract) != (merged.title, merged.abstract):
-        row.embedding, row.embedded_with = None, ""
     for name in STORED_FIELDS:
         value = getattr(merged, name)
         setattr(row, name, list(value) if isinstance(value, tuple) else value)

@@ -1,11 +1,14 @@
 """A reader's profile: their seed papers and interest, resolved, embedded and kept as one vector.
 
-Seeds are resolved against stored papers (arXiv id, DOI, then exact title); an arXiv id we
-have not stored is fetched through the arXiv API by the profile task (refresh), never inside a
-web request. A paper fetched as a seed is dated by its publication, not as first seen now, so
-it never turns up in an edition as new. The profile vector is made from what is embedded
-(semantic.make_profile) and stored on the subscriber with the model's name; when the model
-changes, or a seed paper gets its vector later, refresh makes it again.
+Seeds are found among stored papers (arXiv id, DOI, then exact title). An arXiv id we have not
+stored is fetched through the arXiv API by the profile task (refresh), for confirmed readers
+only, at most one request every few seconds from all workers, and an id arXiv did not have is
+asked for again a day later (catch_up). A paper fetched as a seed is stored unlisted: it is
+not new, so no edition or listing shows it until a source lists it.
+
+The profile vector is made from what is embedded (semantic.make_profile) and stored on the
+subscriber with the model's name; when the seeds or the interest change, a seed is found or
+embedded later, or the model changes, it is made again.
 """
 
 from __future__ import annotations
@@ -13,12 +16,14 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
+from datetime import timedelta
 from urllib.parse import urlencode
 
 import numpy as np
 from django.conf import settings
+from django.core.cache import cache
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from digest.ingest import fetching, readers
@@ -33,6 +38,9 @@ from subscribers.models import SeedPaper, Subscriber
 
 log = logging.getLogger(__name__)
 FETCH_BATCH = 50  # arXiv ids per API request
+ARXIV_PAUSE_SECONDS = 3  # between two requests to the arXiv API, from any worker
+LOOKUP_AGAIN_AFTER = timedelta(days=1)  # an id arXiv did not have is asked for again after
+LOOKUP_BATCH = 1_000  # paper ids per query (SQLite takes at most 32,766 parameters)
 MAX_DRAFT_SEEDS = 20  # seeds a live preview looks up (each is a query or two)
 
 
@@ -55,51 +63,45 @@ def find_paper(ref: SeedRef) -> Paper | None:
     return None
 
 
-def set_seeds(subscriber: Subscriber, refs: Sequence[SeedRef]) -> None:
-    """Make these the subscriber's seeds. Seeds they had already keep the date they were added
-    (the latest weigh most); the others are added now, found or to be fetched."""
-    kept = {_identity(seed): seed for seed in subscriber.seeds.all()}
-    wanted = []
+def set_seeds(subscriber: Subscriber, refs: Sequence[SeedRef], *, resolve: bool = True) -> bool:
+    """Make these the subscriber's seeds; True if they changed. Seeds they had already keep
+    the date they were added (the latest weigh most); the others are added now. Without
+    `resolve` nothing is looked up (a signup does the same work whoever's address it is; the
+    profile task finds the papers)."""
+    kept = {_identity(seed.arxiv_id, seed.doi, seed.title): seed for seed in subscriber.seeds.all()}
+    wanted: dict[str, SeedPaper] = {}
     now = timezone.now()
     for ref in refs:
-        paper = find_paper(ref)
-        identity = _identity_of(ref, paper)
+        identity = _identity(ref.arxiv_id, ref.doi, ref.title)
+        if identity in wanted:
+            continue
         seed = kept.pop(identity, None) or SeedPaper(subscriber=subscriber, added_at=now)
-        seed.paper = paper
-        seed.arxiv_id, seed.doi = ref.arxiv_id, ref.doi
-        seed.title = (paper.title if paper else ref.title)[:500]
-        seed.label = ref.label[:300]
-        wanted.append(seed)
+        seed.arxiv_id, seed.doi, seed.label = ref.arxiv_id, ref.doi, ref.label[:300]
+        seed.title = seed.title or ref.title[:500]
+        if resolve and seed.paper_id is None and (paper := find_paper(ref)):
+            seed.paper, seed.title = paper, paper.title[:500]
+        wanted[identity] = seed
+    changed = bool(kept) or any(seed.pk is None for seed in wanted.values())
     with transaction.atomic():
         SeedPaper.objects.filter(pk__in=[seed.pk for seed in kept.values()]).delete()
-        for seed in _unique(wanted):
+        for seed in wanted.values():
             seed.save()
+    return changed
 
 
-def _identity(seed: SeedPaper) -> str:
-    return f"paper:{seed.paper_id}" if seed.paper_id else f"{seed.arxiv_id}|{seed.doi}"
+def _identity(arxiv_id: str, doi: str, title: str) -> str:
+    """One seed per paper the reader named, however they named it."""
+    if arxiv_id:
+        return f"arxiv:{arxiv_id}"
+    return f"doi:{doi}" if doi else f"title:{' '.join(title.casefold().split())}"
 
 
-def _identity_of(ref: SeedRef, paper: Paper | None) -> str:
-    return f"paper:{paper.pk}" if paper else f"{ref.arxiv_id}|{ref.doi}"
-
-
-def _unique(seeds: Iterable[SeedPaper]) -> list[SeedPaper]:
-    found: dict[str, SeedPaper] = {}
-    for seed in seeds:
-        found.setdefault(_identity(seed), seed)
-    return list(found.values())
-
-
-def fetch_missing(subscriber: Subscriber) -> int:
-    """Fetch the subscriber's seeds that name an arXiv id we have not stored; returns how
-    many were found. A fetch that fails leaves them for the next refresh."""
-    missing = list(subscriber.seeds.filter(paper__isnull=True).exclude(arxiv_id=""))
-    for start in range(0, len(missing), FETCH_BATCH):
-        store_arxiv_papers([seed.arxiv_id for seed in missing[start : start + FETCH_BATCH]])
+def link_stored(seeds: Iterable[SeedPaper]) -> int:
+    """Point seeds not found yet at papers we have now (fetched, or listed by a source since);
+    returns how many were found."""
     found = 0
-    for seed in missing:
-        paper = Paper.objects.visible().filter(key=f"arxiv:{seed.arxiv_id}").first()
+    for seed in seeds:
+        paper = find_paper(SeedRef(arxiv_id=seed.arxiv_id, doi=seed.doi, title=seed.title))
         if paper is not None:
             seed.paper, seed.title = paper, paper.title[:500]
             seed.save(update_fields=["paper", "title"])
@@ -107,8 +109,24 @@ def fetch_missing(subscriber: Subscriber) -> int:
     return found
 
 
+def fetch_due(seeds: Sequence[SeedPaper]) -> int:
+    """Ask the arXiv API for these unfound seeds' papers, one request for up to FETCH_BATCH,
+    those not asked for in the last LOOKUP_AGAIN_AFTER only, and at most one request every
+    ARXIV_PAUSE_SECONDS across all workers (arXiv's terms); returns how many were found."""
+    since = timezone.now() - LOOKUP_AGAIN_AFTER
+    due = [s for s in seeds if s.arxiv_id and (s.looked_up_at is None or s.looked_up_at < since)][
+        :FETCH_BATCH
+    ]
+    if not due or not cache.add("arxiv-api-pause", 1, timeout=ARXIV_PAUSE_SECONDS):
+        return 0
+    SeedPaper.objects.filter(pk__in=[s.pk for s in due]).update(looked_up_at=timezone.now())
+    store_arxiv_papers(sorted({s.arxiv_id for s in due}))
+    return link_stored(due)
+
+
 def store_arxiv_papers(ids: Sequence[str]) -> int:
-    """Fetch these arXiv ids through the API and store them, dated by publication."""
+    """Fetch these arXiv ids through the API and store the new ones as seed papers only (not
+    listed: they are not new to anyone); returns how many were stored."""
     url = f"{settings.ARXIV_API_URL}?" + urlencode(
         {"id_list": ",".join(ids), "max_results": len(ids)}
     )
@@ -119,12 +137,11 @@ def store_arxiv_papers(ids: Sequence[str]) -> int:
         log.warning("could not fetch seed papers %s: %s", ", ".join(ids), exc)
         return 0
     with transaction.atomic():
-        counts = store_papers(parsed.papers)
-        keys = [paper.key for paper in parsed.papers]
-        Paper.objects.filter(key__in=keys, published_at__lt=F("first_seen_at")).update(
-            first_seen_at=F("published_at")
-        )
-    return counts.new
+        return store_papers(parsed.papers, listed=False).new
+
+
+def unfound(subscriber: Subscriber) -> list[SeedPaper]:
+    return list(subscriber.seeds.filter(paper__isnull=True))
 
 
 # --- the profile vector -----------------------------------------------------------------------
@@ -132,15 +149,17 @@ def store_arxiv_papers(ids: Sequence[str]) -> int:
 
 def refresh(subscriber: Subscriber, model: Embedder, *, fetch: bool = True) -> bool:
     """Make the subscriber's profile vector from their seeds and interest as they are now
-    (fetching and embedding what is missing); True if they have one."""
-    if fetch:
-        fetch_missing(subscriber)
-    seeds = list(subscriber.seeds.filter(paper__isnull=False).select_related("paper"))
+    (finding, fetching and embedding what is missing); True if they have one. Seeds are
+    fetched only for a confirmed reader: an unconfirmed signup costs arXiv nothing."""
+    if missing := unfound(subscriber):
+        link_stored(missing)
+        if fetch and subscriber.status == Subscriber.Status.ACTIVE:
+            fetch_due(unfound(subscriber))
+    seeds = _found(subscriber)
     unembedded = [s.paper for s in seeds if s.paper.embedded_with != model.name]
     if unembedded:
-        rows = [(p.pk, p.title, p.abstract, p.updated_at) for p in unembedded]
-        vectors.embed_rows(model, rows)
-        seeds = list(subscriber.seeds.filter(paper__isnull=False).select_related("paper"))
+        vectors.embed_rows(model, [(p.pk, p.title, p.abstract, p.updated_at) for p in unembedded])
+        seeds = _found(subscriber)
     interest = subscriber.interest.strip()
     interest_vector = model.embed([interest])[0] if interest else None
     profile = make_profile(
@@ -154,6 +173,12 @@ def refresh(subscriber: Subscriber, model: Embedder, *, fetch: bool = True) -> b
     return profile is not None
 
 
+def _found(subscriber: Subscriber) -> list[SeedPaper]:
+    """The seeds found among our papers, hidden ones left out (an operator hid them)."""
+    found = subscriber.seeds.filter(paper__isnull=False, paper__hidden=False)
+    return list(found.select_related("paper"))
+
+
 def stored(subscriber: Subscriber, model_name: str) -> Profile | None:
     """The profile as stored, with what it was made from (for the "why"); None when there is
     none by this model (then the reader is matched by keywords until refresh)."""
@@ -161,13 +186,13 @@ def stored(subscriber: Subscriber, model_name: str) -> Profile | None:
         return None
     rows = list(
         subscriber.seeds.filter(paper__isnull=False).values_list(
-            "paper_id", "paper__title", "paper__embedding", "paper__embedded_with"
+            "paper_id", "paper__title", "paper__embedding", "paper__embedded_with", "paper__hidden"
         )
     )
-    seeds = [
+    seeds = [  # a paper an operator hid is named in no "why"
         (title, unpack(bytes(blob)), 0.0)
-        for _, title, blob, by in rows
-        if blob is not None and by == model_name
+        for _, title, blob, by, hidden in rows
+        if blob is not None and by == model_name and not hidden
     ]
     sources = make_profile(seeds, _interest(subscriber))
     vector = unpack(bytes(subscriber.profile))
@@ -216,9 +241,15 @@ class CatchUp:
 
 
 def catch_up(model: Embedder, progress: Callable[[int], object] | None = None) -> CatchUp:
-    """Embed every paper without a vector by this model, then make the profiles that wait for
-    one of them (a seed embedded only now) or were made by another model."""
+    """Embed every paper without a vector by this model; find seeds not found yet (one arXiv
+    request at most); then make the profiles that wait for one of those papers or were made
+    by another model."""
     embedded = vectors.embed_pending(model, progress=progress)
+    unfound_seeds = list(
+        SeedPaper.objects.filter(paper__isnull=True, subscriber__in=receiving()).order_by("id")
+    )
+    link_stored(unfound_seeds)
+    fetch_due([s for s in unfound_seeds if s.paper_id is None])
     waiting = {s.pk: s for s in waiting_for(embedded)}
     waiting.update((s.pk, s) for s in stale(model.name))
     for subscriber in waiting.values():
@@ -226,11 +257,17 @@ def catch_up(model: Embedder, progress: Callable[[int], object] | None = None) -
     return CatchUp(len(embedded), len(waiting))
 
 
+def receiving() -> QuerySet[Subscriber]:
+    return Subscriber.objects.filter(status=Subscriber.Status.ACTIVE, paused=False)
+
+
 def stale(model_name: str) -> Iterable[Subscriber]:
-    """Subscribers with seeds or an interest whose profile is missing or by another model."""
-    with_profile = Q(seeds__isnull=False) | ~Q(interest="")
+    """Readers who get digests, with an interest or a found seed, whose profile is missing or
+    by another model. (A reader none of whose seeds is found yet waits for one.)"""
+    with_profile = Q(seeds__paper__isnull=False) | ~Q(interest="")
     return (
-        Subscriber.objects.filter(with_profile)
+        receiving()
+        .filter(with_profile)
         .exclude(profile_model=model_name)
         .distinct()
         .iterator(chunk_size=500)
@@ -240,7 +277,9 @@ def stale(model_name: str) -> Iterable[Subscriber]:
 def waiting_for(papers: Sequence[int]) -> Iterable[Subscriber]:
     """Subscribers with one of these papers as a seed (just embedded: their profile can now
     include it)."""
-    return Subscriber.objects.filter(seeds__paper__in=papers).distinct()
+    for start in range(0, len(papers), LOOKUP_BATCH):
+        batch = papers[start : start + LOOKUP_BATCH]
+        yield from Subscriber.objects.filter(seeds__paper__in=batch).distinct()
 
 
 def _vector(paper: Paper, model_name: str) -> np.ndarray:

@@ -42,7 +42,7 @@ class Built:
     index: PaperIndex
     version: str
     built_at: float
-    meaning: MeaningIndex | None = None  # with the papers' vectors, when a model is installed
+    meaning: MeaningIndex  # the same papers with their vectors
 
     def is_fresh(self, version: str) -> bool:
         return self.version == version and time.monotonic() - self.built_at < MAX_AGE_SECONDS
@@ -56,18 +56,18 @@ class RecentIndex:
         self._built: Built | None = None
 
     def index(self) -> PaperIndex:
+        return self.built().index
+
+    def built(self) -> Built:
+        """The index and its meaning index, as built together."""
         version = papers_version()
         built = self._built
         if built and built.is_fresh(version):
-            return built.index
+            return built
         with self._lock:
             if self._built is built:  # nobody rebuilt it while we waited
                 self._built = _build(version)
-            return self._built.index  # type: ignore[union-attr]
-
-    def meaning(self) -> MeaningIndex | None:
-        self.index()
-        return self._built.meaning if self._built else None
+            return self._built  # type: ignore[return-value]
 
     def forget(self) -> None:
         """Drop the built index (tests, and after operators hide papers)."""
@@ -85,9 +85,9 @@ class RecentIndex:
         """The papers these keywords (and this profile, if any) would have matched recently,
         best first from `offset`: (paper, match) pairs, how many matched by keywords in all,
         and how many were searched."""
-        index = self.index()
-        meaning = self.meaning() if (profile is not None or query.excluded) else None
-        if meaning is None:
+        built = self.built()
+        index, meaning = built.index, built.meaning
+        if profile is None and not query.excluded:
             chosen = index.select(query.topics, offset + limit)[offset:]
             matches = [index.explain(query.topics, paper, score) for score, paper in chosen]
         else:
@@ -105,12 +105,7 @@ def _build(version: str) -> Built:
         .only(*TEXT_FIELDS, "embedding", "embedded_with")[:MAX_PAPERS]
     )
     index = build_index([row.as_text() for row in rows], MEMO_SIZE)
-    model = vectors.installed() if any(row.embedding is not None for row in rows) else None
-    meaning = None
-    if model is not None:
-        matrix = vectors.paper_vectors(rows, model.name, model.dimensions)
-        meaning = MeaningIndex(index, matrix, model_name=model.name, memo_size=MEMO_SIZE)
-    return Built(index, version, time.monotonic(), meaning)
+    return Built(index, version, time.monotonic(), vectors.meaning_index(index, rows, MEMO_SIZE))
 
 
 def shared() -> RecentIndex:

@@ -252,9 +252,12 @@ class MeaningIndex:
             cosines[rows, papers],
         )
 
-    def score_each(self, query: Query, profile: Profile) -> list[Scored]:
+    def score_each(self, query: Query, profile: Profile | None) -> list[Scored]:
         """Every paper's score for this reader, whether or not it would be chosen."""
-        cosines = self.vectors @ profile.vector
+        if profile is None:
+            cosines = np.zeros(len(self.vectors), dtype=np.float32)
+        else:
+            cosines = self.vectors @ profile.vector
         scores = self.keyword_scores(query) + self.index.quality_array
         scores += self.weight * np.maximum(cosines - self.threshold, 0.0)
         return [Scored(float(scores[p]), p, float(cosines[p])) for p in range(len(scores))]

@@ -30,6 +30,8 @@ from digest.matching.embeddings import (
     read_manifest,
     unpack_many,
 )
+from digest.matching.index import PaperIndex
+from digest.matching.semantic import MEMO_SIZE, MeaningIndex
 from digest.models import Paper, PaperQuerySet
 
 log = logging.getLogger(__name__)
@@ -121,3 +123,15 @@ def paper_vectors(papers: Sequence[Paper], model_name: str, dimensions: int) -> 
         for p in papers
     ]
     return unpack_many(blobs, dimensions)
+
+
+def meaning_index(
+    index: PaperIndex, papers: Sequence[Paper], memo_size: int = MEMO_SIZE
+) -> MeaningIndex:
+    """The meaning index over these papers (in the keyword index's order) with their vectors
+    by the installed model; with none installed, every paper is as if not embedded yet."""
+    model = installed()
+    if model is None:
+        return MeaningIndex(index, np.zeros((len(papers), 1), dtype=np.float32))
+    matrix = paper_vectors(papers, model.name, model.dimensions)
+    return MeaningIndex(index, matrix, model_name=model.name, memo_size=memo_size)

@@ -11,6 +11,7 @@ from django.urls import reverse
 from digest.ingest import sources
 from digest.matching import recent, vectors
 from digest.models import Paper
+from subscribers import subscriptions
 from subscribers.models import SeedPaper, Subscriber
 from subscribers.tokens import make_token
 from tests.factories import SubscriberFactory
@@ -51,12 +52,18 @@ def test_nothing_to_look_for_is_explained(client):
     assert not Subscriber.objects.exists()
 
 
-def test_a_signup_with_an_interest_and_no_keywords_makes_a_profile(post):
+def test_a_signup_with_an_interest_and_no_keywords_makes_a_profile(
+    post, django_capture_on_commit_callbacks
+):
     response = post(reverse("subscribe"), {**SIGNUP, "interest": "training across hospitals"})
     assert response.status_code == 302
     subscriber = Subscriber.objects.get()
     assert subscriber.query == "" and subscriber.interest == "training across hospitals"
-    assert subscriber.profile is not None, "the profile task ran on commit"
+    assert subscriber.profile is None, "nothing is embedded for an unconfirmed signup"
+    with django_capture_on_commit_callbacks(execute=True):
+        subscriptions.confirm(subscriber)
+    subscriber.refresh_from_db()
+    assert subscriber.profile is not None, "confirming queued the profile task"
 
 
 def test_a_filter_line_needs_a_profile_beside_it(client, post):

@@ -65,9 +65,8 @@ class Command(BaseCommand):
             .only(*TEXT_FIELDS, "key", "arxiv_id", "abs_url", "embedding", "embedded_with")
         )
         index = build_index([row.as_text() for row in rows])
-        profile, meaning = self.profile(interest, like, rows, index)
-        if meaning is None:
-            meaning = MeaningIndex(index, vectors.paper_vectors(rows, "", 1))
+        meaning = vectors.meaning_index(index, rows)
+        profile = self.profile(interest, like, meaning)
         chosen = meaning.select(parsed, profile, limit)
         matches = [meaning.explain(parsed, profile, scored) for scored in chosen]
         by_id = {row.pk: row for row in rows}
@@ -95,31 +94,39 @@ class Command(BaseCommand):
             )
         return parsed
 
-    def profile(
-        self, interest: str, like: list[str], rows: list[Paper], index: Any
-    ) -> tuple[Profile | None, MeaningIndex | None]:
+    def profile(self, interest: str, like: list[str], meaning: MeaningIndex) -> Profile | None:
         if not interest.strip() and not like:
-            return None, None
+            return None
         seeds = parse_seed_text(" ".join(like))
         for problem in seeds.problems:
             self.stderr.write(problem)
-        try:
-            model = vectors.embedder()
-        except ModelError as exc:
-            raise CommandError(str(exc)) from None
         for ref in seeds.refs:
             if profiles.find_paper(ref) is None:
                 self.stderr.write(f"{ref.label}: not a stored paper; ingest it first.")
-        embedded = vectors.embed_pending(model)  # so that --like works right after an ingest
-        if embedded:
-            rows = list(
-                Paper.objects.filter(pk__in=[row.pk for row in rows]).order_by(
-                    "-first_seen_at", "-id"
-                )
+        try:
+            model = vectors.embedder() if interest.strip() else None
+        except ModelError as exc:
+            raise CommandError(str(exc)) from None
+        if model is None and not meaning.model_name:
+            raise CommandError(
+                "No embedding model installed: run `python manage.py install_model`."
             )
-        matrix = vectors.paper_vectors(rows, model.name, model.dimensions)
-        meaning = MeaningIndex(index, matrix, model_name=model.name)
-        return profiles.draft(interest, seeds.refs, model), meaning
+        missing = int((~meaning.vectors.any(axis=1)).sum())
+        if missing:
+            self.stderr.write(
+                f"{missing} of these papers have no vector yet (the embedding task, or "
+                "`manage.py ingest`, makes them): they are matched by keywords only."
+            )
+        profile = (
+            profiles.draft(interest, seeds.refs, model)
+            if model
+            else profiles.draft_from_seeds(seeds.refs, meaning.model_name)
+        )
+        if profile is None:
+            raise CommandError(
+                "None of the --like papers is stored and embedded; nothing to match."
+            )
+        return profile
 
     def write_table(self, rows: list[dict], *, matched: int, searched: int, days: int) -> None:
         for row in rows:

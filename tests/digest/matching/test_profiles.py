@@ -5,6 +5,7 @@ made again when what it is made of changes."""
 from __future__ import annotations
 
 import dataclasses
+from datetime import timedelta
 
 import numpy as np
 import pytest
@@ -119,26 +120,67 @@ def test_a_seed_embedded_later_and_a_new_model_remake_profiles(model):
     assert reader.profile is not None and reader.profile_model == model.name
 
 
-def test_an_unknown_arxiv_seed_is_fetched_and_dated_by_publication(
-    model, feed_server, settings, data_dir
-):
+@pytest.fixture
+def arxiv_api(feed_server, settings, data_dir):
     body = (data_dir / "feeds" / "arxiv-api.xml").read_bytes()
     feed_server.route("/api/query?id_list=2403.05470&max_results=1", body=body)
     settings.ARXIV_API_URL = feed_server.url("/api/query")
+    return feed_server
+
+
+def test_an_unknown_arxiv_seed_is_fetched_unlisted_for_a_confirmed_reader(model, arxiv_api):
     reader = SubscriberFactory(query="")
     profiles.set_seeds(reader, parse_seed_text("2403.05470").refs)
-    assert profiles.fetch_missing(reader) == 1
+    assert profiles.refresh(reader, model)
     paper = Paper.objects.get(key="arxiv:2403.05470")
-    assert paper.first_seen_at == paper.published_at < timezone.now()
+    assert not paper.listed, "a seed is not new: no edition, listing or preview shows it"
+    assert not Paper.objects.recent(36500).filter(pk=paper.pk).exists()
     assert SeedPaper.objects.get(subscriber=reader).paper == paper
+
+
+def test_a_seed_paper_a_source_lists_later_is_new_that_day(model, arxiv_api, data_dir):
+    reader = SubscriberFactory(query="")
+    profiles.set_seeds(reader, parse_seed_text("2403.05470").refs)
+    profiles.refresh(reader, model)
+    sources.ingest_file(data_dir / "feeds" / "arxiv-rss.xml")
+    paper = Paper.objects.get(key="arxiv:2403.05470")
+    assert paper.listed and paper.first_seen_at > timezone.now() - timedelta(minutes=1)
+
+
+def test_fetching_a_seed_never_takes_a_listed_paper_out_of_editions(model, arxiv_api, data_dir):
+    sources.ingest_file(data_dir / "feeds" / "arxiv-rss.xml")
+    seen = Paper.objects.get(key="arxiv:2403.05470").first_seen_at
+    profiles.store_arxiv_papers(["2403.05470"])
+    paper = Paper.objects.get(key="arxiv:2403.05470")
+    assert paper.listed and paper.first_seen_at == seen
+
+
+def test_an_unconfirmed_signup_costs_arxiv_nothing(model, arxiv_api):
+    reader = SubscriberFactory(query="", status="pending")
+    profiles.set_seeds(reader, parse_seed_text("2403.05470").refs)
+    profiles.refresh(reader, model)
+    assert arxiv_api.seen == []
+
+
+def test_arxiv_is_asked_once_in_a_while_however_often_readers_save(model, arxiv_api):
+    reader = SubscriberFactory(query="")
+    profiles.set_seeds(reader, parse_seed_text("2409.99999").refs)  # arXiv has no such paper
+    for _ in range(5):
+        profiles.refresh(reader, model)
+    assert len(arxiv_api.seen) == 1, "one request, then the pause and the day's wait"
+    other = SubscriberFactory(query="")
+    profiles.set_seeds(other, parse_seed_text("2409.99998").refs)
+    profiles.refresh(other, model)
+    assert len(arxiv_api.seen) == 1, "at most one request every few seconds from anyone"
 
 
 def test_a_failing_arxiv_api_leaves_the_seed_for_later(model, feed_server, settings):
     settings.ARXIV_API_URL = feed_server.url("/missing")
     reader = SubscriberFactory(query="")
     profiles.set_seeds(reader, parse_seed_text("2403.05470").refs)
-    assert profiles.fetch_missing(reader) == 0
-    assert SeedPaper.objects.get(subscriber=reader).paper is None
+    profiles.refresh(reader, model)
+    seed = SeedPaper.objects.get(subscriber=reader)
+    assert seed.paper is None and seed.looked_up_at is not None
 
 
 def test_the_arxiv_api_is_never_asked_for_a_private_address(model, settings):
@@ -167,6 +209,10 @@ def test_a_signup_with_seeds_stores_them_and_a_known_address_gets_them_in_the_li
     new = subscriptions.subscribe(
         "new@example.org", query="", frequency="daily", per_email=5, interest="x", seeds=refs
     )
+    # Stored as given (nothing looked up in the request), found by the profile task.
+    assert [(s.arxiv_id, s.paper) for s in new.seeds.all()] == [(seed.arxiv_id, None)]
+    new.confirm()
+    profiles.refresh(new, model)
     assert [s.paper for s in new.seeds.all()] == [seed]
     known = SubscriberFactory(email="known@example.org", status="unsubscribed", query="pruning")
     subscriptions.subscribe(
@@ -178,4 +224,4 @@ def test_a_signup_with_seeds_stores_them_and_a_known_address_gets_them_in_the_li
     wanted = dataclasses.replace(Preferences.of(known), query="", seeds=seed.arxiv_id)
     confirmation = read_confirmation(make_token(known, "confirm", wanted))
     subscriptions.confirm(known, confirmation.preferences)
-    assert [s.paper for s in known.seeds.all()] == [seed]
+    assert [s.arxiv_id for s in known.seeds.all()] == [seed.arxiv_id]
