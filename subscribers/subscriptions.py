@@ -132,9 +132,7 @@ def update_preferences(
 ) -> None:
     """Save the preferences page; a changed interest or set of seeds makes the profile again."""
     # A ModelForm has already set the new values on `subscriber`: compare with what is stored.
-    stored_interest = Subscriber.objects.filter(pk=subscriber.pk).values_list(
-        "interest", flat=True
-    )
+    stored_interest = Subscriber.objects.filter(pk=subscriber.pk).values_list("interest", flat=True)
     changed_interest = interest is not None and [interest] != list(stored_interest)
     subscriber.query, subscriber.frequency = query, frequency
     subscriber.per_email, subscriber.paused = per_email, paused

@@ -14,7 +14,7 @@ from digest.delivery import composing, editions
 from digest.delivery.links import INERT
 from digest.delivery.sending import EditionPapers
 from digest.matching.index import Match, match_papers
-from digest.matching.query import parse_query
+from digest.matching.query import QueryError, parse_query
 from digest.models import Delivery, Edition, Paper
 from lib.emails import open_connection
 from subscribers.models import Subscriber
@@ -64,10 +64,11 @@ def delivered_digest(delivery: Delivery, *, inert: bool = False) -> EmailMultiAl
     stored = Paper.objects.in_bulk(delivery.paper_ids)
     papers = EditionPapers.of(stored[pk] for pk in delivery.paper_ids if pk in stored)
     order = {pk: i for i, pk in enumerate(delivery.paper_ids)}
-    if delivery.subscriber.profile is None:
-        matches = match_papers(parse_query(delivery.query), papers.index, len(order) or 1)
-    else:  # papers may have come by meaning: each is explained, whatever matched it
+    if delivery.subscriber.has_profile or not _plain_keywords(delivery.query):
+        # Papers may have come by meaning: each is explained, whatever brought it.
         matches = papers.explain_each(delivery.subscriber, delivery.query)
+    else:
+        matches = match_papers(parse_query(delivery.query), papers.index, len(order) or 1)
     matches.sort(key=lambda m: order.get(m.paper_id, len(order)))
     return composing.digest_message(
         delivery.subscriber,
@@ -78,6 +79,14 @@ def delivered_digest(delivery: Delivery, *, inert: bool = False) -> EmailMultiAl
         urls=INERT if inert else None,
         page_notice=not inert,
     )
+
+
+def _plain_keywords(keywords: str) -> bool:
+    try:
+        parse_query(keywords)
+    except QueryError:
+        return False
+    return True
 
 
 def send_test_digest(

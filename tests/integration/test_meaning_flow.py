@@ -7,6 +7,7 @@ import io
 
 import pytest
 from django.core.management import call_command
+from django.utils.html import escape
 
 from digest.delivery.links import view_url
 from digest.ingest import sources
@@ -77,3 +78,23 @@ def test_the_same_flow_through_real_workers_and_smtp(library, workers, smtp_sink
     (message,) = smtp_sink.to("reader@example.org")
     seed = Paper.objects.get(key=f"arxiv:{SEED}")
     assert f"similar to “{seed.title}”" in message.get_body(("plain",)).get_content()
+
+
+def test_view_in_browser_shows_every_delivered_paper_after_the_reader_changed(
+    library, mailoutbox, client
+):
+    reader = seeded_reader()
+    refresh_profile_task.delay(reader.pk)
+    embed_papers_task.delay()
+    call_command("send_digests", stdout=io.StringIO())
+    delivery = Delivery.objects.get(subscriber=reader)
+    sent = [Paper.objects.get(pk=pk).title for pk in delivery.paper_ids]
+    # They drop their seeds and keep only keywords; the digest they got stays as it was.
+    subscriptions.update_preferences(
+        reader, query="pruning", frequency="daily", per_email=5, paused=False, seeds=[]
+    )
+    page = client.get(view_url(delivery))
+    assert page.status_code == 200
+    html = page.content.decode()
+    positions = [html.index(escape(title)) for title in sent]
+    assert positions == sorted(positions), "the same papers, in the order sent"
