@@ -16,7 +16,8 @@ from django_celery_beat.admin import PeriodicTaskAdmin, PeriodicTaskForm
 from django_celery_beat.models import PeriodicTask
 
 from digest.delivery import previews
-from digest.matching.query import QueryError
+from digest.matching.query import QueryError, parse_query
+from digest.matching.query_field import QueryField
 from lib.adminconfirm import confirm_first
 from lib.emails import email_page
 from subscribers import csvio, subscriptions
@@ -70,9 +71,21 @@ class ReturningFilter(admin.SimpleListFilter):
 
 
 class SubscriberAdminForm(forms.ModelForm):
+    query = QueryField(required=False, filters=True)
+
     class Meta:
         model = Subscriber
         fields = ("email", "query", "frequency", "per_email", "paused")
+
+    def clean_query(self) -> str:
+        # Keywords are optional only beside seed papers or an interest (the reader's own).
+        query = self.cleaned_data["query"]
+        if not self.instance.has_profile and not parse_query(query, filters=True).topics:
+            try:
+                parse_query(query)
+            except QueryError as exc:
+                raise forms.ValidationError(exc.message, code="query") from None
+        return query
 
     def clean_email(self) -> str:
         address = clean_address(self.cleaned_data["email"])

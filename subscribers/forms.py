@@ -181,22 +181,27 @@ class PreferencesForm(ProfileFields, forms.ModelForm):
         widgets = {"frequency": forms.RadioSelect}
         labels = {"paused": "Pause my digests for now"}
 
+    forget_titled = forms.BooleanField(
+        required=False, label="Forget the papers from your file that we know only by title"
+    )
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        if not self.is_bound and self.instance.pk:
-            self.initial["seeds"] = "\n".join(seed_line(s) for s in self.instance.seeds.all())
+        seeds = list(self.instance.seeds.all()) if self.instance.pk else []
+        # The box shows seeds by arXiv id or DOI; seeds from a file known only by their title
+        # are listed beside it and kept unless the reader forgets them.
+        self.titled = [s for s in seeds if not (s.arxiv_id or s.doi)]
+        if not self.is_bound:
+            self.initial["seeds"] = "\n".join(
+                s.arxiv_id or s.doi for s in seeds if s not in self.titled
+            )
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()
-        # The box shows the seeds as they are; an emptied box with no file clears them.
-        if not (data.get("seeds") or "").strip() and not data.get("library"):
-            data["seed_refs"] = []
+        if "seed_refs" in data and not data.get("forget_titled"):
+            titled = [SeedRef(title=s.title, label=s.label) for s in self.titled]
+            data["seed_refs"] = (data["seed_refs"] + titled)[:MAX_SEEDS]
         return data
-
-
-def seed_line(seed: Any) -> str:
-    """A stored seed as the box shows it: its arXiv id or DOI, else its title."""
-    return seed.arxiv_id or seed.doi or seed.title
 
 
 class PreviewForm(ProfileFields):

@@ -10,10 +10,10 @@ where the keyword score is index.py's (relevance of the matched topics, + trendi
 recency). A paper no topic matched is a candidate by meaning alone when its cosine passes
 THRESHOLD and the guardrails allow it:
   - every exclusion the reader typed (in any topic, or on a filter line) keeps it out;
-  - when every topic asks for a category (category:cs.LG …), it must be in one of them;
+  - when every topic scopes a term (category:cs.LG, author:hinton, title:…), it must match
+    one of those scoped terms (a topic with a bare word admits any paper);
 and such papers fill at most SEMANTIC_SHARE of a digest that has keywords (all of one that
-has none). Field scopes (title:, author:) say where a word must be for a keyword match; they
-restrict meaning-only candidates only as exclusions (-title:survey).
+has none; a digest of one paper with keywords has none by meaning).
 
 THRESHOLD and WEIGHT were tuned on tests/data/judgments.json (README, "Matching by meaning").
 Scoring many readers at once is one matrix product per chunk (select_many), so a million
@@ -93,20 +93,22 @@ class Guardrails:
     """What a reader's keywords forbid, which meaning never overrides."""
 
     excluded: tuple[Term, ...]
-    categories: tuple[Clause, ...]  # a candidate must match one of these; () = any
+    scopes: tuple[Clause, ...]  # a candidate must match one of these; () = any
 
 
 def guardrails(query: Query) -> Guardrails:
+    """Every exclusion; and when every topic scopes a term (category:, author:, title:,
+    abstract:), the scoped clauses, one of which a paper must match to come by meaning."""
     excluded = {t.key: t for topic in query.topics for t in topic.excluded}
     excluded.update((t.key, t) for t in query.excluded)
-    categories: list[Clause] = []
+    scopes: list[Clause] = []
     for topic in query.topics:
-        scoped = [c for c in topic.required if all(t.field == "category" for t in c)]
-        if not scoped:  # this topic admits any category, so meaning may too
-            categories = []
+        scoped = [c for c in topic.required if all(t.field != "any" for t in c)]
+        if not scoped:  # this topic admits any paper, so meaning may too
+            scopes = []
             break
-        categories += scoped
-    return Guardrails(tuple(excluded.values()), tuple(categories))
+        scopes += scoped
+    return Guardrails(tuple(excluded.values()), tuple(scopes))
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,9 +173,9 @@ class MeaningIndex:
         index, mask = self.index, self.index.everything
         for term in rails.excluded:
             mask &= ~index.term(term).mask
-        if rails.categories:
+        if rails.scopes:
             admitted = 0
-            for clause in rails.categories:
+            for clause in rails.scopes:
                 for term in clause:
                     admitted |= index.term(term).mask
             mask &= admitted

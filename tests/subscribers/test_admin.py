@@ -148,3 +148,15 @@ NEW_SUBSCRIBER = {
     "esp_events-MIN_NUM_FORMS": "0",
     "esp_events-MAX_NUM_FORMS": "0",
 }
+
+
+def test_the_admin_keeps_keywords_required_for_a_subscriber_without_a_profile(admin_client):
+    subscriber = SubscriberFactory(query="pruning")
+    url = reverse("admin:subscribers_subscriber_change", args=[subscriber.pk])
+    data = {"email": subscriber.email, "query": "", "frequency": "daily", "per_email": "10"}
+    for name in ("status_changes", "esp_events"):
+        data.update({f"{name}-TOTAL_FORMS": "0", f"{name}-INITIAL_FORMS": "0"})
+    response = admin_client.post(url, data)
+    assert "Enter at least one topic" in response.content.decode()
+    subscriber.refresh_from_db()
+    assert subscriber.query == "pruning"

@@ -138,3 +138,19 @@ def test_library_uploads_are_rate_limited_per_network(post, settings):
     assert post(url, fields, library=SimpleUploadedFile("a.bib", BIBTEX)).status_code == 302
     response = post(url, fields, library=SimpleUploadedFile("a.bib", BIBTEX))
     assert "Too many uploads from your network" in response.content.decode()
+
+
+def test_seeds_known_only_by_title_survive_saving_the_page_until_forgotten(post, client):
+    reader = SubscriberFactory(query="pruning")
+    url = reverse("manage", args=[make_token(reader, "manage")])
+    library = SimpleUploadedFile(
+        "t.bib", b"@article{a, title = {Lottery Tickets in Graph Networks}, year = {2024}}"
+    )
+    fields = {"query": "pruning", "frequency": "daily", "per_email": "10"}
+    assert post(url, fields, library=library).status_code == 302
+    page = client.get(url).content.decode()
+    assert "known by title only (1)" in page and "Lottery Tickets in Graph Networks" in page
+    assert post(url, fields).status_code == 302, "saving the page as shown works"
+    assert [s.title for s in reader.seeds.all()] == ["Lottery Tickets in Graph Networks"]
+    assert post(url, {**fields, "forget_titled": "on"}).status_code == 302
+    assert not reader.seeds.exists()

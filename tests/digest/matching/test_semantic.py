@@ -66,10 +66,14 @@ def test_without_a_profile_the_keyword_path_is_unchanged(meaning):
     for keywords in ("training", "federated OR pruning", "training -survey", "category:cs.LG"):
         query = parse_query(keywords)
         expected = meaning.index.select(query.topics, 3)
-        got = meaning.select(query, None, 3)
-        assert [(round(s, 6), p) for s, p in expected] == [
-            (round(s.score, 6), s.paper) for s in got
-        ]
+        # The shortcut, and the whole-array path with a profile that matches nothing.
+        for got in (
+            meaning.select(query, None, 3),
+            meaning.select_many([query], np.zeros((1, DIM)), 3).row(0),
+        ):
+            assert [(round(s, 5), p) for s, p in expected] == [
+                (round(s.score, 5), s.paper) for s in got
+            ]
 
 
 def test_a_profile_brings_papers_that_share_no_words(meaning):
@@ -94,12 +98,22 @@ def test_an_excluded_word_never_comes_back_by_meaning(meaning):
 
 def test_a_filter_line_also_keeps_keyword_matches_out(meaning):
     got = chosen(meaning, "training\n-survey", None)
-    assert 1 not in got and set(got) <= {0, 2, 5}
+    assert set(got) == {0, 2, 5}, "1 says survey (0 says train: stemmed, it is training)"
+
+
+def test_an_author_or_title_scope_restricts_meaning_too(meaning):
+    # A reader who asks only for "title:pruning" gets no paper by meaning without it there.
+    assert chosen(meaning, "title:pruning", profile_near(0)) == [4]
+    assert chosen(meaning, "title:pruning\nfederated", profile_near(0))[:1] == [0]
+
+
+def test_one_paper_with_keywords_has_no_room_for_meaning(meaning):
+    assert chosen(meaning, "galaxy", profile_near(0), limit=1) == [3]
 
 
 def test_categories_restrict_meaning_when_every_topic_has_one(meaning):
     got = chosen(meaning, "category:cs.LG pruning", profile_near(0))
-    assert set(got) <= {4, 5}, "only cs.LG papers may come by meaning"
+    assert set(got) == {4, 5}, "only cs.LG papers may come by meaning (5 does)"
     # One topic with no category lets meaning look everywhere.
     assert 2 in chosen(meaning, "category:cs.LG pruning\ngalaxy", profile_near(0))
 
@@ -168,7 +182,7 @@ def test_no_seeds_and_no_interest_is_no_profile():
 def test_guardrails_collect_exclusions_from_every_topic_and_filter():
     rails = guardrails(parse_query("a -b\nc -title:d\n-e", filters=True))
     assert sorted(t.text for t in rails.excluded) == ["b", "d", "e"]
-    assert rails.categories == ()
+    assert rails.scopes == ()
 
 
 def test_many_readers_at_once_get_what_each_would_alone(meaning):
