@@ -12,7 +12,7 @@ from subscribers import links
 from subscribers.models import Subscriber
 from subscribers.ratelimit import allow
 from subscribers.subscriptions import CONFIRMABLE
-from subscribers.tokens import Preferences, confirm_max_age
+from subscribers.tokens import Preferences, confirm_max_age, wanted_seeds
 
 # Whom each email may go to, checked when it is sent (not only when it was asked for): the
 # state may have changed since, and a task can be started by other means than a signup.
@@ -59,7 +59,9 @@ def confirmation(
     return _message(
         "confirm",
         subscriber,
-        topics=topic_texts(wanted.query),
+        topics=topic_texts(wanted.query) if wanted.query.strip() else [],
+        interest=wanted.interest.strip(),
+        seeds=wanted_seeds(subscriber, preferences),
         frequency=Frequency(wanted.frequency).label.lower(),
         confirm_url=links.confirm_url(subscriber, preferences),
         confirm_days=confirm_max_age().days,

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import unicodedata
 from typing import Any
 
 from django import forms
@@ -69,6 +70,14 @@ class ProfileFields(forms.Form):
     def __init__(self, *args: Any, request: HttpRequest | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.request = request
+
+    def clean_interest(self) -> str:
+        # Shown back in every digest's footer: no invisible or direction-changing characters.
+        text = "".join(
+            ch if unicodedata.category(ch)[0] != "C" else " "
+            for ch in self.cleaned_data.get("interest") or ""
+        )
+        return " ".join(text.split())
 
     def clean_library(self) -> SeedList | None:
         upload = self.cleaned_data.get("library")

@@ -53,6 +53,18 @@ class Confirmation:
         """What confirming applies: the preferences carried, else those stored."""
         return self.preferences or Preferences.of(self.subscriber)
 
+    @property
+    def wanted_seeds(self) -> list[str]:
+        """The seed papers confirming applies, as the reader gave them."""
+        return wanted_seeds(self.subscriber, self.preferences)
+
+
+def wanted_seeds(subscriber: Subscriber, preferences: Preferences | None) -> list[str]:
+    """Seeds a confirm link carries (arXiv ids and DOIs), else those stored."""
+    if preferences is not None:
+        return preferences.seeds.split()
+    return [seed.arxiv_id or seed.doi or seed.title for seed in subscriber.seeds.all()]
+
 
 class BadToken(Exception):
     """Forged, truncated, for another purpose, or from before the subscriber's links were reset."""

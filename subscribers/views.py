@@ -136,7 +136,11 @@ def confirm(request: HttpRequest, token: str) -> HttpResponse:
         return _refused(request, token, exc)
     subscriber = confirmation.subscriber
     if request.method == "GET":
-        context = {"subscriber": subscriber, "wanted": confirmation.wanted}
+        context = {
+            "subscriber": subscriber,
+            "wanted": confirmation.wanted,
+            "confirmation": confirmation,
+        }
         return render(request, "subscribers/confirm.html", context)
     subscriptions.confirm(subscriber, confirmation.preferences)
     if subscriber.status != Subscriber.Status.ACTIVE:

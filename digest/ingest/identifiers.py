@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 _NEW_ID = r"\d{4}\.\d{4,5}"
-_OLD_ID = r"[a-z][a-z\-]*(?:\.[A-Z]{2})?/\d{7}"
+# Old-style: archive (cond-mat, hep-th, math, …), maybe a subject class, then 7 digits.
+_OLD_ID = r"[a-z][a-z\-]{0,15}(?:\.[A-Z]{2})?/\d{7}"
 # An id ends where its digits do: "2401.012345" is not 2401.01234 with a stray digit.
 _ID = rf"(?P<id>{_NEW_ID}|{_OLD_ID})(?:v(?P<version>\d{{1,3}}))?(?![\d])"
 

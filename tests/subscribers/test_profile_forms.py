@@ -154,3 +154,29 @@ def test_seeds_known_only_by_title_survive_saving_the_page_until_forgotten(post,
     assert [s.title for s in reader.seeds.all()] == ["Lottery Tickets in Graph Networks"]
     assert post(url, {**fields, "forget_titled": "on"}).status_code == 302
     assert not reader.seeds.exists()
+
+
+def test_the_confirmation_says_what_it_will_apply_seeds_and_interest_included(post):
+    from django.core import mail
+
+    post(
+        reverse("subscribe"),
+        {**SIGNUP, "interest": "graph\u202e learning\u200b  on molecules", "seeds": "2403.05470"},
+    )
+    (message,) = mail.outbox
+    assert "close to this interest: “graph learning on molecules”" in message.body
+    assert "like these papers: 2403.05470" in message.body
+    assert "about:" not in message.body, "no keywords: no empty list of topics"
+    subscriber = Subscriber.objects.get()
+    assert subscriber.interest == "graph learning on molecules", "no invisible characters kept"
+
+
+def test_the_confirm_page_shows_the_interest_and_seeds_a_link_carries(client):
+    from subscribers.tokens import Preferences
+
+    known = SubscriberFactory(email="ada@example.org", status="unsubscribed", query="pruning")
+    carried = Preferences("", "daily", 10, interest="protein folding", seeds="2403.05470")
+    page = client.get(reverse("confirm", args=[make_token(known, "confirm", carried)]))
+    html = page.content.decode()
+    assert "Papers close to this interest: “protein folding”" in html
+    assert "Papers like these: 2403.05470" in html

@@ -114,3 +114,8 @@ def test_lookalike_hosts_and_longer_numbers_are_not_arxiv_ids(text):
 
 def test_subdomains_of_arxiv_still_count():
     assert find_arxiv_id("http://export.arxiv.org/abs/2401.01234v2") == ArxivRef("2401.01234", 2)
+
+
+def test_an_old_style_id_with_an_endless_archive_name_is_not_an_id():
+    assert parse_arxiv_id("a" * 60 + "/1234567") is None
+    assert parse_arxiv_id("cond-mat/0102536") == ArxivRef("cond-mat/0102536", 0)
