@@ -179,6 +179,14 @@ CLIENT_IP_HEADER = env_str("CLIENT_IP_HEADER")  # e.g. HTTP_X_REAL_IP behind a p
 TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 1, minimum=1)
 UNSUBSCRIBE_MAILTO = env_str("UNSUBSCRIBE_MAILTO")  # default: DEFAULT_FROM_EMAIL's address
 PREVIEW_DAYS = env_int("PREVIEW_DAYS", 14, minimum=1)  # live preview and search window
+# Larger uploads are cut off as they arrive (the largest we read is a 5 MB BibTeX export).
+MAX_UPLOAD_BYTES = env_int("MAX_UPLOAD_BYTES", 6 * 1024 * 1024, minimum=1024)
+FILE_UPLOAD_HANDLERS = [
+    "lib.uploads.CappedUploadHandler",
+    "django.core.files.uploadhandler.MemoryFileUploadHandler",
+    "django.core.files.uploadhandler.TemporaryFileUploadHandler",
+]
+MANAGE_SAVES_PER_HOUR = env_int("MANAGE_SAVES_PER_HOUR", 30, minimum=1)  # per subscriber
 LIBRARY_UPLOADS_PER_HOUR = env_int("LIBRARY_UPLOADS_PER_HOUR", 10, minimum=1)  # per client
 PREVIEW_LIMIT_PER_MINUTE = env_int("PREVIEW_LIMIT_PER_MINUTE", 60, minimum=1)  # per client
 # Soft bounces (mailbox full, greylisting) suppress only when this many messages soft-bounced

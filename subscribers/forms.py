@@ -81,6 +81,11 @@ class ProfileFields(forms.Form):
 
     def clean_library(self) -> SeedList | None:
         upload = self.cleaned_data.get("library")
+        if getattr(self.request, "upload_too_big", False):  # cut off as it arrived
+            raise ValidationError(
+                f"That file is over {MAX_LIBRARY_BYTES // 1_000_000} MB; export fewer entries.",
+                code="too_big",
+            )
         if not upload:
             return None
         # Reading a large export takes seconds of a web worker: a few per hour per network.

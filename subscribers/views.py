@@ -5,6 +5,7 @@ from functools import wraps
 from typing import Any
 
 from django import forms
+from django.conf import settings
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -18,7 +19,7 @@ from digest.matching.seeds import MAX_SEEDS
 from subscribers import subscriptions
 from subscribers.forms import PreferencesForm, PreviewForm, SignupForm
 from subscribers.models import Subscriber
-from subscribers.ratelimit import PREVIEW_LIMITED, allow_preview
+from subscribers.ratelimit import PREVIEW_LIMITED, allow, allow_preview
 from subscribers.tokens import (
     BadToken,
     ExpiredToken,
@@ -170,7 +171,11 @@ def manage(request: HttpRequest, subscriber: Subscriber, token: str) -> HttpResp
     form = PreferencesForm(
         request.POST or None, request.FILES or None, instance=subscriber, request=request
     )
-    if request.method == "POST" and "preview" not in request.POST and form.is_valid():
+    saving = request.method == "POST" and "preview" not in request.POST
+    if saving and not allow("manage-save", str(subscriber.pk), settings.MANAGE_SAVES_PER_HOUR):
+        messages.error(request, "You've saved many times in the last hour; please try later.")
+        saving = False
+    if saving and form.is_valid():
         data = form.cleaned_data
         subscriptions.update_preferences(
             subscriber,

@@ -180,3 +180,28 @@ def test_the_confirm_page_shows_the_interest_and_seeds_a_link_carries(client):
     html = page.content.decode()
     assert "Papers close to this interest: “protein folding”" in html
     assert "Papers like these: 2403.05470" in html
+
+
+def test_an_upload_past_the_cap_is_cut_off_as_it_arrives_and_explained(post, settings):
+    settings.MAX_UPLOAD_BYTES = 64 * 1024
+    reader = SubscriberFactory(query="pruning")
+    url = reverse("manage", args=[make_token(reader, "manage")])
+    huge = SimpleUploadedFile("big.bib", b"@article{x, title={y}}\n" * 10_000)
+    response = post(url, {"query": "", "frequency": "daily", "per_email": "10"}, library=huge)
+    assert "That file is over 5 MB" in response.content.decode()
+    reader.refresh_from_db()
+    assert reader.query == "pruning"
+
+
+def test_saving_preferences_is_rate_limited_per_subscriber(post, settings):
+    settings.MANAGE_SAVES_PER_HOUR = 1
+    reader = SubscriberFactory(query="pruning")
+    url = reverse("manage", args=[make_token(reader, "manage")])
+    assert (
+        post(url, {"query": "diffusion", "frequency": "daily", "per_email": "10"}).status_code
+        == 302
+    )
+    response = post(url, {"query": "graphs", "frequency": "daily", "per_email": "10"})
+    assert "saved many times in the last hour" in response.content.decode()
+    reader.refresh_from_db()
+    assert reader.query == "diffusion"
