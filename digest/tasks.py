@@ -113,21 +113,34 @@ def send_test_digest_task(
     )
 
 
-@shared_task(name="digest.embed_papers", soft_time_limit=settings.EMBED_TIME_LIMIT_SECONDS)
+@shared_task(
+    name="digest.embed_papers",
+    soft_time_limit=settings.EMBED_TIME_LIMIT_SECONDS,
+    time_limit=settings.EMBED_TIME_LIMIT_SECONDS + 60,
+)
 def embed_papers_task() -> str:
     """Embed the papers that have no vector yet and remake the profiles that wait for them."""
     model = vectors.available()
     if model is None:
         return "no embedding model installed; matching by keywords only"
-    return profiles.catch_up(model).summary()
+    try:
+        return profiles.catch_up(model).summary()
+    except SoftTimeLimitExceeded:  # what was embedded is kept; the next run goes on
+        return f"stopped after {settings.EMBED_TIME_LIMIT_SECONDS} s; the next run goes on"
 
 
 @shared_task(name="digest.refresh_profile")
 def refresh_profile_task(subscriber_id: int) -> str:
     subscriber = Subscriber.objects.filter(pk=subscriber_id).first()
-    model = vectors.available()
-    if subscriber is None or model is None:
+    if subscriber is None:
+        log.info("refresh_profile: subscriber %s is gone; nothing to do", subscriber_id)
         return "skipped"
+    if not subscriber.has_profile:  # keywords only now: nothing to embed
+        profiles.clear(subscriber)
+        return "no profile"
+    model = vectors.available()
+    if model is None:
+        return "no embedding model installed; matching by keywords only"
     return "profile made" if profiles.refresh(subscriber, model) else "no profile"
 
 

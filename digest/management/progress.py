@@ -30,3 +30,10 @@ def say(stream: OutputWrapper, text: str) -> None:
     """Print a line above an active progress bar instead of through it."""
     with tqdm.external_write_mode(file=sys.stderr):
         stream.write(text)
+
+
+def bar(*, desc: str, unit: str) -> tqdm:
+    """A bar to update by hand (with bar: ... bar.update(n)), shown as progress() is."""
+    return tqdm(
+        desc=desc, unit=unit, file=sys.stderr, disable=None, leave=False, dynamic_ncols=True
+    )

@@ -76,7 +76,7 @@ class Match:
     recency: float = 0.0
     cosine: float | None = None  # the paper's similarity to the reader's profile, if any
     # Why by meaning, computed, never generated: what of the reader's it is closest to.
-    like_kind: str = ""  # "seed", "interest", or "" (keywords alone)
+    like_kind: str = ""  # "seed", "interest", "profile" (their blend), or "" (keywords alone)
     like: str = ""  # that seed paper's title, or the interest as typed
     like_cosine: float = 0.0
 
@@ -90,6 +90,8 @@ class Match:
             return f"similar to “{clip(self.like, length)}” ({self.like_cosine:.2f})"
         if self.like_kind == "interest":
             return f"close to your interest “{clip(self.like, length)}” ({self.like_cosine:.2f})"
+        if self.like_kind == "profile":
+            return f"close to the papers you like ({self.like_cosine:.2f})"
         return ""
 
 

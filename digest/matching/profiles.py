@@ -173,6 +173,13 @@ def refresh(subscriber: Subscriber, model: Embedder, *, fetch: bool = True) -> b
     return profile is not None
 
 
+def clear(subscriber: Subscriber) -> None:
+    """No seeds and no interest any more: no profile (matched by keywords alone)."""
+    subscriber.profile = subscriber.interest_vector = None
+    subscriber.profile_model = ""
+    subscriber.save(update_fields=["profile", "interest_vector", "profile_model"])
+
+
 def _found(subscriber: Subscriber) -> list[SeedPaper]:
     """The seeds found among our papers, hidden ones left out (an operator hid them)."""
     found = subscriber.seeds.filter(paper__isnull=False, paper__hidden=False)

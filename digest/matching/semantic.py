@@ -39,7 +39,7 @@ MEMO_SIZE = 10_000  # guardrails and keyword vectors a meaning index remembers
 
 
 @dataclass(frozen=True)
-class Source:
+class Liked:
     """Something a profile was made from, kept to explain matches: a seed or the interest."""
 
     kind: str  # "seed" or "interest"
@@ -50,10 +50,10 @@ class Source:
 @dataclass(frozen=True)
 class Profile:
     vector: np.ndarray  # unit length, float32
-    sources: tuple[Source, ...]
+    sources: tuple[Liked, ...]
     known: frozenset[int] = frozenset()  # the seed papers' ids: never sent back to the reader
 
-    def closest(self, paper_vector: np.ndarray) -> tuple[Source, float] | None:
+    def closest(self, paper_vector: np.ndarray) -> tuple[Liked, float] | None:
         """The source closest to the paper, and how close: the honest "why"."""
         if not self.sources:
             return None
@@ -74,10 +74,10 @@ def make_profile(
         weights = np.array([0.5 ** (max(age, 0.0) / HALF_LIFE_DAYS) for _, _, age in seeds])
         mean = (weights[:, None] * np.stack([v for _, v, _ in seeds])).sum(axis=0)
         parts.append(_unit(mean))
-        sources += [Source("seed", title, _unit(v)) for title, v, _ in seeds]
+        sources += [Liked("seed", title, _unit(v)) for title, v, _ in seeds]
     if interest is not None and interest[0].strip() and np.any(interest[1]):
         parts.append(_unit(interest[1]))
-        sources.append(Source("interest", interest[0].strip(), _unit(interest[1])))
+        sources.append(Liked("interest", interest[0].strip(), _unit(interest[1])))
     if not parts:
         return None
     return Profile(_unit(np.sum(parts, axis=0)).astype(np.float32), tuple(sources))
@@ -273,8 +273,8 @@ class MeaningIndex:
         bonus = self.weight * (scored.cosine - self.threshold)
         match = replace(match, similarity=round(bonus, 3), cosine=round(scored.cosine, 3))
         closest = profile.closest(self.vectors[scored.paper])
-        if closest is None:
-            return match
+        if closest is None:  # what it was made of has no vector now (a seed's text changed)
+            return replace(match, like_kind="profile", like_cosine=scored.cosine)
         source, cosine = closest
         return replace(match, like_kind=source.kind, like=source.text, like_cosine=cosine)
 

@@ -306,5 +306,7 @@ def test_demo_sends_digests_to_the_outbox_and_prints_where_to_look(mailoutbox):
         "marie@example.org",  # seed papers, no keywords
         "emmy@example.org",  # an interest in words the papers never use
     }
-    by_meaning = next(m for m in mailoutbox if m.to[0] == "marie@example.org")
-    assert "similar to “" in by_meaning.body
+    by_seeds = next(m for m in mailoutbox if m.to[0] == "marie@example.org")
+    assert "similar to “" in by_seeds.body and "matched:" not in by_seeds.body
+    by_interest = next(m for m in mailoutbox if m.to[0] == "emmy@example.org")
+    assert "close to your interest “helping doctors" in by_interest.body

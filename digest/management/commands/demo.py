@@ -11,10 +11,10 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand
 from django.urls import reverse
 from django.utils import timezone
-from tqdm import tqdm
 
 from digest.delivery.links import view_url
 from digest.ingest import sources
+from digest.management.progress import bar
 from digest.matching import profiles, vectors
 from digest.matching.embeddings import ModelError
 from digest.matching.seeds import parse_seed_text
@@ -103,8 +103,8 @@ class Command(BaseCommand):
         except ModelError as exc:
             self.stderr.write(f"Skipping the readers matched by meaning: {exc}")
             return
-        with tqdm(desc="Embedding papers", unit="paper", file=self.stderr) as bar:
-            done = profiles.catch_up(model, progress=bar.update)
+        with bar(desc="Embedding papers", unit="paper") as embedding:
+            done = profiles.catch_up(model, progress=embedding.update)
         self.stdout.write(f"  {done.summary()}")
         for email, query, seeds, interest, frequency, per_email in DEMO_PROFILES:
             subscriber, created = Subscriber.objects.get_or_create(

@@ -8,7 +8,8 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from digest.ingest import readers, sources
 from digest.ingest.sources import IngestResult
-from digest.management.progress import progress, say
+from digest.management.progress import bar, progress, say
+from digest.matching import profiles, vectors
 from digest.models import Source
 
 Job = tuple[str, Callable[[], IngestResult]]
@@ -51,7 +52,23 @@ class Command(BaseCommand):
             self.stdout.write("No enabled sources. Add one in the admin, or pass --file PATH.")
             return
         results = [self.run_one(label, run) for label, run in progress(jobs, unit="input")]
+        if any(r.new or r.updated for r in results):
+            self.embed()
         self.summarize(results)
+
+    def embed(self) -> None:
+        """What a worker does after an ingest: embed the new papers (then send_digests from
+        the command line matches them by meaning too)."""
+        model = vectors.available()
+        if model is None:
+            self.stdout.write(
+                "No embedding model installed: new papers are matched by keywords only "
+                "(python manage.py install_model)."
+            )
+            return
+        with bar(desc="Embedding", unit="paper") as embedding:
+            done = profiles.catch_up(model, progress=embedding.update)
+        self.stdout.write(f"Embedded {done.embedded} papers; made {done.profiles} profiles.")
 
     def source_jobs(self, names: list[str]) -> list[Job]:
         chosen = (
