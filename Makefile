@@ -59,6 +59,7 @@ bench: $(VENV)/.dev
 	$(PY) bench/web.py
 	$(PY) bench/send.py
 	$(PY) bench/embed.py
+	$(PY) bench/quality.py
 
 # Needs PostgreSQL (DATABASE_URL), redis-server on PATH, and root for the PostgreSQL restart.
 faults: $(VENV)/.dev

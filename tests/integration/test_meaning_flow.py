@@ -98,3 +98,14 @@ def test_view_in_browser_shows_every_delivered_paper_after_the_reader_changed(
     html = page.content.decode()
     positions = [html.index(escape(title)) for title in sent]
     assert positions == sorted(positions), "the same papers, in the order sent"
+
+
+def test_an_ingest_queues_the_embedding_of_what_it_stored(feed_server, data_dir, db):
+    from digest.models import Source
+    from digest.tasks import ingest_source_task
+
+    url = feed_server.route("/rss", body=(data_dir / "feeds" / "arxiv-rss.xml").read_bytes())
+    source = Source.objects.create(name="arXiv", url=url, kind=Source.Kind.ARXIV_RSS)
+    ingest_source_task.delay(source.pk)
+    assert Paper.objects.exists()
+    assert not Paper.objects.filter(embedding=None).exists(), "every new paper has its vector"
