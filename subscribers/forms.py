@@ -24,6 +24,7 @@ from subscribers.addresses import clean_address
 from subscribers.models import INTEREST_LENGTH, PER_EMAIL_CHOICES, Subscriber
 from subscribers.ratelimit import allow, client_ip
 
+PREFERENCE_FIELDS = ("query", "frequency", "per_email", "paused", "interest")
 SEEDS_PLACEHOLDER = "2405.01234\nhttps://arxiv.org/abs/1706.03762\n10.1145/3292500.3330701"
 INTEREST_PLACEHOLDER = "e.g. training models across hospitals that cannot share patient data"
 
@@ -117,6 +118,12 @@ class ProfileFields(forms.Form):
             self.add_error("seeds", typed.problems[0])
         self._require_something(data)
         return data
+
+    def preferences(self) -> dict[str, Any]:
+        """What the subscriptions flow takes from this form (after is_valid())."""
+        data = self.cleaned_data
+        names = [n for n in PREFERENCE_FIELDS if n in self.fields]
+        return {**{n: data[n] for n in names}, "seeds": data["seed_refs"]}
 
     def _require_something(self, data: dict[str, Any]) -> None:
         if "query" not in data or self.has_error("query"):

@@ -15,7 +15,6 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from digest.matching import profiles, recent
 from digest.matching.query import parse_query
-from digest.matching.seeds import MAX_SEEDS
 from subscribers import subscriptions
 from subscribers.forms import PreferencesForm, PreviewForm, SignupForm
 from subscribers.models import Subscriber
@@ -66,15 +65,7 @@ def subscribe(request: HttpRequest) -> HttpResponse:
     form = SignupForm(request.POST or None, request.FILES or None, request=request)
     if request.method == "POST" and "preview" not in request.POST and form.is_valid():
         if not form.is_bot:
-            data = form.cleaned_data
-            subscriptions.subscribe(
-                data["email"],
-                query=data["query"],
-                frequency=data["frequency"],
-                per_email=data["per_email"],
-                interest=data["interest"],
-                seeds=data["seed_refs"],
-            )
+            subscriptions.subscribe(form.cleaned_data["email"], **form.preferences())
         return redirect("subscribed")
     return render(
         request,
@@ -176,16 +167,7 @@ def manage(request: HttpRequest, subscriber: Subscriber, token: str) -> HttpResp
         messages.error(request, "You've saved many times in the last hour; please try later.")
         saving = False
     if saving and form.is_valid():
-        data = form.cleaned_data
-        subscriptions.update_preferences(
-            subscriber,
-            query=data["query"],
-            frequency=data["frequency"],
-            per_email=data["per_email"],
-            paused=data["paused"],
-            interest=data["interest"],
-            seeds=data["seed_refs"],
-        )
+        subscriptions.update_preferences(subscriber, **form.preferences())
         messages.success(request, _saved_message(subscriber))
         for note in form.seed_notes[:10]:
             messages.warning(request, note)
@@ -199,7 +181,6 @@ def manage(request: HttpRequest, subscriber: Subscriber, token: str) -> HttpResp
             "subscriber": subscriber,
             "token": token,
             "unsubscribe_token": make_token(subscriber, "unsubscribe"),
-            "seeds": subscriber.seeds.all()[:MAX_SEEDS],
             **_preview_beside(request, form, shown),
         },
     )
