@@ -22,7 +22,7 @@ from lib.adminconfirm import confirm_first
 from lib.emails import email_page
 from subscribers import csvio, subscriptions
 from subscribers.addresses import clean_address, normalize_email
-from subscribers.models import EspEvent, StatusChange, Subscriber
+from subscribers.models import EspEvent, SeedPaper, StatusChange, Subscriber
 
 SUPPRESSED = (Subscriber.Status.BOUNCED, Subscriber.Status.COMPLAINED)
 
@@ -34,6 +34,18 @@ class StatusChangeInline(admin.TabularInline):
     fields = ("created_at", "from_status", "to_status", "reason")
     readonly_fields = fields
     verbose_name_plural = "Status history"
+
+    def has_add_permission(self, request: HttpRequest, obj: Subscriber | None = None) -> bool:
+        return False
+
+
+class SeedPaperInline(admin.TabularInline):
+    model = SeedPaper
+    extra = 0
+    can_delete = False
+    fields = ("added_at", "title", "arxiv_id", "doi", "paper", "looked_up_at")
+    readonly_fields = fields
+    verbose_name_plural = "Seed papers (the reader's own, changed from their preferences page)"
 
     def has_add_permission(self, request: HttpRequest, obj: Subscriber | None = None) -> bool:
         return False
@@ -119,9 +131,11 @@ class SubscriberAdmin(admin.ModelAdmin):
         "confirmed_at",
         "unsubscribed_at",
         "last_digest_at",
+        "interest",
+        "profile_model",
         "next_digest",
     )
-    inlines = (StatusChangeInline, EspEventInline)
+    inlines = (StatusChangeInline, SeedPaperInline, EspEventInline)
     actions = ("resend_confirmation", "unsubscribe", "lift_suppression", "export_csv")
     change_list_template = "admin/subscribers/subscriber/change_list.html"
     date_hierarchy = "created_at"

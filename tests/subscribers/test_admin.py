@@ -147,6 +147,10 @@ NEW_SUBSCRIBER = {
     "esp_events-INITIAL_FORMS": "0",
     "esp_events-MIN_NUM_FORMS": "0",
     "esp_events-MAX_NUM_FORMS": "0",
+    "seeds-TOTAL_FORMS": "0",
+    "seeds-INITIAL_FORMS": "0",
+    "seeds-MIN_NUM_FORMS": "0",
+    "seeds-MAX_NUM_FORMS": "0",
 }
 
 
@@ -154,9 +158,22 @@ def test_the_admin_keeps_keywords_required_for_a_subscriber_without_a_profile(ad
     subscriber = SubscriberFactory(query="pruning")
     url = reverse("admin:subscribers_subscriber_change", args=[subscriber.pk])
     data = {"email": subscriber.email, "query": "", "frequency": "daily", "per_email": "10"}
-    for name in ("status_changes", "esp_events"):
+    for name in ("status_changes", "esp_events", "seeds"):
         data.update({f"{name}-TOTAL_FORMS": "0", f"{name}-INITIAL_FORMS": "0"})
     response = admin_client.post(url, data)
     assert "Enter at least one topic" in response.content.decode()
     subscriber.refresh_from_db()
     assert subscriber.query == "pruning"
+
+
+def test_the_subscriber_page_shows_their_seeds_and_interest_and_no_live_links(admin_client):
+    from digest.matching import profiles
+    from digest.matching.seeds import SeedRef
+
+    paper = PaperFactory(title="Federated Averaging")
+    subscriber = SubscriberFactory(query="", interest="privacy-preserving training")
+    profiles.set_seeds(subscriber, [SeedRef(arxiv_id=paper.arxiv_id)])
+    page = admin_client.get(reverse("admin:subscribers_subscriber_change", args=[subscriber.pk]))
+    html = page.content.decode()
+    assert "privacy-preserving training" in html and "Federated Averaging" in html
+    assert_no_live_links(html, subscriber)
