@@ -108,6 +108,8 @@ class EditionPapers:
         profile is not made yet (or by another model, or with no model installed) gets what
         their keywords find, and nothing if they have none."""
         query = self._query(subscriber)
+        if subscriber.profile is None and not query.excluded:
+            return self._by_keywords(query, subscriber.per_email)
         meaning = self.meaning()
         profile = None
         if subscriber.profile is not None:
