@@ -252,8 +252,11 @@ def catch_up(model: Embedder, progress: Callable[[int], object] | None = None) -
     request at most); then make the profiles that wait for one of those papers or were made
     by another model."""
     embedded = vectors.embed_pending(model, progress=progress)
+    # By id only: a title is looked for when the reader saves, not every few minutes.
     unfound_seeds = list(
-        SeedPaper.objects.filter(paper__isnull=True, subscriber__in=receiving()).order_by("id")
+        SeedPaper.objects.filter(paper__isnull=True, subscriber__in=receiving())
+        .exclude(arxiv_id="", doi="")
+        .order_by("id")
     )
     link_stored(unfound_seeds)
     fetch_due([s for s in unfound_seeds if s.paper_id is None])
