@@ -106,18 +106,28 @@ def _preview_context(request: HttpRequest, data: Any) -> dict[str, Any]:
     if not allow_preview(request):  # each preview runs a new query over recent papers
         return {"preview_error": PREVIEW_LIMITED}
     cleaned = form.cleaned_data
+    wants_meaning = bool(cleaned["interest"] or cleaned["seed_refs"])
+    profile = profiles.draft_or_none(cleaned["interest"], cleaned["seed_refs"])
     found, total, searched = recent.shared().preview(
-        parse_query(cleaned["query"], filters=True),
-        PREVIEW_LIMIT,
-        profile=profiles.draft_or_none(cleaned["interest"], cleaned["seed_refs"]),
+        parse_query(cleaned["query"], filters=True), PREVIEW_LIMIT, profile=profile
     )
+    notes = form.seed_notes[:5]
+    if wants_meaning and profile is None:
+        notes.append(NO_MEANING)
     return {
         "preview": found,
         "preview_total": total,
         "preview_searched": searched,
         "preview_ran": True,
-        "preview_notes": form.seed_notes[:5],
+        "preview_notes": notes,
     }
+
+
+NO_MEANING = (
+    "None of those papers is among ours yet, so this preview is by your keywords alone; we "
+    "look them up when you save. (On a site without its embedding model, matching is by "
+    "keywords only.)"
+)
 
 
 @require_http_methods(["GET", "POST"])

@@ -205,3 +205,10 @@ def test_saving_preferences_is_rate_limited_per_subscriber(post, settings):
     assert "saved many times in the last hour" in response.content.decode()
     reader.refresh_from_db()
     assert reader.query == "diffusion"
+
+
+def test_the_preview_says_when_it_cannot_match_by_meaning(client, papers):
+    response = client.post(reverse("preview"), {"seeds": "2409.99999", "query": "pruning"})
+    html = response.content.decode()
+    assert "this preview is by your keywords alone" in html
+    assert "matched: pruning" in html
