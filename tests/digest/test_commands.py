@@ -166,6 +166,34 @@ def test_match_json_lists_key_arxiv_id_title_score_and_matched(data_dir):
     assert rows[0]["key"] == f"arxiv:{rows[0]['arxiv_id']}"
 
 
+def test_match_ranks_by_a_whole_profile_with_the_why_and_the_breakdown(data_dir):
+    import json
+
+    run("ingest", "--file", str(data_dir / "feeds" / "arxiv-rss.xml"))  # and embeds them
+    seed = Paper.objects.filter(title__icontains="federated").first()
+    rows = json.loads(run("match", "pruning", "--like", seed.arxiv_id, "--json"))
+    assert rows[0].keys() >= {"key", "arxiv_id", "title", "score", "why", "breakdown"}
+    assert seed.key not in {r["key"] for r in rows}, "the reader's own seed is not sent back"
+    by_meaning = [r for r in rows if not r["matched"]]
+    assert by_meaning and all(
+        r["why"].startswith(f"similar to “{seed.title[:20]}") for r in by_meaning
+    )
+    assert len(by_meaning) <= 5, "meaning fills at most half of a digest with keywords"
+    parts = rows[0]["breakdown"]
+    assert rows[0]["score"] == pytest.approx(sum(parts.values()), abs=0.01)
+    table = run("match", "--interest", "training across hospitals that cannot share data")
+    assert "close to your interest “training across hospitals" in table
+    assert "papers first seen in the last 7 days by meaning; showing the top" in table
+
+
+def test_match_says_what_it_needs(data_dir):
+    with pytest.raises(CommandError, match="Give keywords, --interest"):
+        run("match")
+    run("ingest", "--file", str(data_dir / "feeds" / "arxiv-rss.xml"))
+    with pytest.raises(CommandError, match="None of the --like papers"):
+        run("match", "--like", "2409.99999")
+
+
 def test_match_only_looks_at_recent_papers(data_dir):
     run("ingest", "--file", str(data_dir / "feeds" / "arxiv-rss.xml"))
     Paper.objects.update(first_seen_at="2020-01-01T00:00:00Z")

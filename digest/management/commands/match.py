@@ -79,9 +79,8 @@ class Command(BaseCommand):
                 "or widen --days."
             )
         else:
-            self.write_table(
-                table, matched=index.count(parsed.topics), searched=len(rows), days=days
-            )
+            matched = index.count(parsed.topics) if parsed.topics else None
+            self.write_table(table, matched=matched, searched=len(rows), days=days)
 
     def parse(self, query: str, *, has_profile: bool) -> Query:
         try:
@@ -128,13 +127,21 @@ class Command(BaseCommand):
             )
         return profile
 
-    def write_table(self, rows: list[dict], *, matched: int, searched: int, days: int) -> None:
+    def write_table(
+        self, rows: list[dict], *, matched: int | None, searched: int, days: int
+    ) -> None:
         for row in rows:
             self.stdout.write(
                 f"{row['rank']:>3}. {row['score']:>6.2f}  {row['key']}  {row['title']}"
             )
             topics = f" — topics: {', '.join(row['topics'])}" if row["topics"] else ""
             self.stdout.write(f"             {row['why']}{topics}")
+        if matched is None:  # no keywords: every paper was ranked by meaning
+            self.stdout.write(
+                f"Ranked the {searched} papers first seen in the last {days} days by meaning; "
+                f"showing the top {len(rows)}."
+            )
+            return
         self.stdout.write(
             f"{matched} of the {searched} papers first seen in the last {days} days "
             f"matched; showing the top {len(rows)}."
