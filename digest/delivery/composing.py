@@ -15,7 +15,7 @@ from django.core.mail import EmailMultiAlternatives
 from digest.delivery.links import EmailLinks, email_links
 from digest.matching import highlighting
 from digest.matching.index import Match
-from digest.matching.query import topic_texts
+from digest.matching.query import plain_words, topic_texts
 from digest.matching.text import clip
 from digest.models import Edition, Frequency
 from lib.emails import build_message, new_message_id
@@ -195,7 +195,7 @@ def digest_subject(matches: Sequence[Match], edition: Edition) -> str:
     noun = "paper" if len(matches) == 1 else "papers"
     if not counts:
         return f"{len(matches)} new {noun} picked for you — {when}"
-    names = [clip(topic, 40) for topic, _ in counts.most_common(2)]
+    names = [clip(plain_words(topic), 40) for topic, _ in counts.most_common(2)]
     more = " and more" if len(counts) > 2 or any(not m.topics for m in matches) else ""
     return f"{len(matches)} new {noun} on {', '.join(names)}{more} — {when}"
 

@@ -134,6 +134,26 @@ def topic_texts(text: str) -> list[str]:
         return [text]
 
 
+def plain_words(topic_text: str) -> str:
+    """A topic as a subject line names it, in the reader's own words without the syntax:
+    "title:global -federated" reads "global", "fair*" reads "fair…", "a OR b" reads "a or b";
+    a category shows only when the topic has nothing else. As typed if it does not parse."""
+    try:
+        lexemes = [lexeme for lexeme in _lexemes(topic_text) if not lexeme.startswith("-")]
+    except QueryError:
+        return topic_text
+    words, categories = [], []
+    for lexeme in lexemes:
+        scoped = _SCOPE.match(lexeme)
+        field = FIELDS.get(scoped[1].lower()) if scoped else None
+        body = scoped[2] if field else lexeme
+        body = "or" if body == "OR" else body.strip('"')
+        body = body.removesuffix("*") + "…" if body.endswith("*") else body
+        (categories if field == "category" else words).append(body)
+    words = words if any(w != "or" for w in words) else categories
+    return " ".join(words).removeprefix("or ").removesuffix(" or") or topic_text
+
+
 def split_topics(text: str) -> list[str]:
     """Split on new lines and on commas outside quotes; drop empty pieces."""
     pieces = text.splitlines()

@@ -146,3 +146,10 @@ def test_the_largest_digest_by_keywords_and_meaning_stays_under_gmails_clipping_
     assert len(matches) == 50 and all(m.because() for m in matches)
     _, html = text_and_html(message)
     assert len(html.encode()) < HTML_BUDGET < GMAIL_CLIPS_AT
+
+
+def test_the_subject_names_topics_in_plain_words_never_query_syntax():
+    PaperFactory(title="Global pruning", abstract="Fairness of pruned models.")
+    subscriber = SubscriberFactory(query="title:global -federated, fair*")
+    message, _ = previews.next_digest(subscriber)
+    assert message.subject.startswith("1 new paper on global, fair… — ")

@@ -154,3 +154,23 @@ def test_a_topic_memo_gives_back_the_topics_it_parsed_and_keeps_no_errors():
         with pytest.raises(QueryError):
             parse_query("pruning, fairness -", memo)
     assert len(memo) == 2
+
+
+@pytest.mark.parametrize(
+    ("typed", "plain"),
+    [
+        ("title:global -federated", "global"),
+        ("fair*", "fair…"),
+        ('"mixture of experts"', "mixture of experts"),
+        ('coreset OR "data selection"', "coreset or data selection"),
+        ("category:cs.LG pruning", "pruning"),
+        ("category:cs.LG", "cs.LG"),
+        ('author:"Yann LeCun"', "Yann LeCun"),
+        ("élagage", "élagage"),
+        ('pruning -"neural nets"', "pruning"),
+    ],
+)
+def test_a_topic_in_plain_words_for_a_subject_line(typed, plain):
+    from digest.matching.query import plain_words
+
+    assert plain_words(typed) == plain
