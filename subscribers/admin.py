@@ -27,40 +27,35 @@ from subscribers.models import EspEvent, SeedPaper, StatusChange, Subscriber
 SUPPRESSED = (Subscriber.Status.BOUNCED, Subscriber.Status.COMPLAINED)
 
 
-class StatusChangeInline(admin.TabularInline):
-    model = StatusChange
+class HistoryInline(admin.TabularInline):
+    """A subscriber's records, shown read-only: nobody writes them from the admin."""
+
     extra = 0
     can_delete = False
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Subscriber | None = None) -> tuple:
+        return self.fields  # type: ignore[return-value]
+
+    def has_add_permission(self, request: HttpRequest, obj: Subscriber | None = None) -> bool:
+        return False
+
+
+class StatusChangeInline(HistoryInline):
+    model = StatusChange
     fields = ("created_at", "from_status", "to_status", "reason")
-    readonly_fields = fields
     verbose_name_plural = "Status history"
 
-    def has_add_permission(self, request: HttpRequest, obj: Subscriber | None = None) -> bool:
-        return False
 
-
-class SeedPaperInline(admin.TabularInline):
+class SeedPaperInline(HistoryInline):
     model = SeedPaper
-    extra = 0
-    can_delete = False
     fields = ("added_at", "title", "arxiv_id", "doi", "paper", "looked_up_at")
-    readonly_fields = fields
     verbose_name_plural = "Seed papers (the reader's own, changed from their preferences page)"
 
-    def has_add_permission(self, request: HttpRequest, obj: Subscriber | None = None) -> bool:
-        return False
 
-
-class EspEventInline(admin.TabularInline):
+class EspEventInline(HistoryInline):
     model = EspEvent
-    extra = 0
-    can_delete = False
     fields = ("created_at", "esp", "kind", "matched", "outcome", "detail")
-    readonly_fields = fields
     verbose_name_plural = "ESP events (bounces, complaints, unsubscribes)"
-
-    def has_add_permission(self, request: HttpRequest, obj: Subscriber | None = None) -> bool:
-        return False
 
 
 class ReturningFilter(admin.SimpleListFilter):

@@ -75,18 +75,30 @@ def set_seeds(subscriber: Subscriber, refs: Sequence[SeedRef], *, resolve: bool 
         identity = _identity(ref.arxiv_id, ref.doi, ref.title)
         if identity in wanted:
             continue
-        seed = kept.pop(identity, None) or SeedPaper(subscriber=subscriber, added_at=now)
-        seed.arxiv_id, seed.doi, seed.label = ref.arxiv_id, ref.doi, ref.label[:300]
-        seed.title = seed.title or ref.title[:500]
+        seed = kept.pop(identity, None) or SeedPaper(
+            subscriber=subscriber,
+            added_at=now,
+            arxiv_id=ref.arxiv_id,
+            doi=ref.doi,
+            title=ref.title[:500],
+            label=ref.label[:300],
+        )
         if resolve and seed.paper_id is None and (paper := find_paper(ref)):
             seed.paper, seed.title = paper, paper.title[:500]
+            if seed.pk:
+                seed.save(update_fields=["paper", "title"])
         wanted[identity] = seed
-    changed = bool(kept) or any(seed.pk is None for seed in wanted.values())
+    # Two names of one paper (its arXiv id and its DOI) make one seed.
+    papers = {seed.paper_id for seed in wanted.values() if seed.pk and seed.paper_id}
+    added = []
+    for seed in wanted.values():
+        if seed.pk is None and (seed.paper_id is None or seed.paper_id not in papers):
+            papers.add(seed.paper_id)
+            added.append(seed)
     with transaction.atomic():
         SeedPaper.objects.filter(pk__in=[seed.pk for seed in kept.values()]).delete()
-        for seed in wanted.values():
-            seed.save()
-    return changed
+        SeedPaper.objects.bulk_create(added)
+    return bool(kept or added)
 
 
 def _identity(arxiv_id: str, doi: str, title: str) -> str:

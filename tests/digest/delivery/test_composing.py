@@ -90,9 +90,8 @@ def test_previews_carry_inert_marked_links_and_no_list_unsubscribe():
     assert "List-Unsubscribe-Post" not in message.extra_headers
 
 
-def test_the_largest_digest_stays_well_under_gmails_clipping_size():
-    # The most papers a subscriber can ask for, each with long text, many authors, links and
-    # every word of a broad query highlighted.
+def largest_edition() -> str:
+    """60 papers with long text and many authors; returns the words they are made of."""
     words = "model learning data network training method results performance"
     for n in range(60):
         PaperFactory(
@@ -101,6 +100,13 @@ def test_the_largest_digest_stays_well_under_gmails_clipping_size():
             authors=[f"Author Number{i}" for i in range(40)],
             upvotes=12345,
         )
+    return words
+
+
+def test_the_largest_digest_stays_well_under_gmails_clipping_size():
+    # The most papers a subscriber can ask for, each with long text, many authors, links and
+    # every word of a broad query highlighted.
+    words = largest_edition()
     query = "\n".join(words.split()) + "\nmodel*\nlearn*"
     subscriber = SubscriberFactory(query=query, per_email=50)
     message, matches = previews.next_digest(subscriber)
@@ -127,14 +133,7 @@ def test_the_largest_digest_by_keywords_and_meaning_stays_under_gmails_clipping_
     from digest.matching import profiles, vectors
     from digest.matching.seeds import SeedRef
 
-    words = "model learning data network training method results performance"
-    for n in range(60):
-        PaperFactory(
-            title=f"{words.title()} {n} " * 8,
-            abstract=(f"{words} " * 60).strip(),
-            authors=[f"Author Number{i}" for i in range(40)],
-            upvotes=12345,
-        )
+    words = largest_edition()
     seed = PaperFactory(title="Learning " * 60, abstract=(f"{words} " * 60).strip())
     model = vectors.embedder()
     vectors.embed_pending(model)

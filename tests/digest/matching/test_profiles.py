@@ -225,3 +225,12 @@ def test_a_signup_with_seeds_stores_them_and_a_known_address_gets_them_in_the_li
     confirmation = read_confirmation(make_token(known, "confirm", wanted))
     subscriptions.confirm(known, confirmation.preferences)
     assert [s.arxiv_id for s in known.seeds.all()] == [seed.arxiv_id]
+
+
+def test_two_names_of_one_paper_make_one_seed(model):
+    paper = PaperFactory(key="arxiv:2401.00009", arxiv_id="2401.00009", title="Same paper")
+    reader = SubscriberFactory(query="")
+    refs = [SeedRef(arxiv_id="2401.00009"), SeedRef(title="same paper")]
+    assert profiles.set_seeds(reader, refs)
+    assert [s.paper for s in SeedPaper.objects.filter(subscriber=reader)] == [paper]
+    assert not profiles.set_seeds(reader, refs), "saved again unchanged: nothing changed"
