@@ -61,15 +61,7 @@ def next_digest(
 def delivered_digest(delivery: Delivery, *, inert: bool = False) -> EmailMultiAlternatives:
     """Rebuild a sent digest: its papers, in its order, re-explained. For "view in browser"
     (the subscriber's links, with a notice saying so) or, `inert`, for operators."""
-    stored = Paper.objects.in_bulk(delivery.paper_ids)
-    papers = EditionPapers.of(stored[pk] for pk in delivery.paper_ids if pk in stored)
-    order = {pk: i for i, pk in enumerate(delivery.paper_ids)}
-    if delivery.subscriber.has_profile or not _plain_keywords(delivery.query):
-        # Papers may have come by meaning: each is explained, whatever brought it.
-        matches = papers.explain_each(delivery.subscriber, delivery.query)
-    else:
-        matches = match_papers(parse_query(delivery.query), papers.index, len(order) or 1)
-    matches.sort(key=lambda m: order.get(m.paper_id, len(order)))
+    papers, matches = delivered_matches(delivery)
     return composing.digest_message(
         delivery.subscriber,
         delivery.edition,
@@ -79,6 +71,21 @@ def delivered_digest(delivery: Delivery, *, inert: bool = False) -> EmailMultiAl
         urls=INERT if inert else None,
         page_notice=not inert,
     )
+
+
+def delivered_matches(delivery: Delivery) -> tuple[EditionPapers, list[Match]]:
+    """A sent digest's papers as they are now (those still stored), each re-explained for its
+    reader, in the digest's order: for view in browser and the reader's feed."""
+    stored = Paper.objects.in_bulk(delivery.paper_ids)
+    papers = EditionPapers.of(stored[pk] for pk in delivery.paper_ids if pk in stored)
+    order = {pk: i for i, pk in enumerate(delivery.paper_ids)}
+    if delivery.subscriber.has_profile or not _plain_keywords(delivery.query):
+        # Papers may have come by meaning: each is explained, whatever brought it.
+        matches = papers.explain_each(delivery.subscriber, delivery.query)
+    else:
+        matches = match_papers(parse_query(delivery.query), papers.index, len(order) or 1)
+    matches.sort(key=lambda m: order.get(m.paper_id, len(order)))
+    return papers, matches
 
 
 def _plain_keywords(keywords: str) -> bool:
