@@ -29,6 +29,11 @@ def unsubscribe_url(subscriber: Subscriber) -> str:
     return absolute(reverse("unsubscribe", args=[make_token(subscriber, "unsubscribe")]))
 
 
+def feed_url(subscriber: Subscriber) -> str:
+    """The reader's personal Atom feed of their matches."""
+    return absolute(reverse("feed", args=[make_token(subscriber, "feed")]))
+
+
 def unsubscribe_mailto() -> str:
     """Where the mailto: half of List-Unsubscribe goes (an inbox operators read)."""
     return settings.UNSUBSCRIBE_MAILTO or parseaddr(settings.DEFAULT_FROM_EMAIL)[1]

@@ -20,7 +20,8 @@ from django.core import signing
 
 from subscribers.models import Subscriber
 
-Purpose = Literal["confirm", "manage", "unsubscribe"]
+# "feed" opens the reader's personal Atom feed: read-only, and dead with their other links.
+Purpose = Literal["confirm", "manage", "unsubscribe", "feed"]
 
 
 @dataclass(frozen=True)

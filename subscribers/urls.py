@@ -13,4 +13,5 @@ urlpatterns = [
     path("manage/<str:token>/", views.manage, name="manage"),
     path("manage/<str:token>/resubscribe/", views.resubscribe, name="resubscribe"),
     path("unsubscribe/<str:token>/", views.unsubscribe, name="unsubscribe"),
+    path("feed/<str:token>/", views.feed, name="feed"),
 ]

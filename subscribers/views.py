@@ -10,15 +10,18 @@ from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.cache import patch_cache_control
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.http import condition, require_http_methods, require_POST, require_safe
 
+from digest.delivery.feeds import PersonalFeed
 from digest.matching import profiles, recent
 from digest.matching.query import parse_query
 from subscribers import subscriptions
 from subscribers.forms import PreferencesForm, PreviewForm, SignupForm
+from subscribers.links import absolute
 from subscribers.models import Subscriber
-from subscribers.ratelimit import PREVIEW_LIMITED, allow, allow_preview
+from subscribers.ratelimit import HOUR, PREVIEW_LIMITED, allow, allow_preview
 from subscribers.tokens import (
     BadToken,
     ExpiredToken,
@@ -29,6 +32,8 @@ from subscribers.tokens import (
 )
 
 PREVIEW_LIMIT = 5
+# Per reader, not per address: feed services fetch many readers' feeds from a few addresses.
+FEED_FETCHES_PER_HOUR = 60
 View = Callable[..., HttpResponse]
 
 
@@ -223,6 +228,44 @@ def unsubscribe(request: HttpRequest, subscriber: Subscriber, token: str) -> Htt
         "subscribers/unsubscribed.html",
         {"subscriber": subscriber, "manage_url": _manage_path(subscriber)},
     )
+
+
+@require_safe
+def feed(request: HttpRequest, token: str) -> HttpResponse:
+    response = _feed_or_refusal(request, token)
+    patch_cache_control(response, private=True)  # one reader's matches: no shared caches
+    response["X-Robots-Tag"] = "noindex"
+    return response
+
+
+def _feed_or_refusal(request: HttpRequest, token: str) -> HttpResponse:
+    try:
+        subscriber = read_token(token, "feed")
+    except BadToken:
+        return _plain("This feed link doesn't work: use the one in your latest digest.", 404)
+    if subscriber.status != Subscriber.Status.ACTIVE:
+        # Unsubscribed, bounced or complained: the feed would outlive the subscription.
+        return _plain("This feed has ended: its address no longer gets our digests.", 410)
+    if not allow("feed", str(subscriber.pk), FEED_FETCHES_PER_HOUR):
+        response = _plain("This feed was fetched too often; please try again later.", 429)
+        response["Retry-After"] = str(HOUR)
+        return response
+    return _feed_document(request, PersonalFeed.of(subscriber))
+
+
+@condition(
+    etag_func=lambda request, feed: feed.etag(),
+    last_modified_func=lambda request, feed: feed.updated,
+)
+def _feed_document(request: HttpRequest, feed: PersonalFeed) -> HttpResponse:
+    document = feed.document(absolute(request.path))
+    response = HttpResponse(content_type=document.content_type)
+    document.write(response, "utf-8")
+    return response
+
+
+def _plain(text: str, status: int) -> HttpResponse:
+    return HttpResponse(f"{text}\n", content_type="text/plain; charset=utf-8", status=status)
 
 
 def _stored_preview(form: PreferencesForm) -> dict[str, str]:

@@ -1,5 +1,5 @@
 """A digest's links: its own view-in-browser page (a signed token per delivery) and the
-subscriber's manage and unsubscribe links that every digest carries."""
+subscriber's manage, unsubscribe and feed links that every digest carries."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from django.core import signing
 from django.urls import reverse
 
 from digest.models import Delivery
-from subscribers.links import absolute, manage_url, unsubscribe_url
+from subscribers.links import absolute, feed_url, manage_url, unsubscribe_url
 from subscribers.models import Subscriber
 from subscribers.tokens import BadToken
 
@@ -47,6 +47,7 @@ class EmailLinks:
     manage: str = ""
     unsubscribe: str = ""
     view: str = ""  # "" for an email that is no delivery (a preview, a test)
+    feed: str = ""  # the reader's Atom feed
 
     @property
     def inert(self) -> bool:
@@ -59,6 +60,7 @@ def email_links(subscriber: Subscriber, delivery: Delivery | None = None) -> Ema
         manage=manage_url(subscriber),
         unsubscribe=unsubscribe_url(subscriber),
         view=view_url(delivery) if delivery and delivery.pk else "",
+        feed=feed_url(subscriber),
     )
 
 

@@ -225,8 +225,10 @@ def test_links_are_what_reverse_gives_under_any_script_prefix(settings):
                 manage=links.manage_url(subscriber),
                 unsubscribe=links.unsubscribe_url(subscriber),
                 view=view,
+                feed=links.feed_url(subscriber),
             )
             assert view.startswith(settings.SITE_URL + prefix)
+            assert links.feed_url(subscriber).startswith(settings.SITE_URL + prefix)
             assert email_links(subscriber).view == ""
         finally:
             set_script_prefix("/")

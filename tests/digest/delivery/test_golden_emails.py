@@ -55,7 +55,7 @@ def visible(html: str) -> str:
 
 
 def tokens_out(text: str) -> str:
-    return re.sub(r"/(manage|unsubscribe|confirm|digest)/[^/\s\"<>]+/", r"/\1/<token>/", text)
+    return re.sub(r"/(manage|unsubscribe|confirm|digest|feed)/[^/\s\"<>]+/", r"/\1/<token>/", text)
 
 
 def hrefs(html: str) -> list[str]:
@@ -160,7 +160,7 @@ DIGEST_SEEN = (
     "matched: pruning (in title, abstract) · ▲ 12 upvotes · PDF "
     "You're getting the daily digest because ada@example.org subscribed on Paper Digest to new "
     "papers about: pruning, federated learning. Change keywords or frequency · Unsubscribe · "
-    "View in browser"
+    "Your feed · View in browser"
 )
 
 
@@ -178,6 +178,7 @@ def test_a_digest_arrives_over_smtp_whole(smtp_sink, edition_with_papers):
     assert visible(html) == DIGEST_SEEN
     assert "<mark" in html and "pruning</mark>" in html
     assert hrefs(html).count("http://localhost:8000/unsubscribe/<token>/") >= 1
+    assert hrefs(html).count("http://localhost:8000/feed/<token>/") == 1  # in the footer only
     assert Delivery.objects.get().status == Delivery.Status.SENT
 
 
