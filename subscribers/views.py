@@ -15,11 +15,12 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import condition, require_http_methods, require_POST, require_safe
 
 from digest.delivery.feeds import PersonalFeed
+from digest.delivery.links import past_digests
 from digest.matching import profiles, recent
 from digest.matching.query import parse_query
 from subscribers import subscriptions
 from subscribers.forms import PreferencesForm, PreviewForm, SignupForm
-from subscribers.links import absolute
+from subscribers.links import absolute, feed_url
 from subscribers.models import Subscriber
 from subscribers.ratelimit import HOUR, PREVIEW_LIMITED, allow, allow_preview
 from subscribers.tokens import (
@@ -196,6 +197,7 @@ def manage(request: HttpRequest, subscriber: Subscriber, token: str) -> HttpResp
             "subscriber": subscriber,
             "token": token,
             "unsubscribe_token": make_token(subscriber, "unsubscribe"),
+            **_reading(subscriber),
             **_preview_beside(request, form, shown),
         },
     )
@@ -228,6 +230,13 @@ def unsubscribe(request: HttpRequest, subscriber: Subscriber, token: str) -> Htt
         "subscribers/unsubscribed.html",
         {"subscriber": subscriber, "manage_url": _manage_path(subscriber)},
     )
+
+
+def _reading(subscriber: Subscriber) -> dict[str, Any]:
+    """The feed and the archive of past digests, while the reader's links open them."""
+    if subscriber.status != Subscriber.Status.ACTIVE:
+        return {}
+    return {"feed_url": feed_url(subscriber), "past_digests": past_digests(subscriber)}
 
 
 @require_safe

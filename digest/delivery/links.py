@@ -1,9 +1,11 @@
 """A digest's links: its own view-in-browser page (a signed token per delivery) and the
-subscriber's manage, unsubscribe and feed links that every digest carries."""
+subscriber's manage, unsubscribe and feed links that every digest carries; and a reader's
+past digests, each by its view-in-browser link (the archive on their manage page)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from django.core import signing
 from django.urls import reverse
@@ -65,3 +67,28 @@ def email_links(subscriber: Subscriber, delivery: Delivery | None = None) -> Ema
 
 
 INERT = EmailLinks()
+ARCHIVE_LENGTH = 20  # past digests listed on the manage page
+
+
+@dataclass(frozen=True)
+class PastDigest:
+    """One digest a reader was sent, as their archive lists it."""
+
+    frequency: str  # "Daily", "Weekly"
+    sent_at: datetime
+    papers: int
+    url: str  # its view-in-browser page
+
+
+def past_digests(subscriber: Subscriber, limit: int = ARCHIVE_LENGTH) -> list[PastDigest]:
+    """The reader's latest sent digests, newest first (skipped and failed ones never came)."""
+    sent = subscriber.deliveries.filter(status=Delivery.Status.SENT).select_related("edition")
+    return [
+        PastDigest(
+            frequency=delivery.edition.get_frequency_display(),
+            sent_at=delivery.sent_at,
+            papers=len(delivery.paper_ids),
+            url=view_url(delivery),
+        )
+        for delivery in sent.order_by("-sent_at", "-pk")[:limit]
+    ]
