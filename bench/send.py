@@ -124,7 +124,7 @@ def deliver(workers: Workers) -> dict:
     from digest.tasks import send_edition_task
 
     started = timezone.now()
-    send_edition_task.delay("daily")
+    send_edition_task.delay("daily", any_hour=True)
     time.sleep(1)
     while (
         Delivery.objects.filter(status__in=["planned", "sending"]).exists()

@@ -97,7 +97,7 @@ class KeepSending(threading.Thread):
         while not self.stop.wait(1):
             if not Edition.objects.filter(planned_at__isnull=False).exists():
                 if not queued:  # nothing planned yet: start one (planning takes a moment)
-                    send_edition_task.delay("daily")
+                    send_edition_task.delay("daily", any_hour=True)
                     queued, self.editions = True, self.editions + 1
                 continue
             if not Delivery.objects.filter(status__in=["planned", "sending"]).exists():

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import secrets
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.db import models
@@ -280,16 +280,19 @@ class Paper(models.Model):
 
 
 class Edition(models.Model):
-    """One issue of the digest: a frequency, a period, and the window of papers it covers.
+    """One send slot of a frequency: the readers whose local send time had come at
+    `window_end` (a quarter hour, UTC), and the papers first seen before it.
 
-    Windows chain: each starts where the previous edition of its frequency ended, so no paper
-    is missed or sent twice across editions, whenever ingestion happened to run.
+    Each reader's papers chain on their own (Delivery.window_start): from where their previous
+    digest ended, so no paper is missed or sent twice, whatever their time zone or hour, a
+    daylight-saving change or a send that was late. The edition's window_start is the earliest
+    of its deliveries'.
     """
 
     frequency = models.CharField(max_length=8, choices=Frequency.choices)
-    period = models.DateField(help_text="The day (daily) or the ISO week's Monday (weekly)")
+    period = models.DateField(help_text="The UTC day of the send slot")
     window_start = models.DateTimeField(help_text="Papers first seen from here…")
-    window_end = models.DateTimeField(help_text="…until just before here")
+    window_end = models.DateTimeField(help_text="…until just before here: the send slot")
     created_at = models.DateTimeField(default=timezone.now)
     planned_at = models.DateTimeField(
         null=True, blank=True, help_text="When every delivery row existed"
@@ -302,7 +305,9 @@ class Edition(models.Model):
             ("send_test_digest", "Can send a test digest"),
         ]
         constraints = [
-            models.UniqueConstraint(fields=["frequency", "period"], name="one_edition_per_period"),
+            models.UniqueConstraint(
+                fields=["frequency", "window_end"], name="one_edition_per_slot"
+            ),
         ]
         indexes = [
             # "The latest edition of this frequency" (where the next window starts).
@@ -314,10 +319,8 @@ class Edition(models.Model):
 
     @property
     def label(self) -> str:
-        if self.frequency == Frequency.WEEKLY:
-            year, week, _ = self.period.isocalendar()
-            return f"Weekly edition {year}-W{week:02d}"
-        return f"Daily edition of {self.period:%a %b %-d, %Y}"
+        slot = self.window_end.astimezone(UTC)
+        return f"{self.get_frequency_display()} edition of {slot:%a %b %-d, %Y, %H:%M} UTC"
 
     def papers(self) -> PaperQuerySet:
         return Paper.objects.first_seen_between(self.window_start, self.window_end)
@@ -327,8 +330,33 @@ class Edition(models.Model):
         self.save(update_fields=["planned_at"])
 
 
+class Announcement(models.Model):
+    """A message from the operators to every receiving subscriber, sent as digests are (the
+    same planning, send rate, unsubscribe headers and exactly-once deliveries)."""
+
+    subject = models.CharField(max_length=150)
+    body = models.TextField(help_text="Plain text; blank lines start paragraphs, links work")
+    created_at = models.DateTimeField(default=timezone.now)
+    created_by = models.CharField(max_length=150, blank=True, editable=False)
+    planned_at = models.DateTimeField(
+        null=True, blank=True, editable=False, help_text="When every delivery row existed"
+    )
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        permissions = [("send_announcement", "Can send an announcement to every subscriber")]
+
+    def __str__(self) -> str:
+        return self.subject
+
+    def mark_planned(self) -> None:
+        self.planned_at = timezone.now()
+        self.save(update_fields=["planned_at"])
+
+
 class Delivery(models.Model):
-    """One subscriber's copy of one edition; unique, so nobody gets an edition twice."""
+    """One subscriber's copy of one edition or announcement; unique, so nobody gets either
+    twice."""
 
     class Status(models.TextChoices):
         PLANNED = "planned", "Planned"
@@ -347,7 +375,29 @@ class Delivery(models.Model):
         db_index=False,
     )
     edition = models.ForeignKey(
-        Edition, on_delete=models.CASCADE, related_name="deliveries", db_index=False
+        Edition,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="deliveries",
+        db_index=False,
+    )
+    announcement = models.ForeignKey(
+        Announcement,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="deliveries",
+        db_index=False,
+    )
+    # The reader's own day ("2026-12-02") or ISO week ("2026-W49"), in their time zone: one
+    # digest per reader per period, however their hour, zone or the clocks change.
+    period = models.CharField(max_length=10, blank=True, help_text="Empty for an announcement")
+    window_start = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="Their papers first seen from here (where their previous digest ended) until "
+        "the edition's send slot; empty for an announcement",
     )
     status = models.CharField(max_length=8, choices=Status.choices, default=Status.PLANNED)
     failure_reason = models.TextField(blank=True)
@@ -376,10 +426,30 @@ class Delivery(models.Model):
             models.UniqueConstraint(
                 fields=["subscriber", "edition"], name="one_delivery_per_edition"
             ),
+            models.UniqueConstraint(
+                fields=["subscriber", "period"],
+                condition=models.Q(edition__isnull=False),
+                name="one_delivery_per_period",
+            ),
+            models.UniqueConstraint(
+                fields=["subscriber", "announcement"],
+                condition=models.Q(announcement__isnull=False),
+                name="one_delivery_per_announcement",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(edition__isnull=False, announcement__isnull=True)
+                | models.Q(edition__isnull=True, announcement__isnull=False),
+                name="delivery_of_an_edition_or_an_announcement",
+            ),
         ]
         indexes = [
             # Per-edition counts, and dispatching an edition's planned deliveries.
             models.Index(fields=["edition", "status"], name="delivery_edition_status"),
+            models.Index(
+                fields=["announcement", "status"],
+                name="delivery_announcement_status",
+                condition=models.Q(announcement__isnull=False),
+            ),
             # The sweep: work that was dispatched or claimed long ago and never finished.
             models.Index(
                 fields=["status", "claimed_at"],
@@ -389,7 +459,7 @@ class Delivery(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.edition} to {self.subscriber_id} ({self.status})"
+        return f"{self.edition or self.announcement} to {self.subscriber_id} ({self.status})"
 
     def mark_sent(self, message_id: str, paper_ids: list[int], query: str) -> bool:
         """Record the hand-off; False (nothing written) if this worker's claim has passed to

@@ -14,7 +14,7 @@ from django.conf import settings
 from digest.delivery import previews, sending
 from digest.ingest import sources
 from digest.matching import profiles, vectors
-from digest.models import Edition, Source
+from digest.models import Announcement, Edition, Frequency, Source
 from lib.emails import TransientSendError
 from subscribers.models import Subscriber
 
@@ -48,8 +48,14 @@ def ingest_all_task() -> str:
     return f"queued {len(ids)} sources"
 
 
+@shared_task(name="digest.send_due")
+def send_due_task() -> str:
+    """Beat's planner, every quarter hour: each frequency's readers whose local hour has come."""
+    return "; ".join(send_edition_task(frequency) for frequency in Frequency.values)
+
+
 @shared_task(name="digest.send_edition")
-def send_edition_task(frequency: str) -> str:
+def send_edition_task(frequency: str, *, any_hour: bool = False) -> str:
     chunks: list[list[int]] = []
 
     def hand_out(edition: Edition, subscribers: Sequence[int] | None = None) -> None:
@@ -59,9 +65,28 @@ def send_edition_task(frequency: str) -> str:
 
     # Each batch goes to the workers as soon as it is planned; the last call hands out what
     # an earlier planner created but never dispatched (it stopped midway).
-    edition = sending.plan_edition(frequency, on_batch=hand_out)
+    edition = sending.plan_edition(frequency, any_hour=any_hour, on_batch=hand_out)
+    if edition is None:
+        return f"no {frequency} reader is due now"
     hand_out(edition)
     return f"{edition}: dispatched {sum(map(len, chunks))} deliveries in {len(chunks)} chunks"
+
+
+@shared_task(name="digest.send_announcement")
+def send_announcement_task(announcement_id: int) -> str:
+    announcement = Announcement.objects.filter(pk=announcement_id).first()
+    if announcement is None:
+        return "skipped: the announcement is gone"
+    chunks: list[list[int]] = []
+
+    def hand_out(subscribers: Sequence[int] | None = None) -> None:
+        planned = sending.dispatch(announcement, subscribers=subscribers)
+        group(send_chunk_task.s(ids) for ids in planned).apply_async()
+        chunks.extend(planned)
+
+    sending.plan_announcement(announcement, on_batch=hand_out)
+    hand_out()  # what an earlier planner created but never dispatched (it stopped midway)
+    return f"{announcement}: dispatched {sum(map(len, chunks))} deliveries in {len(chunks)} chunks"
 
 
 # Only a busy or unreachable mail server is retried; a refused recipient is recorded as

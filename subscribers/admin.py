@@ -324,6 +324,7 @@ class _Echo:
 SCHEDULABLE_TASKS = (
     "digest.ingest_all",
     "digest.embed_papers",
+    "digest.send_due",
     "digest.send_edition",
     "digest.sweep",
 )

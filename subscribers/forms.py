@@ -8,6 +8,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest
 
+from digest.delivery import editions
 from digest.matching.query import QueryError, parse_query
 from digest.matching.query_field import QueryField
 from digest.matching.seeds import (
@@ -21,10 +22,19 @@ from digest.matching.seeds import (
 )
 from digest.models import Frequency
 from subscribers.addresses import clean_address
-from subscribers.models import INTEREST_LENGTH, PER_EMAIL_CHOICES, Subscriber
+from subscribers.models import (
+    DEFAULT_SEND_HOUR,
+    INTEREST_LENGTH,
+    PER_EMAIL_CHOICES,
+    Listing,
+    Ranking,
+    Subscriber,
+    Weekday,
+)
 from subscribers.ratelimit import allow, client_ip
 
-PREFERENCE_FIELDS = ("query", "frequency", "per_email", "paused", "interest")
+SCHEDULE_FIELDS = ("time_zone", "send_hour", "send_weekday", "ranking", "listing")
+PREFERENCE_FIELDS = ("query", "frequency", "per_email", "paused", "interest", *SCHEDULE_FIELDS)
 SEEDS_PLACEHOLDER = "2405.01234\nhttps://arxiv.org/abs/1706.03762\n10.1145/3292500.3330701"
 INTEREST_PLACEHOLDER = "e.g. training models across hospitals that cannot share patient data"
 
@@ -126,23 +136,16 @@ class ProfileFields(forms.Form):
         return {**{n: data[n] for n in names}, "seeds": data["seed_refs"]}
 
     def _require_something(self, data: dict[str, Any]) -> None:
-        if "query" not in data or self.has_error("query"):
+        """Nothing at all is a choice (the most upvoted papers); lines of exclusions alone
+        need seeds or an interest to filter."""
+        if "query" not in data or self.has_error("query") or not data["query"].strip():
             return
-        try:
-            topics = parse_query(data["query"], filters=True).topics
-        except QueryError:
+        if data["seed_refs"] or (data.get("interest") or "").strip():
             return
-        if topics or data["seed_refs"] or (data.get("interest") or "").strip():
-            return
-        message = (
-            "Tell us what to look for: keywords, papers you like, or a sentence about your work."
-        )
-        if data["query"].strip():
-            try:  # without seeds or an interest, the keywords' own rules say what is missing
-                parse_query(data["query"])
-            except QueryError as exc:
-                message = exc.message
-        self.add_error("query", ValidationError(message, code="nothing"))
+        try:  # without seeds or an interest, the keywords' own rules say what is missing
+            parse_query(data["query"])
+        except QueryError as exc:
+            self.add_error("query", ValidationError(exc.message, code="nothing"))
 
 
 def _merged(*groups: list[SeedRef]) -> list[SeedRef]:
@@ -155,7 +158,79 @@ def _merged(*groups: list[SeedRef]) -> list[SeedRef]:
     return merged
 
 
-class SignupForm(ProfileFields):
+HOUR_CHOICES = [(hour, f"{hour:02d}:00") for hour in range(24)]
+
+
+class ScheduleFields(forms.Form):
+    """When the digest comes (their hour in their time zone; weekly: their weekday), how it is
+    ordered, and which arXiv announcements it takes."""
+
+    time_zone = forms.CharField(
+        label="Time zone",
+        required=False,
+        max_length=64,
+        widget=forms.TextInput(
+            attrs={
+                "autocomplete": "off",
+                "spellcheck": "false",
+                "autocapitalize": "off",
+                "placeholder": "e.g. Europe/Berlin",
+                "data-time-zone": "",
+                "aria-describedby": "time-zone-help",
+            }
+        ),
+    )
+    # Not required: a form from before these fields existed (or with the options closed and
+    # stripped by a client) keeps what is stored, or the defaults (see clean()).
+    send_hour = forms.TypedChoiceField(
+        label="Send at",
+        choices=HOUR_CHOICES,
+        coerce=int,
+        initial=DEFAULT_SEND_HOUR,
+        required=False,
+        empty_value=None,
+    )
+    send_weekday = forms.TypedChoiceField(
+        label="Weekly digests come on",
+        choices=Weekday.choices,
+        coerce=int,
+        initial=Weekday.MONDAY,
+        required=False,
+        empty_value=None,
+    )
+    ranking = forms.ChoiceField(
+        label="Order papers",
+        choices=Ranking.choices,
+        initial=Ranking.RELEVANCE,
+        widget=forms.RadioSelect,
+        required=False,
+    )
+    listing = forms.ChoiceField(
+        label="From arXiv", choices=Listing.choices, initial=Listing.CROSS, required=False
+    )
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        stored = getattr(self, "instance", None)
+        for name in ("send_hour", "send_weekday", "ranking", "listing"):
+            if name in data and data[name] in (None, ""):
+                data[name] = getattr(stored, name) if stored else self.fields[name].initial
+        return data
+
+    def clean_time_zone(self) -> str:
+        # Filled in by the browser (static/js/time-zone.js); without it, what is stored or UTC.
+        stored = getattr(getattr(self, "instance", None), "time_zone", "UTC")
+        name = (self.cleaned_data.get("time_zone") or "").strip() or stored
+        if not editions.is_zone(name):
+            raise ValidationError(
+                "We don't know that time zone. Use a name like Europe/Berlin, "
+                "America/New_York or Asia/Kolkata.",
+                code="time_zone",
+            )
+        return name
+
+
+class SignupForm(ScheduleFields, ProfileFields):
     email = forms.CharField(
         label="Email",
         max_length=320,
@@ -191,14 +266,14 @@ class SignupForm(ProfileFields):
         return bool(self.cleaned_data.get("website"))
 
 
-class PreferencesForm(ProfileFields, forms.ModelForm):
+class PreferencesForm(ScheduleFields, ProfileFields, forms.ModelForm):
     per_email = forms.TypedChoiceField(
         choices=PER_EMAIL_CHOICES, coerce=int, label="Papers per email"
     )
 
     class Meta:
         model = Subscriber
-        fields = ["query", "interest", "frequency", "per_email", "paused"]
+        fields = ["query", "interest", "frequency", "per_email", "paused", *SCHEDULE_FIELDS]
         widgets = {"frequency": forms.RadioSelect}
         labels = {"paused": "Pause my digests for now"}
 

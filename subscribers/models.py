@@ -9,6 +9,45 @@ from subscribers.addresses import normalize_email
 
 PER_EMAIL_CHOICES = [(n, f"{n} papers") for n in (5, 10, 20, 30, 50)]
 INTEREST_LENGTH = 1_000
+DEFAULT_SEND_HOUR = 7
+
+
+class Weekday(models.IntegerChoices):
+    """The day a weekly reader's digest comes (Python's and ISO's order, Monday first)."""
+
+    MONDAY = 0, "Monday"
+    TUESDAY = 1, "Tuesday"
+    WEDNESDAY = 2, "Wednesday"
+    THURSDAY = 3, "Thursday"
+    FRIDAY = 4, "Friday"
+    SATURDAY = 5, "Saturday"
+    SUNDAY = 6, "Sunday"
+
+
+class Ranking(models.TextChoices):
+    """How a reader's matches are ordered (a reader with no keywords and no profile gets the
+    edition's most upvoted papers either way)."""
+
+    RELEVANCE = "relevance", "Best match first"
+    TRENDING = "trending", "Most upvoted first"
+
+
+class Listing(models.TextChoices):
+    """Which of arXiv's announcements a reader wants (papers from other sources always come)."""
+
+    NEW = "new", "New submissions only"
+    CROSS = "cross", "New submissions and cross-lists"
+    ALL = "all", "New submissions, cross-lists and replacements"
+
+    @property
+    def announce_types(self) -> frozenset[str]:
+        """The arXiv announce types this choice takes ("" is a paper from another source)."""
+        wanted = {"", "new"}
+        if self in (Listing.CROSS, Listing.ALL):
+            wanted.add("cross")
+        if self == Listing.ALL:
+            wanted |= {"replace", "replace-cross"}
+        return frozenset(wanted)
 
 
 class Subscriber(models.Model):
@@ -44,6 +83,22 @@ class Subscriber(models.Model):
     interest_vector = models.BinaryField(null=True, blank=True, editable=False)
     profile_model = models.CharField(max_length=80, blank=True, editable=False)
     frequency = models.CharField(max_length=8, choices=Frequency.choices, default=Frequency.DAILY)
+    # When their digest comes: their local hour (and weekday, for weekly) in their time zone,
+    # an IANA name (validated against the zoneinfo database; detected in the browser).
+    time_zone = models.CharField(max_length=64, default="UTC")
+    send_hour = models.PositiveSmallIntegerField(
+        "send hour",
+        default=DEFAULT_SEND_HOUR,
+        validators=[MaxValueValidator(23)],
+        help_text="Local hour (0 to 23) their digest is sent",
+    )
+    send_weekday = models.PositiveSmallIntegerField(
+        "weekday", choices=Weekday.choices, default=Weekday.MONDAY, help_text="Weekly digests"
+    )
+    ranking = models.CharField(max_length=16, choices=Ranking.choices, default=Ranking.RELEVANCE)
+    listing = models.CharField(
+        "arXiv announcements", max_length=8, choices=Listing.choices, default=Listing.CROSS
+    )
     per_email = models.PositiveSmallIntegerField(
         "papers per email", default=10, validators=[MinValueValidator(1), MaxValueValidator(50)]
     )
@@ -66,8 +121,8 @@ class Subscriber(models.Model):
         indexes = [
             # The edition planner: active, unpaused subscribers of one frequency.
             models.Index(
-                fields=["frequency"],
-                name="subscriber_receiving",
+                fields=["frequency", "time_zone"],
+                name="subscriber_receiving_tz",
                 condition=models.Q(status="active", paused=False),
             ),
             # Dashboard: signups and confirmations per day.
@@ -88,6 +143,11 @@ class Subscriber(models.Model):
     def has_profile(self) -> bool:
         """Seed papers or an interest: matched by meaning as well as by keywords."""
         return bool(self.interest.strip()) or (self.pk is not None and self.seeds.exists())
+
+    @property
+    def wants_top_papers(self) -> bool:
+        """No keywords and no profile: the edition's most upvoted papers (HF's daily email)."""
+        return not self.query.strip() and not self.has_profile
 
     @property
     def receives_digests(self) -> bool:

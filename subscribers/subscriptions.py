@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import asdict
+from typing import Any
 
 from django.db import IntegrityError, transaction
 
@@ -36,6 +37,7 @@ def subscribe(
     per_email: int,
     interest: str = "",
     seeds: Sequence[SeedRef] = (),
+    **schedule: Any,
 ) -> Subscriber:
     """Start a double opt-in, or send the right email for an address we already know.
 
@@ -43,9 +45,15 @@ def subscribe(
     new confirmation link and apply only when that link is used, so typing someone else's
     address changes nothing of theirs (their old links keep meaning what they meant). The
     link carries seed papers by arXiv id or DOI (a seed known only by its title is kept only
-    for a new address)."""
-    preferences = Preferences(query, frequency, per_email, interest, seed_lines(seeds))
-    stored = {"query": query, "frequency": frequency, "per_email": per_email, "interest": interest}
+    for a new address). `schedule`: time_zone, send_hour, send_weekday, ranking, listing."""
+    preferences = Preferences(query, frequency, per_email, interest, seed_lines(seeds), **schedule)
+    stored = {
+        "query": query,
+        "frequency": frequency,
+        "per_email": per_email,
+        "interest": interest,
+        **schedule,
+    }
     try:
         with transaction.atomic():
             subscriber, created = Subscriber.objects.get_or_create(
@@ -129,8 +137,10 @@ def update_preferences(
     paused: bool,
     interest: str | None = None,
     seeds: Sequence[SeedRef] | None = None,
+    **schedule: Any,
 ) -> None:
-    """Save the preferences page; a changed interest or set of seeds makes the profile again."""
+    """Save the preferences page; a changed interest or set of seeds makes the profile again.
+    `schedule`: time_zone, send_hour, send_weekday, ranking, listing."""
     # A ModelForm has already set the new values on `subscriber`: compare with what is stored.
     stored_interest = Subscriber.objects.filter(pk=subscriber.pk).values_list("interest", flat=True)
     changed_interest = interest is not None and [interest] != list(stored_interest)
@@ -138,8 +148,11 @@ def update_preferences(
     subscriber.per_email, subscriber.paused = per_email, paused
     if interest is not None:
         subscriber.interest = interest
+    for name, value in schedule.items():
+        setattr(subscriber, name, value)
+    fields = ["query", "frequency", "per_email", "paused", "interest", *schedule]
     with transaction.atomic():
-        subscriber.save(update_fields=["query", "frequency", "per_email", "paused", "interest"])
+        subscriber.save(update_fields=fields)
         changed_seeds = seeds is not None and profiles.set_seeds(subscriber, seeds)
         if changed_interest or changed_seeds:
             _profile_due(subscriber)

@@ -18,7 +18,7 @@ from typing import Literal
 from django.conf import settings
 from django.core import signing
 
-from subscribers.models import Subscriber
+from subscribers.models import DEFAULT_SEND_HOUR, Listing, Ranking, Subscriber, Weekday
 
 # "feed" opens the reader's personal Atom feed: read-only, and dead with their other links.
 Purpose = Literal["confirm", "manage", "unsubscribe", "feed"]
@@ -33,12 +33,26 @@ class Preferences:
     per_email: int
     interest: str = ""
     seeds: str = ""  # arXiv ids and DOIs, one per line (parsed again when applied)
+    # When and how it comes (links made before these existed carry none: the defaults).
+    time_zone: str = "UTC"
+    send_hour: int = DEFAULT_SEND_HOUR
+    send_weekday: int = Weekday.MONDAY
+    ranking: str = Ranking.RELEVANCE
+    listing: str = Listing.CROSS
 
     @classmethod
     def of(cls, subscriber: Subscriber) -> Preferences:
         """What is stored for this subscriber (seeds are shown from their own rows)."""
         return cls(
-            subscriber.query, subscriber.frequency, subscriber.per_email, subscriber.interest
+            subscriber.query,
+            subscriber.frequency,
+            subscriber.per_email,
+            subscriber.interest,
+            time_zone=subscriber.time_zone,
+            send_hour=subscriber.send_hour,
+            send_weekday=subscriber.send_weekday,
+            ranking=subscriber.ranking,
+            listing=subscriber.listing,
         )
 
 

@@ -10,10 +10,12 @@ from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.cache import patch_cache_control
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import condition, require_http_methods, require_POST, require_safe
 
+from digest.delivery import editions, previews
 from digest.delivery.feeds import PersonalFeed
 from digest.delivery.links import past_digests
 from digest.matching import profiles, recent
@@ -105,7 +107,18 @@ def _preview_context(request: HttpRequest, data: Any) -> dict[str, Any]:
     """What the whole profile would get from recent papers: keywords, seeds and interest."""
     form = PreviewForm({name: data.get(name, "") for name in PREVIEW_FIELDS})
     if not any(str(data.get(name, "")).strip() for name in PREVIEW_FIELDS):
-        return {}
+        if "query" not in data:  # the page itself, before anything was typed
+            return {}
+        if not allow_preview(request):
+            return {"preview_error": PREVIEW_LIMITED}
+        # Everything cleared: what a reader who names nothing gets.
+        found, searched = recent.shared().most_upvoted(PREVIEW_LIMIT)
+        return {
+            "preview": found,
+            "preview_top": True,
+            "preview_searched": searched,
+            "preview_ran": True,
+        }
     if not form.is_valid():
         errors = form.errors.get("query") or form.errors.get("seeds") or form.errors.get("interest")
         return {"preview_error": errors[0] if errors else ""}
@@ -156,7 +169,11 @@ def confirm(request: HttpRequest, token: str) -> HttpResponse:
     return render(
         request,
         "subscribers/confirmed.html",
-        {"subscriber": subscriber, "manage_url": _manage_path(subscriber)},
+        {
+            "subscriber": subscriber,
+            "manage_url": _manage_path(subscriber),
+            **_next_digest(subscriber),
+        },
     )
 
 
@@ -197,10 +214,22 @@ def manage(request: HttpRequest, subscriber: Subscriber, token: str) -> HttpResp
             "subscriber": subscriber,
             "token": token,
             "unsubscribe_token": make_token(subscriber, "unsubscribe"),
+            **(_next_digest(subscriber) if subscriber.receives_digests else {}),
             **_reading(subscriber),
             **_preview_beside(request, form, shown),
         },
     )
+
+
+def _next_digest(subscriber: Subscriber) -> dict[str, object]:
+    """When their next digest comes, in their zone, and where its papers start."""
+    now = timezone.now()
+    when = editions.reader_next_send(subscriber, now)
+    return {
+        "next_send": when,
+        "their_zone": editions.zone(subscriber.time_zone),
+        "covers_from": previews.reader_window_start(subscriber, when),
+    }
 
 
 @require_POST

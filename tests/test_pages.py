@@ -84,8 +84,14 @@ def test_preview_shows_the_parsers_message(client):
     assert "OR needs a term on each side" in body
 
 
-def test_preview_of_nothing_invites_typing(client):
-    assert "Type some keywords" in client.post(reverse("preview"), {"query": "  "}).content.decode()
+def test_preview_of_nothing_shows_the_most_upvoted_papers(client):
+    from tests.factories import PaperFactory
+
+    PaperFactory(title="A quiet paper", upvotes=None)
+    PaperFactory(title="A popular paper", upvotes=300)
+    shown = client.post(reverse("preview"), {"query": "  "}).content.decode()
+    assert "With nothing typed, you'd get the most upvoted" in shown
+    assert shown.index("A popular paper") < shown.index("A quiet paper")
 
 
 def test_preview_requires_post_and_csrf(client):

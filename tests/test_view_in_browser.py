@@ -15,7 +15,7 @@ pytestmark = pytest.mark.django_db
 def delivery():
     SubscriberFactory(email="ada@example.org", query="pruning")
     PaperFactory(title="Global channel pruning")
-    (planned,) = sending.plan_edition("daily").deliveries.all()
+    (planned,) = sending.plan_edition("daily", any_hour=True).deliveries.all()
     sending.send_chunk([planned.pk])
     planned.refresh_from_db()
     return planned

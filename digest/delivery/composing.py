@@ -8,10 +8,12 @@ import textwrap
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import date
 from typing import TYPE_CHECKING
 
 from django.core.mail import EmailMultiAlternatives
 
+from digest.delivery import editions
 from digest.delivery.links import EmailLinks, email_links
 from digest.matching import highlighting
 from digest.matching.index import Match
@@ -21,9 +23,10 @@ from digest.models import Edition, Frequency
 from lib.emails import build_message, new_message_id
 from lib.lru import LRU
 from subscribers.links import unsubscribe_mailto
+from subscribers.models import Ranking, Weekday
 
 if TYPE_CHECKING:
-    from digest.models import Delivery, Paper
+    from digest.models import Announcement, Delivery, Paper
     from subscribers.models import Subscriber
 
 TITLE_LIMIT = 200  # characters of a title shown; feeds can carry anything
@@ -154,13 +157,16 @@ def digest_message(
     (the view-in-browser page) warns that the page's links are the subscriber's."""
     urls = urls or email_links(subscriber, delivery)
     items = (highlighter or Highlighter()).items(matches, papers)
+    period = _period(subscriber, edition, delivery)
+    top = subscriber.wants_top_papers
     context = {
-        "subject": digest_subject(matches, edition),
+        "subject": digest_subject(matches, edition.frequency, period, top=top),
         "preheader": clip(papers[matches[0].paper_id].title, 110) if items else "",
-        "heading": _heading(len(items)),
-        "edition_label": _edition_label(edition),
+        "heading": _heading(len(items), top=top),
+        "edition_label": _edition_label(edition.frequency, period),
         "items": items,
         "frequency": subscriber.get_frequency_display().lower(),
+        "sends_at": sends_at(subscriber),
         "recipient": subscriber.email,
         "topics": reader_wants(subscriber),
         "urls": urls,
@@ -183,14 +189,50 @@ def digest_message(
     )
 
 
-def digest_subject(matches: Sequence[Match], edition: Edition) -> str:
+def announcement_message(
+    subscriber: Subscriber,
+    announcement: Announcement,
+    delivery: Delivery | None = None,
+    *,
+    urls: EmailLinks | None = None,
+) -> EmailMultiAlternatives:
+    """An operators' announcement to one subscriber, with their links and the same bulk
+    headers as a digest (previews pass inert links)."""
+    urls = urls or email_links(subscriber)
+    context = {
+        "subject": announcement.subject,
+        "preheader": clip(" ".join(announcement.body.split()), 110),
+        "body": announcement.body,
+        "recipient": subscriber.email,
+        "urls": urls,
+    }
+    metadata = {"announcement": str(announcement.pk)}
+    if delivery:
+        metadata["delivery"] = str(delivery.pk)
+    return build_message(
+        "announcement",
+        subscriber.email,
+        context,
+        unsubscribe_url=urls.unsubscribe,
+        unsubscribe_mailto=unsubscribe_mailto() if urls.unsubscribe else "",
+        message_id=new_message_id(delivery.message_key) if delivery and delivery.pk else "",
+        tags=("announcement",),
+        metadata=metadata,
+    )
+
+
+def digest_subject(
+    matches: Sequence[Match], frequency: str, period: date, *, top: bool = False
+) -> str:
     """ "5 new papers on federated learning, pruning — Nov 24"; papers that came by meaning
-    alone read "picked for you"."""
-    when = f"{edition.period:%b} {edition.period.day}"
-    if edition.frequency == Frequency.WEEKLY:
+    alone read "picked for you"; a reader who named no topics gets "the 10 most upvoted"."""
+    when = f"{period:%b} {period.day}"
+    if frequency == Frequency.WEEKLY:
         when = f"week of {when}"
     if not matches:
         return f"Nothing new on your topics — {when}"
+    if top:
+        return f"The {len(matches)} most upvoted new papers — {when}"
     counts = Counter(topic for m in matches for topic in m.topics)
     noun = "paper" if len(matches) == 1 else "papers"
     if not counts:
@@ -202,22 +244,43 @@ def digest_subject(matches: Sequence[Match], edition: Edition) -> str:
 
 def reader_wants(subscriber: Subscriber) -> str:
     """What the reader asked for, as the footer says it: their topics, the papers they
-    picked, their interest."""
+    picked, their interest (or the most upvoted papers, for a reader who named none)."""
+    if subscriber.wants_top_papers:
+        return "any topic (the most upvoted first)"
     wanted = [", ".join(topic_texts(subscriber.query))] if subscriber.query.strip() else []
     if subscriber.profile is not None and subscriber.seeds.exists():
         wanted.append("papers like the ones you picked")
     if subscriber.interest.strip():
         wanted.append(f"your interest “{clip(subscriber.interest.strip(), 80)}”")
-    return "; ".join(w for w in wanted if w) or "your topics"
+    wants = "; ".join(w for w in wanted if w) or "your topics"
+    return f"{wants} (most upvoted first)" if subscriber.ranking == Ranking.TRENDING else wants
 
 
-def _heading(count: int) -> str:
+def sends_at(subscriber: Subscriber) -> str:
+    """ "07:00 Europe/Berlin", "Fridays at 07:00 UTC": when their digest comes."""
+    at = f"{subscriber.send_hour:02d}:00 {subscriber.time_zone}"
+    if subscriber.frequency == Frequency.WEEKLY:
+        return f"{Weekday(subscriber.send_weekday).label}s at {at}"
+    return at
+
+
+def _period(subscriber: Subscriber, edition: Edition, delivery: Delivery | None) -> date:
+    """The reader's own day, or the Monday of their week, that this digest is for."""
+    if delivery is not None and delivery.period:
+        return editions.period_start(delivery.period)
+    day = edition.window_end.astimezone(editions.zone(subscriber.time_zone)).date()
+    return editions.period_start(editions.period_key(edition.frequency, day))
+
+
+def _heading(count: int, *, top: bool = False) -> str:
     if not count:
         return "Nothing new on your topics this time"
+    if top:
+        return f"The {count} most upvoted new paper{'s' if count != 1 else ''}"
     return f"{count} new paper{'s' if count != 1 else ''} on your topics"
 
 
-def _edition_label(edition: Edition) -> str:
-    if edition.frequency == Frequency.WEEKLY:
-        return f"Weekly digest · week of {edition.period:%B} {edition.period.day}"
-    return f"Daily digest · {edition.period:%A, %B} {edition.period.day}"
+def _edition_label(frequency: str, period: date) -> str:
+    if frequency == Frequency.WEEKLY:
+        return f"Weekly digest · week of {period:%B} {period.day}"
+    return f"Daily digest · {period:%A, %B} {period.day}"

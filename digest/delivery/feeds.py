@@ -58,7 +58,9 @@ class PersonalFeed:
     @classmethod
     def of(cls, subscriber: Subscriber) -> PersonalFeed:
         """The reader's latest sent digests (two small queries; nothing is explained yet)."""
-        sent = subscriber.deliveries.filter(status=Delivery.Status.SENT).select_related("edition")
+        sent = subscriber.deliveries.filter(
+            status=Delivery.Status.SENT, edition__isnull=False
+        ).select_related("edition")
         return cls(subscriber, list(sent.order_by("-sent_at", "-pk")[:FEED_DELIVERIES]))
 
     @property

@@ -5,11 +5,12 @@ past digests, each by its view-in-browser link (the archive on their manage page
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 
 from django.core import signing
 from django.urls import reverse
 
+from digest.delivery import editions
 from digest.models import Delivery
 from subscribers.links import absolute, feed_url, manage_url, unsubscribe_url
 from subscribers.models import Subscriber
@@ -29,7 +30,9 @@ def read_view_token(token: str) -> Delivery:
     """The delivery a view token opens, or BadToken."""
     try:
         pk, version = signing.loads(token, salt=VIEW_SALT)
-        delivery = Delivery.objects.select_related("subscriber", "edition").get(pk=int(pk))
+        delivery = Delivery.objects.select_related("subscriber", "edition").get(
+            pk=int(pk), edition__isnull=False
+        )
     except (signing.BadSignature, ValueError, TypeError, Delivery.DoesNotExist):
         raise BadToken from None
     if delivery.subscriber.token_version != version:
@@ -76,17 +79,21 @@ class PastDigest:
 
     frequency: str  # "Daily", "Weekly"
     sent_at: datetime
+    period: date  # the reader's own day, or the Monday of their week, it was for
     papers: int
     url: str  # its view-in-browser page
 
 
 def past_digests(subscriber: Subscriber, limit: int = ARCHIVE_LENGTH) -> list[PastDigest]:
     """The reader's latest sent digests, newest first (skipped and failed ones never came)."""
-    sent = subscriber.deliveries.filter(status=Delivery.Status.SENT).select_related("edition")
+    sent = subscriber.deliveries.filter(
+        status=Delivery.Status.SENT, edition__isnull=False
+    ).select_related("edition")
     return [
         PastDigest(
             frequency=delivery.edition.get_frequency_display(),
             sent_at=delivery.sent_at,
+            period=editions.period_start(delivery.period),
             papers=len(delivery.paper_ids),
             url=view_url(delivery),
         )

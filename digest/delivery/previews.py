@@ -15,22 +15,31 @@ from digest.delivery.links import INERT
 from digest.delivery.sending import EditionPapers
 from digest.matching.index import Match, match_papers
 from digest.matching.query import QueryError, parse_query
-from digest.models import Delivery, Edition, Paper
+from digest.models import Delivery, Edition, Frequency, Paper
 from lib.emails import open_connection
 from subscribers.models import Subscriber
 
 
 def upcoming_edition(frequency: str, now: datetime | None = None) -> Edition:
-    """The edition that would close now (unsaved): for previews and dry runs."""
+    """An edition closing now (unsaved) with one period's papers: for test digests."""
     now = now or timezone.now()
-    latest = Edition.objects.filter(frequency=frequency).order_by("-window_end").first()
-    window = editions.window_for(frequency, now, latest.window_end if latest else None)
     return Edition(
-        frequency=window.frequency,
-        period=window.period,
-        window_start=window.start,
-        window_end=window.end,
+        frequency=frequency,
+        period=now.date(),
+        window_start=now - Frequency(frequency).span,
+        window_end=now,
     )
+
+
+def reader_window_start(subscriber: Subscriber, end: datetime) -> datetime:
+    """Where this reader's digest closing at `end` would start (editions.window_start)."""
+    previous = (
+        subscriber.deliveries.filter(edition__isnull=False)
+        .order_by("-edition__window_end")
+        .values_list("edition__window_end", flat=True)
+        .first()
+    )
+    return editions.window_start(previous, subscriber.created_at, end)
 
 
 def compose_for(
@@ -54,8 +63,13 @@ def next_digest(
     subscriber: Subscriber, now: datetime | None = None
 ) -> tuple[EmailMultiAlternatives, Sequence[Match]]:
     """The digest this subscriber would get if their next edition closed now (not sent)."""
-    edition = upcoming_edition(subscriber.frequency, now)
-    return compose_for(subscriber, edition, EditionPapers.of(edition.papers()))
+    now = now or timezone.now()
+    start = reader_window_start(subscriber, now) if subscriber.pk else now
+    edition = Edition(
+        frequency=subscriber.frequency, period=now.date(), window_start=start, window_end=now
+    )
+    papers = EditionPapers.for_reader(start, now, subscriber.listing)
+    return compose_for(subscriber, edition, papers)
 
 
 def delivered_digest(delivery: Delivery, *, inert: bool = False) -> EmailMultiAlternatives:

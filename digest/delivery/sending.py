@@ -25,11 +25,12 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from itertools import islice
+from typing import TypeVar
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.db import DatabaseError, InterfaceError, OperationalError, connection, transaction
-from django.db.models import F, Q, QuerySet, Value
+from django.db.models import F, OuterRef, Q, QuerySet, Subquery, Value
 from django.db.models.functions import Concat
 from django.utils import timezone
 from redis.exceptions import RedisError
@@ -40,7 +41,7 @@ from digest.matching import profiles, vectors
 from digest.matching.index import Match, PaperIndex, build_index, match_papers
 from digest.matching.query import Query, QueryError
 from digest.matching.semantic import MeaningIndex
-from digest.models import Delivery, Edition, Paper
+from digest.models import Announcement, Delivery, Edition, Frequency, Paper
 from lib.emails import (
     Deferred,
     PermanentSendError,
@@ -50,11 +51,13 @@ from lib.emails import (
     sent_message_id,
 )
 from lib.lru import LRU
-from subscribers.models import Subscriber
+from subscribers.models import Listing, Ranking, Subscriber
 
 log = logging.getLogger(__name__)
 Status = Delivery.Status
+T = TypeVar("T")
 KEPT_MATCHES = 1_000  # distinct (keywords, papers per email) a chunk keeps matches for
+KEPT_WINDOWS = 4  # distinct (edition, window, announcements) a chunk keeps papers for
 
 
 @dataclass(frozen=True)
@@ -106,17 +109,29 @@ class EditionPapers:
         """A subscriber's digest: by keywords (shared with everyone who typed the same), or,
         for a reader with a profile or filter lines, by keywords and meaning. A reader whose
         profile is not made yet (or by another model, or with no model installed) gets what
-        their keywords find, and nothing if they have none."""
+        their keywords find, and nothing if they have none; a reader who named no topics and
+        no papers gets the most upvoted. "Most upvoted first" ranks all of a reader's matches
+        by upvotes instead of by relevance."""
+        limit = subscriber.per_email
+        if subscriber.wants_top_papers:
+            return self._matches.get_or_make(
+                ("", limit), lambda: tuple(self.index.most_upvoted(limit))
+            )
+        if subscriber.ranking == Ranking.TRENDING:
+            return most_upvoted(self._matching(subscriber, len(self.papers)), self.papers, limit)
+        return self._matching(subscriber, limit)
+
+    def _matching(self, subscriber: Subscriber, limit: int) -> tuple[Match, ...]:
         query = self._query(subscriber)
         if subscriber.profile is None and not query.excluded:
-            return self._by_keywords(query, subscriber.per_email)
+            return self._by_keywords(query, limit)
         meaning = self.meaning()
         profile = None
         if subscriber.profile is not None:
             profile = profiles.stored(subscriber, meaning.model_name)
         if profile is None and not query.excluded:
-            return self._by_keywords(query, subscriber.per_email)
-        chosen = meaning.select(query, profile, subscriber.per_email)
+            return self._by_keywords(query, limit)
+        chosen = meaning.select(query, profile, limit)
         return tuple(meaning.explain(query, profile, scored) for scored in chosen)
 
     def explain_each(self, subscriber: Subscriber, keywords: str) -> list[Match]:
@@ -159,8 +174,27 @@ class EditionPapers:
         """The edition's papers as they are now (an edit, a hide or a late arrival counts)."""
         return cls.of(edition.papers())
 
+    @classmethod
+    def for_reader(cls, start: datetime, end: datetime, listing: str) -> EditionPapers:
+        """The papers first seen in a reader's window, of the arXiv announcements they take,
+        as they are now (an edit, a hide or a late arrival counts)."""
+        return cls.of(reader_papers(start, end, listing))
 
-def batched(items: Iterable[int], size: int) -> Iterator[tuple[int, ...]]:
+
+def reader_papers(start: datetime, end: datetime, listing: str) -> QuerySet[Paper]:
+    wanted = Listing(listing).announce_types
+    return Paper.objects.first_seen_between(start, end).filter(announce_type__in=wanted)
+
+
+def most_upvoted(
+    matches: Sequence[Match], papers: Mapping[int, Paper], limit: int
+) -> tuple[Match, ...]:
+    """Matches ranked by their papers' upvotes (the better match first among equals)."""
+    ranked = sorted(matches, key=lambda m: -(papers[m.paper_id].upvotes or 0))
+    return tuple(ranked[:limit])
+
+
+def batched(items: Iterable[T], size: int) -> Iterator[tuple[T, ...]]:
     iterator = iter(items)
     while batch := tuple(islice(iterator, size)):
         yield batch
@@ -173,58 +207,130 @@ def plan_edition(
     frequency: str,
     now: datetime | None = None,
     *,
+    any_hour: bool = False,
     on_batch: Callable[[Edition, Sequence[int]], object] | None = None,
-) -> Edition:
-    """Open the edition for now's period and create its deliveries; safe to run any number
-    of times, and concurrently. `on_batch(edition, subscriber_ids)` is called after each
-    batch of PLAN_BATCH deliveries, so that workers can start on them while the rest are
-    planned."""
-    edition = editions.open_edition(frequency, now or timezone.now())
-    if edition.planned_at is None:
-        receiving = (
-            Subscriber.objects.filter(
-                status=Subscriber.Status.ACTIVE, paused=False, frequency=frequency
-            )
-            .order_by("pk")
-            .values_list("pk", flat=True)
-        )
-        for batch in batched(receiving.iterator(chunk_size=5000), PLAN_BATCH):
-            create_deliveries(edition, batch)
+) -> Edition | None:
+    """Plan the send slot `now` falls in: a delivery for each receiving reader of this
+    frequency who is due in it (editions.py), with their period and window. Returns the
+    slot's edition, or None when nobody is due. Safe to run any number of times, and
+    concurrently: a reader has at most one delivery per edition and per period of theirs.
+    `any_hour` plans every reader who has had no digest this period, with papers until now
+    (an operator's "send now").
+    `on_batch(edition, subscriber_ids)` is called after each batch of PLAN_BATCH deliveries,
+    so that workers can start on them while the rest are planned."""
+    now = now or timezone.now()
+    slot = editions.closing(now, any_hour=any_hour)
+    edition = None
+    for period, due in due_readers(frequency, slot, any_hour=any_hour):
+        rows = due.values_list("pk", "created_at", "previous_end")
+        for batch in batched(rows.iterator(chunk_size=5000), PLAN_BATCH):
+            edition = edition or editions.open_edition(frequency, slot)
+            create_deliveries(edition, period, batch)
             if on_batch:
-                on_batch(edition, batch)
-        edition.mark_planned()
+                on_batch(edition, [pk for pk, _, _ in batch])
+    if edition is None:
+        edition = Edition.objects.filter(frequency=frequency, window_end=slot).first()
+    if edition is not None:
+        edition.refresh_from_db()  # its window_start came down as readers were planned
+        if edition.planned_at is None:
+            edition.mark_planned()
     return edition
 
 
 PLAN_BATCH = 1000  # workers start on the first thousand while the rest are planned
 
 
-def create_deliveries(edition: Edition, subscribers: Sequence[int]) -> None:
-    """Insert one delivery per subscriber, ignoring those that exist (a second planner's rows
-    are the same rows)."""
-    Delivery.objects.bulk_create(
-        [Delivery(subscriber_id=pk, edition=edition) for pk in subscribers],
-        ignore_conflicts=True,
+def due_readers(
+    frequency: str, slot: datetime, *, any_hour: bool = False
+) -> Iterator[tuple[str, QuerySet[Subscriber]]]:
+    """The receiving readers of this frequency due in `slot` and not planned yet, by their
+    period, each annotated with where their previous digest ended (`previous_end`)."""
+    receiving = Subscriber.objects.filter(
+        status=Subscriber.Status.ACTIVE, paused=False, frequency=frequency
     )
+    zones = receiving.order_by().values_list("time_zone", flat=True).distinct()
+    for group in editions.due_groups(frequency, slot, zones, any_hour=any_hour):
+        due = receiving.filter(time_zone__in=group.zones).exclude(deliveries__period=group.period)
+        if not any_hour:
+            due = due.filter(send_hour__in=group.hours)
+            if frequency == Frequency.WEEKLY:
+                due = due.filter(send_weekday=group.weekday)
+        yield group.period, due.annotate(previous_end=Subquery(_previous_end())).order_by("pk")
+
+
+def _previous_end() -> QuerySet[Delivery]:
+    """Where a reader's latest digest ended (their next one starts there)."""
+    latest = Delivery.objects.filter(subscriber=OuterRef("pk"), edition__isnull=False).order_by(
+        "-edition__window_end"
+    )
+    return latest.values("edition__window_end")[:1]
+
+
+def create_deliveries(
+    edition: Edition, period: str, readers: Sequence[tuple[int, datetime, datetime | None]]
+) -> None:
+    """Insert one delivery per (subscriber, signed up, previous digest's end), ignoring those
+    that exist (a second planner's rows are the same rows); the edition's window reaches back
+    to the earliest of them."""
+    slot = edition.window_end
+    rows = [
+        Delivery(
+            subscriber_id=pk,
+            edition=edition,
+            period=period,
+            window_start=editions.window_start(previous_end, signed_up, slot),
+        )
+        for pk, signed_up, previous_end in readers
+    ]
+    Delivery.objects.bulk_create(rows, ignore_conflicts=True)
+    earliest = min(row.window_start for row in rows)
+    Edition.objects.filter(pk=edition.pk, window_start__gt=earliest).update(window_start=earliest)
+
+
+def plan_announcement(
+    announcement: Announcement,
+    *,
+    on_batch: Callable[[Sequence[int]], object] | None = None,
+) -> None:
+    """A delivery of the announcement for each receiving subscriber; safe to run any number
+    of times, and concurrently (one delivery per subscriber and announcement). Paused readers
+    asked for no mail for now, and get none."""
+    receiving = Subscriber.objects.filter(status=Subscriber.Status.ACTIVE, paused=False)
+    ids = receiving.order_by("pk").values_list("pk", flat=True)
+    for batch in batched(ids.iterator(chunk_size=5000), PLAN_BATCH):
+        Delivery.objects.bulk_create(
+            [Delivery(subscriber_id=pk, announcement=announcement) for pk in batch],
+            ignore_conflicts=True,
+        )
+        if on_batch:
+            on_batch(batch)
+    if announcement.planned_at is None:
+        announcement.mark_planned()
 
 
 def dispatch(
-    edition: Edition | None = None,
+    edition: Edition | Announcement | None = None,
     *,
     stale_before: datetime | None = None,
     subscribers: Sequence[int] | None = None,
 ) -> list[list[int]]:
     """Chunks of planned delivery ids to hand to workers, marked as dispatched now: the
-    edition's (only these subscribers' if given: a batch just planned) or, without an
-    edition, planned work of any edition whose dispatch is older than `stale_before`."""
+    edition's or announcement's (only these subscribers' if given: a batch just planned) or,
+    without one, planned work of any whose dispatch is older than `stale_before`."""
     planned = Delivery.objects.filter(status=Status.PLANNED)
-    if edition is not None:
+    if isinstance(edition, Announcement):
+        planned = planned.filter(announcement=edition, dispatched_at__isnull=True)
+        if subscribers is not None:
+            planned = planned.filter(subscriber_id__in=subscribers)
+    elif edition is not None:
         planned = planned.filter(edition=edition, dispatched_at__isnull=True)
         if subscribers is not None:
             planned = planned.filter(subscriber_id__in=subscribers)
     else:
         planned = planned.filter(Q(dispatched_at__isnull=True) | Q(dispatched_at__lt=stale_before))
-    ids = list(planned.order_by("edition_id", "pk").values_list("pk", flat=True))
+    # Chunks keep an edition's readers of one window together: their papers are built once.
+    ordered = planned.order_by("announcement_id", "edition_id", "window_start", "pk")
+    ids = list(ordered.values_list("pk", flat=True))
     now = timezone.now()
     for batch in batched(ids, 5000):
         Delivery.objects.filter(pk__in=batch).update(dispatched_at=now)
@@ -252,8 +358,8 @@ def claim_deliveries(ids: Sequence[int]) -> list[Delivery]:
         )
     return list(
         Delivery.objects.filter(claim=claim, status=Status.SENDING)
-        .select_related("subscriber", "edition")
-        .order_by("edition_id", "pk")
+        .select_related("subscriber", "edition", "announcement")
+        .order_by("announcement_id", "edition_id", "window_start", "pk")
     )
 
 
@@ -306,7 +412,9 @@ class ChunkRun:
         self.error: Exception | None = None  # the first failure that stopped the senders
         self._ids = deque(ids)  # not claimed yet
         self._claimed: deque[Delivery] = deque()  # claimed, not started
-        self._papers: dict[int, EditionPapers] = {}
+        # Readers of an edition mostly share one window (where yesterday's slot ended) and
+        # one choice of announcements: their papers are built once for all of them.
+        self._papers: LRU[tuple[int, datetime, str], EditionPapers] = LRU(KEPT_WINDOWS)
         self._lock = threading.Lock()
 
     def send_all(self, senders: int) -> None:
@@ -342,8 +450,8 @@ class ChunkRun:
         delivery = None
         try:
             with open_connection() as mail_connection:
-                while (delivery := self._next()) is not None:
-                    papers = self._papers[delivery.edition_id]
+                while (work := self._next()) is not None:
+                    delivery, papers = work
                     self._record(delivery, deliver(delivery, papers, mail_connection, self.rate))
         except TransientSendError as exc:  # raised before its message was handed over
             self._stop(exc)
@@ -354,7 +462,7 @@ class ChunkRun:
         with self._lock:
             self.error = self.error or exc
 
-    def _next(self) -> Delivery | None:
+    def _next(self) -> tuple[Delivery, EditionPapers | None] | None:
         with self._lock:
             while self.error is None and not self._claimed and self._ids:
                 batch = [self._ids.popleft() for _ in range(min(self.claim_batch, len(self._ids)))]
@@ -362,9 +470,14 @@ class ChunkRun:
             if self.error is not None or not self._claimed:
                 return None
             delivery = self._claimed.popleft()
-            if delivery.edition_id not in self._papers:  # built once, by whoever meets it first
-                self._papers[delivery.edition_id] = EditionPapers.for_edition(delivery.edition)
-            return delivery
+            if delivery.announcement_id:
+                return delivery, None
+            return delivery, self._papers.get_or_make(  # built by whoever meets it first
+                (delivery.edition_id, delivery.window_start, delivery.subscriber.listing),
+                lambda: EditionPapers.for_reader(
+                    delivery.window_start, delivery.edition.window_end, delivery.subscriber.listing
+                ),
+            )
 
     def _record(self, delivery: Delivery, status: Status) -> None:
         with self._lock:
@@ -380,23 +493,25 @@ def _record_last_digest(deliveries: Sequence[Delivery]) -> None:
     # guarantees exactly-once is Delivery.status. So it never hides the chunk's own outcome.
     if not deliveries:
         return
+    digests = [d.subscriber_id for d in deliveries if d.edition_id]
     try:
-        Subscriber.objects.filter(pk__in=[d.subscriber_id for d in deliveries]).update(
-            last_digest_at=timezone.now()
-        )
+        Subscriber.objects.filter(pk__in=digests).update(last_digest_at=timezone.now())
     except DatabaseError:
         log.warning("could not record when %s subscribers last got a digest", len(deliveries))
 
 
 def deliver(
-    delivery: Delivery, papers: EditionPapers, connection: object, rate: SendRate
+    delivery: Delivery, papers: EditionPapers | None, connection: object, rate: SendRate
 ) -> Status:
-    """Match, compose and send one delivery; returns what became of it. A delivery whose
-    claim passed to another worker (the lease ran out) is left to that worker."""
+    """Match, compose and send one delivery (`papers` is None for an announcement's); returns
+    what became of it. A delivery whose claim passed to another worker (the lease ran out) is
+    left to that worker."""
     subscriber = delivery.subscriber
     if not subscriber.receives_digests:
         delivery.mark_skipped(_not_receiving(subscriber))
         return Status.SKIPPED
+    if papers is None:
+        return _announce(delivery, connection, rate)
     try:
         matches = papers.matches_for(subscriber)
     except QueryError as exc:
@@ -419,6 +534,18 @@ def deliver(
         delivery.mark_failed(f"could not compose the email: {type(exc).__name__}: {exc}")
         return Status.FAILED
     return hand_over(delivery, message, [m.paper_id for m in matches], connection, rate)
+
+
+def _announce(delivery: Delivery, connection: object, rate: SendRate) -> Status:
+    try:
+        message = composing.announcement_message(
+            delivery.subscriber, delivery.announcement, delivery
+        )
+    except Exception as exc:  # as with digests: one bad message must not stall the chunk
+        log.exception("composing announcement delivery %s failed", delivery.pk)
+        delivery.mark_failed(f"could not compose the email: {type(exc).__name__}: {exc}")
+        return Status.FAILED
+    return hand_over(delivery, message, [], connection, rate)
 
 
 def hand_over(
@@ -449,8 +576,8 @@ def hand_over(
             delivery.mark_failed(str(exc))
             return Status.FAILED
     message_id = sent_message_id(message)
-    subscriber = delivery.subscriber
-    record_durably(lambda: _mark_sent(delivery, message_id, paper_ids, subscriber.query))
+    query = delivery.subscriber.query if delivery.edition_id else ""
+    record_durably(lambda: _mark_sent(delivery, message_id, paper_ids, query))
     return Status.SENT
 
 

@@ -344,6 +344,27 @@ class PaperIndex:
             recency=round(recency, 3),
         )
 
+    def most_upvoted(self, limit: int) -> list[Match]:
+        """The papers with the most upvotes, the newer first among equals (the index keeps
+        papers newest first): the digest of a reader who named no topics, as HF's own email."""
+        chosen = sorted(range(len(self.papers)), key=lambda i: -(self.papers[i].upvotes or 0))[
+            :limit
+        ]
+        return [
+            Match(
+                paper_id=self.papers[i].id,
+                score=float(self.papers[i].upvotes or 0),
+                topics=(),
+                terms=(),
+                fields=(),
+                stems=frozenset(),
+                prefixes=(),
+                trending=round(TREND_WEIGHT * self.trending[i], 3),
+                recency=round(RECENCY_WEIGHT * self.recency[i], 3),
+            )
+            for i in chosen
+        ]
+
     def relevance(self, topics: Sequence[Topic], paper: int) -> float:
         """The keyword part of a paper's score for these topics (0: no topic matched)."""
         return sum(self.topic(topic).relevance.get(paper, 0.0) for topic in topics)

@@ -97,6 +97,14 @@ class RecentIndex:
         found = [(papers[m.paper_id], m) for m in matches if m.paper_id in papers]
         return found, index.count(query.topics), len(index.papers)
 
+    def most_upvoted(self, limit: int) -> tuple[list[tuple[Paper, Match]], int]:
+        """The most upvoted recent papers (what a reader who names no topics gets), and how
+        many were searched."""
+        index = self.built().index
+        matches = index.most_upvoted(limit)
+        papers = Paper.objects.in_bulk([m.paper_id for m in matches])
+        return [(papers[m.paper_id], m) for m in matches if m.paper_id in papers], len(index.papers)
+
 
 def _build(version: str) -> Built:
     rows = list(

@@ -5,7 +5,7 @@ import re
 import subprocess
 import sys
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from io import StringIO
 from pathlib import Path
 
@@ -215,23 +215,41 @@ def test_an_invalid_query_gets_the_parsers_message_and_fails():
 
 
 def digest_subscribers():
+    from django.utils import timezone
+
     from tests.factories import PaperFactory, SubscriberFactory
 
-    PaperFactory(title="Global channel pruning")
+    PaperFactory(title="Global channel pruning", first_seen_at=timezone.now() - timedelta(hours=1))
     SubscriberFactory(email="ada@example.org", query="pruning")
     SubscriberFactory(email="bob@example.org", query="quantum chemistry")
     SubscriberFactory(email="wes@example.org", query="pruning", frequency="weekly")
 
 
+MONDAY_7 = datetime(2026, 11, 23, 7, 5, tzinfo=UTC)
+
+
 def test_send_digests_sends_and_summarizes(mailoutbox):
-    digest_subscribers()
-    out = run("send_digests")
-    assert "Daily edition of" in out and "1 sent, 1 skipped, 0 failed" in out
+    with time_machine.travel(MONDAY_7 - timedelta(hours=1)):
+        digest_subscribers()
+    with time_machine.travel(MONDAY_7):  # their hour (07:00 UTC), and the weekly's Monday
+        out = run("send_digests")
+        again = run("send_digests", "--frequency", "daily")
+    assert "Daily edition of Mon Nov 23, 2026, 07:00 UTC" in out
+    assert "1 sent, 1 skipped, 0 failed" in out
     assert "Weekly edition" in out
     assert sorted(m.to[0] for m in mailoutbox) == ["ada@example.org", "wes@example.org"]
-    again = run("send_digests", "--frequency", "daily")
     assert "1 sent, 1 skipped, 0 failed (nothing new to send)" in again
     assert len(mailoutbox) == 2
+
+
+def test_send_digests_before_anyones_hour_says_when_they_are_due(mailoutbox):
+    with time_machine.travel(MONDAY_7 - timedelta(hours=2)):
+        digest_subscribers()
+        out = run("send_digests", "--frequency", "daily")
+        now = run("send_digests", "--frequency", "daily", "--now")
+    assert "no daily reader is due now; the next are due at Mon Nov 23 07:00 UTC" in out
+    assert "1 sent, 1 skipped, 0 failed" in now
+    assert [m.to[0] for m in mailoutbox] == ["ada@example.org"]
 
 
 class Terminal(StringIO):
@@ -243,7 +261,7 @@ def test_send_digests_shows_a_progress_bar_with_rate_and_eta_on_a_terminal(monke
     digest_subscribers()
     terminal = Terminal()
     monkeypatch.setattr(sys, "stderr", terminal)
-    run("send_digests", "--frequency", "daily")
+    run("send_digests", "--frequency", "daily", "--now")
     drawn = terminal.getvalue()
     # Done of the total, elapsed<left and the rate, "1/2 [00:00<00:00,  4.13digest/s]" (or
     # "0/2 [00:00<?, ?digest/s]" before the first measure, on a fast machine).
@@ -255,7 +273,8 @@ def test_send_digests_dry_run_sends_and_stores_nothing(mailoutbox):
     from digest.models import Delivery, Edition
 
     digest_subscribers()
-    out = run("send_digests", "--dry-run", "--frequency", "daily")
+    out = run("send_digests", "--dry-run", "--frequency", "daily", "--now")
+    assert "2 daily readers are due" in out
     assert "1 would send" in out and "1 would skip (nothing matched)" in out
     assert out.strip().endswith("Nothing sent.")
     assert not mailoutbox and not Edition.objects.exists() and not Delivery.objects.exists()
@@ -268,8 +287,8 @@ def test_send_digests_dry_run_says_what_the_real_run_then_does(mailoutbox):
         sent = len(mailoutbox)
         rehearsal = run("send_digests", "--dry-run", "--frequency", "daily")
         again = run("send_digests", "--frequency", "daily")
-    assert "Daily edition of Mon Nov 23, 2026 is already planned (1 sent, 1 skipped" in rehearsal
-    assert "the next daily edition is Tue Nov 24. Nothing would be sent now." in rehearsal
+    assert sent == 1
+    assert "no daily reader is due now; the next are due at Tue Nov 24 07:00 UTC" in rehearsal
     assert "(nothing new to send)" in again and len(mailoutbox) == sent
 
 
@@ -285,7 +304,7 @@ def test_send_digests_reports_an_unavailable_mail_server(settings):
     digest_subscribers()
     out = StringIO()
     with pytest.raises(CommandError, match="unfinished because the mail server was unavailable"):
-        call_command("send_digests", "--frequency", "daily", stdout=out, stderr=StringIO())
+        call_command("send_digests", "--frequency", "daily", "--now", stdout=out, stderr=StringIO())
     assert "0 sent, 0 skipped, 0 failed, 2 still unfinished" in out.getvalue()
 
 
@@ -294,7 +313,9 @@ def test_send_digests_resumes_what_an_outage_left_unfinished(settings, smtp_sink
     unreachable_mail_server(settings)
     digest_subscribers()
     with pytest.raises(CommandError):
-        call_command("send_digests", "--frequency", "daily", stdout=StringIO(), stderr=StringIO())
+        call_command(
+            "send_digests", "--frequency", "daily", "--now", stdout=StringIO(), stderr=StringIO()
+        )
     rehearsal = run("send_digests", "--dry-run", "--frequency", "daily")
     assert "2 unfinished deliveries would be resumed" in rehearsal
     settings.EMAIL_PORT = real_port  # the mail server is back; no beat is running
@@ -333,8 +354,11 @@ def test_demo_sends_digests_to_the_outbox_and_prints_where_to_look(mailoutbox):
         "alan@example.org",
         "marie@example.org",  # seed papers, no keywords
         "emmy@example.org",  # an interest in words the papers never use
+        "hedy@example.org",  # no keywords: the most upvoted papers
     }
     by_seeds = next(m for m in mailoutbox if m.to[0] == "marie@example.org")
     assert "similar to “" in by_seeds.body and "matched:" not in by_seeds.body
+    top = next(m for m in mailoutbox if m.to[0] == "hedy@example.org")
+    assert top.subject.startswith("The 5 most upvoted new papers")
     by_interest = next(m for m in mailoutbox if m.to[0] == "emmy@example.org")
     assert "close to your interest “helping doctors" in by_interest.body

@@ -24,7 +24,15 @@ def test_send_digests_offers_every_frequency():
     assert list(option.choices) == Frequency.values
 
 
-def test_each_frequency_spans_its_period():
-    monday = date(2026, 3, 2)
-    assert editions.next_period(Frequency.DAILY, monday) == monday + timedelta(days=1)
-    assert editions.next_period(Frequency.WEEKLY, monday) == monday + timedelta(days=7)
+def test_each_frequency_has_its_own_periods():
+    monday, sunday = date(2026, 3, 2), date(2026, 3, 8)
+    assert editions.period_key(Frequency.DAILY, monday) != editions.period_key(
+        Frequency.DAILY, monday + timedelta(days=1)
+    )
+    assert editions.period_key(Frequency.WEEKLY, monday) == editions.period_key(
+        Frequency.WEEKLY, sunday
+    )
+    # A daily and a weekly period never share a key: a reader who switches keeps both.
+    assert editions.period_key(Frequency.DAILY, monday) != editions.period_key(
+        Frequency.WEEKLY, monday
+    )

@@ -15,7 +15,7 @@ pytestmark = pytest.mark.django_db
 def delivery(mailoutbox):
     PaperFactory(title="Global channel pruning")
     SubscriberFactory(query="pruning")
-    edition = sending.plan_edition("daily")
+    edition = sending.plan_edition("daily", any_hour=True)
     for ids in sending.dispatch(edition):
         sending.send_chunk(ids)
     return Delivery.objects.get()

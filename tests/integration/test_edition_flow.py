@@ -8,11 +8,12 @@ from collections import Counter
 
 import pytest
 from django.db import connection
+from django.utils import timezone
 
 from digest.matching.index import build_index, match_papers
 from digest.matching.query import parse_query
 from digest.models import Delivery, Paper
-from digest.tasks import send_edition_task, sweep_task
+from digest.tasks import send_due_task, send_edition_task, sweep_task
 from subscribers.models import Subscriber
 from tests.factories import PaperFactory, SubscriberFactory
 from tests.support.mail import subject
@@ -95,8 +96,10 @@ def test_each_subscriber_gets_exactly_their_papers_once_through_two_workers(
 ):
     for _ in range(2):
         workers.start(concurrency=2, env=worker_env(smtp_sink))
-    send_edition_task.delay("daily")
-    send_edition_task.delay("daily")  # the planner running twice changes nothing
+    # Beat's planner, twice at once (two beats by mistake): readers whose hour is now.
+    Subscriber.objects.update(send_hour=timezone.now().hour)
+    send_due_task.delay()
+    send_due_task.delay()
     wait_for(lambda: Delivery.objects.count() == 24 and not unfinished(), what="the edition")
     counts = smtp_sink.counts()
     assert set(counts.values()) == {1}, counts
@@ -126,7 +129,8 @@ def test_a_worker_keeps_its_database_connection_from_chunk_to_chunk(
     # connection for its chunk.)
     env = worker_env(smtp_sink, DELIVERY_CHUNK_SIZE="2", SEND_CONCURRENCY="1")
     worker = workers.start(concurrency=1, env=env)
-    send_edition_task.delay("daily")  # one planning task, then twelve chunks of two
+    # One planning task, then twelve chunks of two.
+    send_edition_task.delay("daily", any_hour=True)
     wait_for(lambda: Delivery.objects.count() == 24 and not unfinished(), what="the edition")
     worker.stop()  # a session is counted when it ends, at the latest
     time.sleep(1.5)  # statistics reach pg_stat_database within a second
@@ -152,7 +156,7 @@ def test_a_worker_killed_mid_chunk_loses_nothing_and_repeats_at_most_its_in_flig
         smtp_sink, DELIVERY_LEASE_SECONDS="3", DELIVERY_CHUNK_SIZE="4", SEND_CONCURRENCY="3"
     )
     doomed = workers.start(concurrency=2, env=env)
-    send_edition_task.delay("daily")
+    send_edition_task.delay("daily", any_hour=True)
     wait_for(lambda: Delivery.objects.filter(status="sent").count() >= 4, what="some sends")
     doomed.kill()  # SIGKILL, as an OOM kill or a pulled plug would
     sending_when_killed = Delivery.objects.filter(status="sending").count()
@@ -175,7 +179,7 @@ def test_a_server_answering_421_for_a_while_delays_but_loses_and_repeats_nothing
     Subscriber.objects.update(query="pruning OR federated OR diffusion")
     smtp_sink.handler.temporary_failure = True
     workers.start(concurrency=2, env=worker_env(smtp_sink))
-    send_edition_task.delay("daily")
+    send_edition_task.delay("daily", any_hour=True)
     wait_for(lambda: Delivery.objects.filter(attempts__gte=1).exists(), what="first attempts")
     time.sleep(3)
     assert not smtp_sink.messages
@@ -192,10 +196,41 @@ def test_a_refused_recipient_is_failed_with_the_reason_and_the_rest_are_sent(
     Subscriber.objects.update(query="pruning OR federated OR diffusion")
     smtp_sink.handler.refuse.add("reader3@example.org")
     workers.start(concurrency=2, env=worker_env(smtp_sink))
-    send_edition_task.delay("daily")
+    send_edition_task.delay("daily", any_hour=True)
     wait_for(lambda: Delivery.objects.count() == 24 and not unfinished(), what="the edition")
     refused = Delivery.objects.get(subscriber__email="reader3@example.org")
     assert refused.status == "failed" and refused.failure_reason.startswith(
         "recipient refused: 550"
     )
     assert Delivery.objects.filter(status="sent").count() == 23
+
+
+def test_an_announcement_reaches_everyone_once_though_a_worker_is_killed_mid_send(
+    workers, smtp_sink, edition_setup, settings
+):
+    from digest.models import Announcement
+    from digest.tasks import send_announcement_task
+
+    settings.DELIVERY_LEASE_SECONDS = 3
+    smtp_sink.handler.delay = 0.3
+    env = worker_env(
+        smtp_sink, DELIVERY_LEASE_SECONDS="3", DELIVERY_CHUNK_SIZE="4", SEND_CONCURRENCY="3"
+    )
+    note = Announcement.objects.create(subject="Send times", body="Choose your hour.")
+    doomed = workers.start(concurrency=2, env=env)
+    send_announcement_task.delay(note.pk)
+    send_announcement_task.delay(note.pk)  # an operator's double click plans nothing twice
+    wait_for(lambda: note.deliveries.filter(status="sent").count() >= 4, what="some sends")
+    doomed.kill()  # SIGKILL mid-chunk
+    assert note.deliveries.filter(status="sending").exists(), "the kill should land mid-chunk"
+    workers.start(concurrency=2, env=env)
+    time.sleep(3.5)  # the lease expires; beat's sweep hands the claims out again
+    sweep_task.delay()
+    wait_for(lambda: not unfinished(), what="recovery")
+    assert note.deliveries.count() == 24
+    assert set(note.deliveries.values_list("status", flat=True)) == {"sent"}
+    counts = smtp_sink.counts()
+    assert set(counts) == {s.email for s in edition_setup}  # nobody lost
+    # At most the messages in flight in the killed worker: 2 processes, 3 senders each.
+    assert sum(n - 1 for n in counts.values()) <= 2 * 3, counts
+    assert all(subject(m) == "Send times" for m in smtp_sink.messages)

@@ -51,7 +51,7 @@ def test_a_reader_with_only_a_seed_paper_gets_papers_like_it_and_why(library, ma
     embed_papers_task.delay()
     seed = Paper.objects.get(key=f"arxiv:{SEED}")
     assert seed.embedding is not None and not seed.listed
-    call_command("send_digests", stdout=io.StringIO())
+    call_command("send_digests", "--now", stdout=io.StringIO())
     (message,) = mailoutbox
     text = message.body
     assert f"similar to “{seed.title}”" in text
@@ -73,7 +73,7 @@ def test_the_same_flow_through_real_workers_and_smtp(library, workers, smtp_sink
     wait_for(lambda: Subscriber.objects.get(pk=reader.pk).profile is not None, what="profile")
     embed_papers_task.delay()
     wait_for(lambda: not Paper.objects.visible().filter(embedding=None).exists(), what="vectors")
-    send_edition_task.delay("daily")
+    send_edition_task.delay("daily", any_hour=True)
     wait_for(lambda: Delivery.objects.exists() and not unfinished(), what="the edition")
     (message,) = smtp_sink.to("reader@example.org")
     seed = Paper.objects.get(key=f"arxiv:{SEED}")
@@ -86,7 +86,7 @@ def test_view_in_browser_shows_every_delivered_paper_after_the_reader_changed(
     reader = seeded_reader()
     refresh_profile_task.delay(reader.pk)
     embed_papers_task.delay()
-    call_command("send_digests", stdout=io.StringIO())
+    call_command("send_digests", "--now", stdout=io.StringIO())
     delivery = Delivery.objects.get(subscriber=reader)
     sent = [Paper.objects.get(pk=pk).title for pk in delivery.paper_ids]
     # They drop their seeds and keep only keywords; the digest they got stays as it was.

@@ -36,7 +36,7 @@ def test_one_send_rate_holds_across_two_worker_processes(workers, settings):
     try:
         for _ in range(2):
             workers.start(concurrency=1, env=env)
-        send_edition_task.delay("daily")
+        send_edition_task.delay("daily", any_hour=True)
         wait_for(lambda: Delivery.objects.count() == 120 and not unfinished(), what="the edition")
     finally:
         counted = esp.stop()
@@ -57,7 +57,7 @@ def test_an_esp_that_throttles_slows_every_worker_and_loses_nothing(workers, pos
     env = esp_env(postmark, SEND_RATE_PER_SECOND="30", SEND_CONCURRENCY="4")
     for _ in range(2):
         workers.start(concurrency=1, env=env)
-    send_edition_task.delay("daily")
+    send_edition_task.delay("daily", any_hour=True)
     wait_for(lambda: not unfinished() and Delivery.objects.count() == 60, 120, "the edition")
     assert postmark.throttled > 0
     assert set(postmark.received.values()) == {1} and len(postmark.received) == 60
@@ -72,7 +72,7 @@ def test_no_new_message_starts_after_an_unsubscribe_bounce_or_complaint_recorded
     PaperFactory(title="Pruning at scale", abstract="We prune.")
     readers = SubscriberFactory.create_batch(150, query="pruning")
     workers.start(concurrency=1, env=worker_env(smtp_sink, SEND_CONCURRENCY="2"))
-    send_edition_task.delay("daily")
+    send_edition_task.delay("daily", any_hour=True)
     wait_for(lambda: len(smtp_sink.handler.received) >= 20, what="the first messages")
     leaving = [r for r in readers if r.email not in smtp_sink.handler.received][:99]
     for n, reader in enumerate(leaving):  # a one-click unsubscribe, or the ESP's webhook

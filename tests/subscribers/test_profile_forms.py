@@ -46,10 +46,11 @@ def post(client, django_capture_on_commit_callbacks):
     return send
 
 
-def test_nothing_to_look_for_is_explained(client):
+def test_a_signup_with_nothing_to_look_for_gets_the_most_upvoted_papers(client):
     response = client.post(reverse("subscribe"), SIGNUP)
-    assert "Tell us what to look for: keywords, papers you like" in response.content.decode()
-    assert not Subscriber.objects.exists()
+    assert response.status_code == 302
+    subscriber = Subscriber.objects.get()
+    assert subscriber.query == "" and subscriber.wants_top_papers
 
 
 def test_a_signup_with_an_interest_and_no_keywords_makes_a_profile(

@@ -20,9 +20,9 @@ from subscribers.models import Subscriber
 
 class Command(BaseCommand):
     help = (
-        "Plan the current edition (closing its window now), resume any unfinished deliveries, "
-        "and send them in this process with progress and a summary. Safe to re-run: nobody "
-        "gets an edition twice."
+        "Plan the readers whose local send hour has come (as beat does every quarter hour), "
+        "resume any unfinished deliveries, and send them in this process with progress and a "
+        "summary. Safe to re-run: nobody gets two digests for one day (or week)."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -32,20 +32,28 @@ class Command(BaseCommand):
             help="only this edition (default: daily and weekly)",
         )
         parser.add_argument(
+            "--now",
+            action="store_true",
+            help="also every reader whose hour has not come yet today (this week, for weekly "
+            "readers) and who has had no digest for it",
+        )
+        parser.add_argument(
             "--dry-run",
             action="store_true",
             help="say what a real run would do now, composing every digest; send and store nothing",
         )
 
-    def handle(self, *args: Any, frequency: str | None, dry_run: bool, **options: Any) -> None:
+    def handle(
+        self, *args: Any, frequency: str | None, now: bool, dry_run: bool, **options: Any
+    ) -> None:
         frequencies = [frequency] if frequency else Frequency.values
         if dry_run:
             for name in frequencies:
-                self.stdout.write(self.rehearse(name, timezone.now()))
+                self.stdout.write(self.rehearse(name, timezone.now(), any_hour=now))
             return
         rate = shared_send_rate()  # one window for the whole run
         try:
-            stuck = sum(self.send(name, rate) for name in frequencies)
+            stuck = sum(self.send(name, rate, any_hour=now) for name in frequencies)
         finally:
             rate.close()
         if stuck:
@@ -55,13 +63,16 @@ class Command(BaseCommand):
                 returncode=1,
             )
 
-    def send(self, frequency: str, rate: sending.SendRate) -> int:
-        """Plan and send the due edition and resume unfinished ones; returns how many are
-        still unfinished."""
-        current = sending.plan_edition(frequency)
-        earlier = [e for e in _unfinished_editions(frequency) if e.pk != current.pk]
+    def send(self, frequency: str, rate: sending.SendRate, *, any_hour: bool) -> int:
+        """Plan and send the due readers and resume unfinished editions; returns how many
+        deliveries are still unfinished."""
+        current = sending.plan_edition(frequency, any_hour=any_hour)
+        earlier = [e for e in _unfinished_editions(frequency) if current is None or e != current]
+        if current is None and not earlier:
+            self.stdout.write(_nobody_due(frequency))
+            return 0
         unfinished = 0
-        for edition in [*earlier, current]:
+        for edition in [*earlier, *([current] if current else [])]:
             chunks = sending.resume_unfinished(edition)
             self.send_chunks(chunks, rate)
             counts = _counts(edition)
@@ -79,47 +90,66 @@ class Command(BaseCommand):
                     bar.write(f"⚠ {exc}")
                     return
 
-    def rehearse(self, frequency: str, now: datetime) -> str:
+    def rehearse(self, frequency: str, now: datetime, *, any_hour: bool) -> str:
         """What a real run would do now, in one paragraph."""
-        period = editions.period_of(frequency, now)
-        existing = Edition.objects.filter(frequency=frequency, period=period).first()
-        resumed = [_resume_line(e) for e in _unfinished_editions(frequency)]
-        if existing is not None and existing.planned_at is not None:
-            upcoming = editions.next_period(frequency, period)
-            lines = [
-                f"Dry run: {existing.label} is already planned ({_tally(_counts(existing))}); "
-                f"the next {frequency} edition is {_day(upcoming)}.",
-                *resumed,
-            ]
-            return "\n".join(lines) if resumed else lines[0] + " Nothing would be sent now."
-        return "\n".join([self.rehearse_new(frequency, now), *resumed, "Nothing sent."])
-
-    def rehearse_new(self, frequency: str, now: datetime) -> str:
-        edition = previews.upcoming_edition(frequency, now)
-        papers = sending.EditionPapers.of(edition.papers())
-        subscribers = Subscriber.objects.filter(
-            status=Subscriber.Status.ACTIVE, paused=False, frequency=frequency
-        )
+        slot = editions.closing(now, any_hour=any_hour)
         outcome: Counter[str] = Counter()
-        for subscriber in tqdm(
-            list(subscribers), unit="digest", file=sys.stderr, disable=None, leave=False
-        ):
-            outcome[_rehearsed(subscriber, edition, papers)] += 1
-        summary = ", ".join(f"{n} {what}" for what, n in outcome.items()) or "no subscribers"
-        return (
-            f"Dry run: {edition.label} would open now, covering {len(papers.papers)} papers "
-            f"first seen since {edition.window_start:%b %d %H:%M} UTC: {summary}."
-        )
+        due = [
+            (period, reader)
+            for period, readers in sending.due_readers(frequency, slot, any_hour=any_hour)
+            for reader in readers
+        ]
+        for period, reader in tqdm(due, unit="digest", file=sys.stderr, disable=None, leave=False):
+            outcome[_rehearsed(reader, period, slot)] += 1
+        resumed = [_resume_line(e) for e in _unfinished_editions(frequency)]
+        if due:
+            summary = ", ".join(f"{n} {what}" for what, n in outcome.items())
+            head = (
+                f"Dry run: {len(due)} {frequency} readers are due at {slot:%H:%M} UTC: {summary}."
+            )
+        else:
+            head = f"Dry run: {_nobody_due(frequency)}"
+        return "\n".join([head, *resumed, "Nothing sent."])
 
 
-def _rehearsed(subscriber: Subscriber, edition: Edition, papers: sending.EditionPapers) -> str:
+def _rehearsed(reader: Subscriber, period: str, slot: datetime) -> str:
+    start = editions.window_start(reader.previous_end, reader.created_at, slot)
+    edition = Edition(
+        frequency=reader.frequency, period=slot.date(), window_start=start, window_end=slot
+    )
+    papers = sending.EditionPapers.for_reader(start, slot, reader.listing)
     try:
-        _, matches = previews.compose_for(subscriber, edition, papers)
+        _, matches = previews.compose_for(reader, edition, papers)
     except QueryError:
         return "would fail (invalid keywords)"
     if matches or settings.DIGEST_SEND_EMPTY:
         return "would send"
     return "would skip (nothing matched)"
+
+
+def _nobody_due(frequency: str) -> str:
+    """No reader is due: when the next one is."""
+    readers = Subscriber.objects.filter(
+        status=Subscriber.Status.ACTIVE, paused=False, frequency=frequency
+    )
+    now = timezone.now()
+    upcoming = []
+    schedules = readers.values_list("time_zone", "send_hour", "send_weekday").distinct()
+    for zone, hour, weekday in schedules.order_by():
+        same = readers.filter(time_zone=zone, send_hour=hour, send_weekday=weekday)
+        period = editions.period_key(frequency, now.astimezone(editions.zone(zone)).date())
+        done = not same.exclude(deliveries__period=period).exists()
+        upcoming.append(
+            editions.next_send(
+                frequency, zone, hour, weekday, now + editions.SLOT, had_this_period=done
+            )
+        )
+    if not upcoming:
+        return f"no {frequency} readers."
+    return (
+        f"no {frequency} reader is due now; the next are due at {min(upcoming):%a %b %-d %H:%M} "
+        "UTC (--now sends to everyone who has had none this period)."
+    )
 
 
 def _unfinished_editions(frequency: str) -> list[Edition]:

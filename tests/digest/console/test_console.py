@@ -58,7 +58,12 @@ def test_dashboard_warns_when_complaints_pass_gmails_limit(admin_client):
         window_end=timezone.now(),
     )
     Delivery.objects.create(
-        subscriber=subscriber, edition=edition, status="sent", sent_at=timezone.now()
+        subscriber=subscriber,
+        edition=edition,
+        period=edition.period.isoformat(),
+        window_start=edition.window_start,
+        status="sent",
+        sent_at=timezone.now(),
     )
     assert "above Gmail" not in admin_client.get(reverse("admin:index")).content.decode()
     StatusChange.objects.create(
@@ -80,7 +85,12 @@ def edition_in_progress(now, *, sent_last_minute: int, unfinished: int) -> Editi
         window_end=now,
     )
     for n in range(sent_last_minute + 2 + unfinished):
-        delivery = Delivery(subscriber=SubscriberFactory(), edition=edition)
+        delivery = Delivery(
+            subscriber=SubscriberFactory(),
+            edition=edition,
+            period=edition.period.isoformat(),
+            window_start=edition.window_start,
+        )
         if n < sent_last_minute:
             delivery.status, delivery.sent_at = "sent", now - timedelta(seconds=10 + n)
         elif n < sent_last_minute + 2:  # sent earlier: not part of the rate
@@ -289,7 +299,7 @@ def test_retry_failed_resends_only_the_failed_deliveries(admin_client, mailoutbo
 
     PaperFactory(title="Pruning at scale")
     ok, broken = SubscriberFactory(query="pruning"), SubscriberFactory(query="pruning")
-    edition = sending.plan_edition("daily")
+    edition = sending.plan_edition("daily", any_hour=True)
     Delivery.objects.filter(subscriber=ok).update(status="sent", sent_at=timezone.now())
     Delivery.objects.filter(subscriber=broken).update(
         status="failed", attempts=10, failure_reason="gave up: 421"
@@ -315,7 +325,7 @@ def unfinished_edition():
 
     PaperFactory(title="Pruning at scale")
     done, lost, stuck = (SubscriberFactory(query="pruning") for _ in range(3))
-    edition = sending.plan_edition("daily")
+    edition = sending.plan_edition("daily", any_hour=True)
     now = timezone.now()
     Delivery.objects.filter(subscriber=done).update(status="sent", sent_at=now)
     Delivery.objects.filter(subscriber=lost).update(dispatched_at=now)

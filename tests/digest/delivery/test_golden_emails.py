@@ -145,9 +145,10 @@ View in your browser: http://localhost:8000/digest/<token>/
    PDF: https://arxiv.org/pdf/2411.00001
 
 --\x20
-You're getting the daily digest because ada@example.org subscribed on http://localhost:8000/ \
-to new papers about: pruning, federated learning.
+You're getting the daily digest (07:00 UTC) because ada@example.org subscribed on \
+http://localhost:8000/ to new papers about: pruning, federated learning.
 Change keywords or frequency: http://localhost:8000/manage/<token>/
+Your feed: http://localhost:8000/feed/<token>/
 Unsubscribe: http://localhost:8000/unsubscribe/<token>/"""
 
 DIGEST_SEEN = (
@@ -158,8 +159,8 @@ DIGEST_SEEN = (
     "Global channel pruning for vision transformers Ana Silva, Wei Zhang "
     "We prune channels globally and keep accuracy — at 40% of the cost. "
     "matched: pruning (in title, abstract) · ▲ 12 upvotes · PDF "
-    "You're getting the daily digest because ada@example.org subscribed on Paper Digest to new "
-    "papers about: pruning, federated learning. Change keywords or frequency · Unsubscribe · "
+    "You're getting the daily digest (07:00 UTC) because ada@example.org subscribed on Paper "
+    "Digest to new papers about: pruning, federated learning. Change keywords or frequency · Unsubscribe · "
     "Your feed · View in browser"
 )
 

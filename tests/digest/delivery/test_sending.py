@@ -60,34 +60,105 @@ def test_replanning_never_duplicates_a_delivery():
     SubscriberFactory.create_batch(3)
     first = sending.plan_edition("daily", at(0))
     Edition.objects.filter(pk=first.pk).update(planned_at=None)  # as if a planner crashed mid-way
-    again = sending.plan_edition("daily", at(0.5))
-    assert again.pk == first.pk
+    again = sending.plan_edition("daily", at(0.1))  # the same slot
+    assert again.pk == first.pk and again.planned_at is not None
+    assert sending.plan_edition("daily", at(0.5)) is None  # the next slots: nobody is due
+    assert sending.plan_edition("daily", at(0.5), any_hour=True) is None
     assert Delivery.objects.count() == 3
 
 
+def test_a_reader_the_planner_missed_is_planned_in_a_later_slot_that_day():
+    SubscriberFactory.create_batch(2)
+    first = sending.plan_edition("daily", at(0))
+    late = SubscriberFactory()  # say, the planner stopped before reaching them
+    later = sending.plan_edition("daily", at(1.25))
+    assert list(later.deliveries.values_list("subscriber", flat=True)) == [late.pk]
+    assert first.deliveries.count() == 2
+    assert sending.plan_edition("daily", at(3.25)) is None  # past the grace hours: tomorrow
+
+
+def test_nobody_is_due_before_their_hour_and_no_edition_is_opened():
+    SubscriberFactory(send_hour=9)
+    assert sending.plan_edition("daily", at(0)) is None
+    assert not Edition.objects.exists()
+    assert sending.plan_edition("daily", at(2)).deliveries.count() == 1
+
+
+def titles(delivery: Delivery) -> list[str]:
+    papers = sending.reader_papers(
+        delivery.window_start, delivery.edition.window_end, delivery.subscriber.listing
+    )
+    return [p.title for p in papers]
+
+
 def test_windows_chain_so_no_paper_is_missed_or_repeated():
-    SubscriberFactory(query="pruning")
+    reader = SubscriberFactory(query="pruning")
     papers_seen(at(-2), "Pruning before Monday")
     monday = sending.plan_edition("daily", at(0))
     papers_seen(at(0.01), "Pruning just after Monday's edition")
     tuesday = sending.plan_edition("daily", at(24))
     assert tuesday.window_start == monday.window_end
-    assert [p.title for p in monday.papers()] == ["Pruning before Monday"]
-    assert [p.title for p in tuesday.papers()] == ["Pruning just after Monday's edition"]
+    first, second = Delivery.objects.filter(subscriber=reader).order_by("edition__window_end")
+    assert second.window_start == first.edition.window_end
+    assert titles(first) == ["Pruning before Monday"]
+    assert titles(second) == ["Pruning just after Monday's edition"]
 
 
-def test_after_downtime_the_next_edition_covers_everything_since_the_last():
+def test_after_downtime_the_next_digest_covers_everything_since_the_last():
+    SubscriberFactory()
     sending.plan_edition("daily", at(0))
     papers_seen(at(30), "Pruning on Tuesday")
     papers_seen(at(60), "Pruning on Wednesday")
     thursday = sending.plan_edition("daily", at(72))  # nothing ran on Tuesday or Wednesday
-    assert thursday.papers().count() == 2
+    assert len(titles(thursday.deliveries.get())) == 2
 
 
-def test_periods_are_days_and_iso_weeks():
-    thursday = at(72)
-    assert editions.period_of("daily", thursday).isoformat() == "2026-11-26"
-    assert editions.period_of("weekly", thursday).isoformat() == "2026-11-23"  # its Monday
+def test_a_first_digest_covers_the_days_the_signup_preview_searched(settings):
+    settings.PREVIEW_DAYS = 14
+    papers_seen(at(-24 * 15), "Pruning, too old for the preview")
+    papers_seen(at(-24 * 13), "Pruning the preview showed")
+    with time_machine.travel(at(-1)):
+        reader = SubscriberFactory()
+    sending.plan_edition("daily", at(0))
+    assert titles(reader.deliveries.get()) == ["Pruning the preview showed"]
+
+
+def test_a_digest_reaches_back_at_most_three_weeks_after_a_long_pause():
+    reader = SubscriberFactory()
+    sending.plan_edition("daily", at(0))
+    papers_seen(at(24 * 10), "Pruning while they were paused")
+    papers_seen(at(24 * 50), "Pruning lately")
+    later = sending.plan_edition("daily", at(24 * 60))
+    assert later.deliveries.get().window_start == at(24 * 60) - editions.MAX_WINDOW
+    assert titles(later.deliveries.get()) == ["Pruning lately"]
+    assert reader.deliveries.count() == 2
+
+
+def test_periods_are_the_readers_days_and_iso_weeks():
+    thursday = at(72).date()
+    assert editions.period_key("daily", thursday) == "2026-11-26"
+    assert editions.period_key("weekly", thursday) == "2026-W48"
+    assert editions.period_start("2026-W48").isoformat() == "2026-11-23"  # its Monday
+    assert editions.period_start("2026-11-26") == thursday
+
+
+def test_a_reader_takes_the_arxiv_announcements_they_chose():
+    papers = {
+        kind: PaperFactory(
+            title=f"Pruning, {kind or 'from a blog'}", announce_type=kind, first_seen_at=at(-1)
+        )
+        for kind in ("new", "cross", "replace", "replace-cross", "")
+    }
+    readers = {
+        listing: SubscriberFactory(listing=listing, per_email=10)
+        for listing in ("new", "cross", "all")
+    }
+    sending.plan_edition("daily", at(0))
+    got = {listing: set(titles(r.deliveries.get())) for listing, r in readers.items()}
+    title = {kind: paper.title for kind, paper in papers.items()}
+    assert got["new"] == {title["new"], title[""]}
+    assert got["cross"] == {title["new"], title["cross"], title[""]}
+    assert got["all"] == set(title.values())
 
 
 # --- sending ------------------------------------------------------------------------------------
@@ -446,11 +517,14 @@ def test_planning_hands_out_each_batch_as_it_is_planned(monkeypatch, settings):
 
 def test_a_batch_hands_out_only_its_own_deliveries(monkeypatch):
     monkeypatch.setattr(sending, "PLAN_BATCH", 2)
-    SubscriberFactory.create_batch(3)
-    late = SubscriberFactory()
-    edition = sending.plan_edition("daily", at(0))  # planned, then the planner stopped
-    Edition.objects.filter(pk=edition.pk).update(planned_at=None)
-    Subscriber.objects.filter(pk=late.pk).update(paused=True)  # no longer in any batch
+    first_two = {s.pk for s in SubscriberFactory.create_batch(2)}
+    rest = {s.pk for s in SubscriberFactory.create_batch(3)}
+
+    def stop(edition: Edition, subscribers: list[int]) -> None:
+        raise RuntimeError("the planner stopped after its first batch")
+
+    with pytest.raises(RuntimeError):
+        sending.plan_edition("daily", at(0), on_batch=stop)
     per_batch: list[set[int]] = []
 
     def hand_out(edition: Edition, subscribers: list[int]) -> None:
@@ -460,10 +534,12 @@ def test_a_batch_hands_out_only_its_own_deliveries(monkeypatch):
         )
         assert per_batch[-1] == set(subscribers)
 
-    sending.plan_edition("daily", at(0.5), on_batch=hand_out)
-    assert len(per_batch) == 2 and late.pk not in set().union(*per_batch)
-    (rest,) = sending.dispatch(edition)  # what the task's last call hands out
-    assert Delivery.objects.get(pk__in=rest).subscriber_id == late.pk
+    edition = sending.plan_edition("daily", at(0.1), on_batch=hand_out)
+    assert set().union(*per_batch) == rest and len(per_batch) == 2
+    (left,) = sending.dispatch(edition)  # what the task's last call hands out
+    assert set(Delivery.objects.filter(pk__in=left).values_list("subscriber", flat=True)) == (
+        first_two
+    )
 
 
 def test_a_chunk_costs_a_few_queries_plus_three_per_message(mailoutbox):
@@ -561,7 +637,48 @@ def test_a_worker_whose_lease_passed_cannot_mark_a_row_another_worker_holds(sett
 def test_each_delivery_has_its_own_message_key_and_planning_twice_adds_none():
     subscribers = SubscriberFactory.create_batch(3)
     edition = sending.plan_edition("daily", at(0))
-    sending.create_deliveries(edition, [s.pk for s in subscribers])  # again: no duplicates
+    again = [(s.pk, s.created_at, None) for s in subscribers]
+    sending.create_deliveries(edition, "2026-11-23", again)  # no duplicates
     keys = list(Delivery.objects.values_list("message_key", flat=True))
     assert len(keys) == len(set(keys)) == 3
     assert all(re.fullmatch(r"[0-9a-f]{32}", key) for key in keys)
+
+
+# --- keyword-free digests and ranking by upvotes ------------------------------------------------
+
+
+def test_a_reader_who_names_nothing_gets_the_most_upvoted_papers(smtp_sink):
+    for title, votes in [("Quiet", None), ("Popular", 120), ("Famous", 900), ("Liked", 40)]:
+        PaperFactory(title=f"{title} paper", upvotes=votes, first_seen_at=at(-2))
+    reader = SubscriberFactory(query="", per_email=3)
+    send_all(sending.plan_edition("daily", at(0)))
+    assert reader.deliveries.get().paper_ids == [
+        Paper.objects.get(title=f"{t} paper").pk for t in ("Famous", "Popular", "Liked")
+    ]
+    (message,) = smtp_sink.messages
+    assert subject(message) == "The 3 most upvoted new papers — Nov 23"
+    assert_email_contains(message, "The 3 most upvoted new papers")
+    assert_email_contains(message, "900 upvotes")
+
+
+def test_most_upvoted_first_ranks_all_of_a_readers_matches_by_upvotes():
+    # "pruning" in the title matches best; in the abstract alone, less well.
+    papers = {
+        votes: PaperFactory(
+            title=f"{'Pruning networks' if votes < 10 else 'Sparse networks'}, {votes}",
+            upvotes=votes,
+            first_seen_at=at(-1),
+        )
+        for votes in [3, 50, 7, 400, 0]
+    }
+    PaperFactory(
+        title="Diffusion, the most upvoted",
+        abstract="Denoising.",
+        upvotes=10_000,
+        first_seen_at=at(-1),
+    )
+    by_relevance = SubscriberFactory(query="pruning", per_email=2)
+    by_votes = SubscriberFactory(query="pruning", per_email=2, ranking="trending")
+    send_all(sending.plan_edition("daily", at(0)))
+    assert by_votes.deliveries.get().paper_ids == [papers[400].pk, papers[50].pk]
+    assert by_relevance.deliveries.get().paper_ids == [papers[7].pk, papers[3].pk]
