@@ -20,6 +20,7 @@ from django.utils import timezone
 from django_celery_beat.models import PeriodicTask
 from kombu.exceptions import ChannelError
 
+from digest.delivery import sending
 from digest.models import Delivery, Edition, Frequency, Heartbeat, Source
 from subscribers.models import StatusChange, Subscriber
 
@@ -157,7 +158,7 @@ def editions(now: datetime | None = None) -> list[EditionSummary]:
     now = now or timezone.now()
     summaries = []
     for frequency in Frequency.values:
-        last = Edition.objects.filter(frequency=frequency).order_by("-period").first()
+        last = Edition.objects.filter(frequency=frequency).order_by("-window_end").first()
         counts: dict[str, int] = dict.fromkeys(Delivery.Status.values, 0)
         if last:
             counts.update(
@@ -166,14 +167,14 @@ def editions(now: datetime | None = None) -> list[EditionSummary]:
                 .annotate(n=Count("id"))
                 .values_list("status", "n")
             )
-        task = _schedule_of(frequency)
+        task = _planner()
         in_progress = counts[Delivery.Status.PLANNED] + counts[Delivery.Status.SENDING]
         summaries.append(
             EditionSummary(
                 frequency=frequency,
                 last=last,
                 counts=counts,
-                next_at=_next_run(task, now) if task and task.enabled else None,
+                next_at=sending.next_due(frequency, now) if task and task.enabled else None,
                 schedule_enabled=bool(task and task.enabled),
                 progress=send_progress(last, now) if last and in_progress else None,
             )
@@ -199,23 +200,9 @@ def send_progress(edition: Edition, now: datetime | None = None) -> SendProgress
     return SendProgress(per_second, counts["unfinished"], now)
 
 
-def _schedule_of(frequency: str) -> PeriodicTask | None:
-    return (
-        PeriodicTask.objects.filter(task="digest.send_edition", args__contains=f'"{frequency}"')
-        .select_related("crontab", "interval")
-        .first()
-    )
-
-
-def _next_run(task: PeriodicTask, now: datetime) -> datetime | None:
-    try:
-        remaining = task.schedule.remaining_estimate(task.last_run_at or now)
-    except Exception:
-        log.warning("cannot compute the next run of %s", task.name, exc_info=True)
-        return None
-    # Schedules fire on whole minutes: round the moment, not the wait ("07:00", not "06:59").
-    due = now + max(remaining, timedelta(0))
-    return due.replace(second=0, microsecond=0) + timedelta(minutes=due.second >= 30)
+def _planner() -> PeriodicTask | None:
+    """Beat's quarter-hour planner, which sends each reader's digest at their hour."""
+    return PeriodicTask.objects.filter(task="digest.send_due").first()
 
 
 def sending_health(days: int = 30, now: datetime | None = None) -> SendingHealth:

@@ -258,6 +258,24 @@ def due_readers(
         yield group.period, due.annotate(previous_end=Subquery(_previous_end())).order_by("pk")
 
 
+def next_due(frequency: str, after: datetime) -> datetime | None:
+    """The first slot at or after `after` in which a reader of this frequency is due (None:
+    no receiving readers); one query per distinct send time, not per reader."""
+    readers = Subscriber.objects.filter(
+        status=Subscriber.Status.ACTIVE, paused=False, frequency=frequency
+    )
+    upcoming = []
+    schedules = readers.values_list("time_zone", "send_hour", "send_weekday").distinct()
+    for zone, hour, weekday in schedules.order_by():
+        same = readers.filter(time_zone=zone, send_hour=hour, send_weekday=weekday)
+        period = editions.period_key(frequency, after.astimezone(editions.zone(zone)).date())
+        done = not same.exclude(deliveries__period=period).exists()
+        upcoming.append(
+            editions.next_send(frequency, zone, hour, weekday, after, had_this_period=done)
+        )
+    return min(upcoming, default=None)
+
+
 def _previous_end() -> QuerySet[Delivery]:
     """Where a reader's latest digest ended (their next one starts there)."""
     latest = Delivery.objects.filter(subscriber=OuterRef("pk"), edition__isnull=False).order_by(

@@ -54,7 +54,7 @@ def test_sign_up_preview_confirm_change_preferences_and_unsubscribe(page, site, 
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / "landing-preview.png"), full_page=True)
 
-    page.get_by_label("Weekly").check()
+    page.get_by_label("Weekly", exact=True).check()
     page.get_by_role("button", name="Subscribe").click()
     expect(page.get_by_role("heading", name="Check your inbox")).to_be_visible()
 

@@ -129,25 +129,11 @@ def _rehearsed(reader: Subscriber, period: str, slot: datetime) -> str:
 
 def _nobody_due(frequency: str) -> str:
     """No reader is due: when the next one is."""
-    readers = Subscriber.objects.filter(
-        status=Subscriber.Status.ACTIVE, paused=False, frequency=frequency
-    )
-    now = timezone.now()
-    upcoming = []
-    schedules = readers.values_list("time_zone", "send_hour", "send_weekday").distinct()
-    for zone, hour, weekday in schedules.order_by():
-        same = readers.filter(time_zone=zone, send_hour=hour, send_weekday=weekday)
-        period = editions.period_key(frequency, now.astimezone(editions.zone(zone)).date())
-        done = not same.exclude(deliveries__period=period).exists()
-        upcoming.append(
-            editions.next_send(
-                frequency, zone, hour, weekday, now + editions.SLOT, had_this_period=done
-            )
-        )
-    if not upcoming:
+    upcoming = sending.next_due(frequency, timezone.now() + editions.SLOT)
+    if upcoming is None:
         return f"no {frequency} readers."
     return (
-        f"no {frequency} reader is due now; the next are due at {min(upcoming):%a %b %-d %H:%M} "
+        f"no {frequency} reader is due now; the next are due at {upcoming:%a %b %-d %H:%M} "
         "UTC (--now sends to everyone who has had none this period)."
     )
 
