@@ -15,10 +15,11 @@ from django.utils.html import format_html, format_html_join
 from django.utils.timesince import timesince
 
 from digest.console import admin_views, curation
+from digest.console.announcements import AnnouncementAdmin
 from digest.ingest import readers, sources
 from digest.ingest.fetching import FetchError
 from digest.ingest.readers import FeedError
-from digest.models import Delivery, Edition, FetchLog, Paper, Source
+from digest.models import Announcement, Delivery, Edition, FetchLog, Paper, Source
 from digest.tasks import ingest_source_task, resume_unfinished_task, retry_failed_task
 from lib.adminconfirm import confirm_first
 
@@ -458,13 +459,24 @@ class EditionAdmin(admin.ModelAdmin):
 
 @admin.register(Delivery)
 class DeliveryAdmin(admin.ModelAdmin):
-    list_display = ("edition", "subscriber", "status", "attempts", "sent_at", "failure_reason")
-    list_filter = ("status", "edition__frequency", "edition")
+    list_display = (
+        "edition",
+        "announcement",
+        "subscriber",
+        "status",
+        "attempts",
+        "sent_at",
+        "failure_reason",
+    )
+    list_filter = ("status", "edition__frequency", "edition", "announcement")
     search_fields = ("subscriber__email",)
-    list_select_related = ("edition", "subscriber")
+    list_select_related = ("edition", "announcement", "subscriber")
     readonly_fields = (
         "subscriber",
         "edition",
+        "announcement",
+        "period",
+        "window_start",
         "status",
         "failure_reason",
         "paper_ids",
@@ -506,3 +518,6 @@ class DeliveryAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request: HttpRequest, obj: Delivery | None = None) -> bool:
         return False
+
+
+admin.site.register(Announcement, AnnouncementAdmin)

@@ -11,7 +11,8 @@ from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 
 from digest.console import curation
-from digest.delivery import previews
+from digest.delivery import composing, previews
+from digest.delivery.links import INERT
 from digest.ingest import sources
 from digest.matching.query_field import QueryField
 from digest.models import Delivery, Frequency, Paper, Source
@@ -94,8 +95,12 @@ def send_test_digest(request: HttpRequest) -> HttpResponse:
 
 
 def delivery_as_sent(delivery_id: int) -> HttpResponse:
-    """A sent digest rebuilt for an operator, with the subscriber's links inert."""
+    """A sent digest (or announcement) rebuilt for an operator, the subscriber's links inert."""
     delivery = get_object_or_404(Delivery, pk=delivery_id, status=Delivery.Status.SENT)
+    if delivery.announcement_id:
+        return email_page(
+            composing.announcement_message(delivery.subscriber, delivery.announcement, urls=INERT)
+        )
     return email_page(previews.delivered_digest(delivery, inert=True))
 
 
