@@ -1,12 +1,13 @@
-"""arXiv's category taxonomy, kept as data (data/arxiv_categories.json), and the listing URL
-for a set of categories: `add_source arxiv` builds sources from it, so an operator never types
-an rss.arxiv.org address (or saves one with the wrong kind)."""
+"""arXiv's category taxonomy, kept as data (data/arxiv_categories.json), and the sources an
+operator picks rather than types: an arXiv listing of any categories, or the Hugging Face daily
+papers. `add_source` and the admin's add page both build them here, so nobody types an
+rss.arxiv.org address (or saves one with the wrong kind)."""
 
 from __future__ import annotations
 
 import difflib
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,6 +20,21 @@ class Category:
     code: str  # cs.LG
     name: str  # Machine Learning
     group: str  # Computer Science
+
+
+@dataclass(frozen=True)
+class Listing:
+    """A source made from a choice: its suggested name, address and kind (a Source.Kind value;
+    this module is below the models)."""
+
+    name: str
+    url: str
+    kind: str
+
+
+HF_DAILY = Listing(
+    "Hugging Face daily papers", "https://huggingface.co/api/daily_papers", "hf-daily"
+)
 
 
 class UnknownCategory(ValueError):
@@ -57,6 +73,12 @@ def choose(codes: Iterable[str]) -> list[Category]:
 
 def listing_url(chosen: Iterable[Category]) -> str:
     return LISTING + "+".join(category.code for category in chosen)
+
+
+def arxiv_listing(chosen: Sequence[Category]) -> Listing:
+    """The one rss.arxiv.org feed of these categories, named after them ("arXiv cs.LG cs.CV")."""
+    codes = " ".join(category.code for category in chosen)
+    return Listing(f"arXiv {codes}", listing_url(chosen), "arxiv-rss")
 
 
 def _unknown(code: str, known: dict[str, Category]) -> str:

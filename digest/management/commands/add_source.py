@@ -4,10 +4,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from digest.ingest.arxiv_categories import UnknownCategory, choose, listing_url
+from digest.ingest.arxiv_categories import HF_DAILY, UnknownCategory, arxiv_listing, choose
 from digest.models import Source
-
-HF_DAILY = ("Hugging Face daily papers", "https://huggingface.co/api/daily_papers")
 
 
 class Command(BaseCommand):
@@ -27,23 +25,21 @@ class Command(BaseCommand):
         if what == "hf-daily":
             if categories:
                 raise CommandError("hf-daily takes no categories.")
-            default_name, url, kind = *HF_DAILY, Source.Kind.HF_DAILY
+            listing = HF_DAILY
         else:
             try:
-                chosen = choose(categories)
+                listing = arxiv_listing(choose(categories))
             except UnknownCategory as exc:
                 raise CommandError(exc.message) from None
-            codes = " ".join(c.code for c in chosen)
-            default_name, url, kind = f"arXiv {codes}", listing_url(chosen), Source.Kind.ARXIV_RSS
-        source = Source.objects.filter(url=url).first()
+        source = Source.objects.filter(url=listing.url).first()
         if source is not None:
-            self.stdout.write(f"Already a source: {source.name} ({url}).")
+            self.stdout.write(f"Already a source: {source.name} ({listing.url}).")
             return
-        name = name.strip() or default_name
+        name = name.strip() or listing.name
         if Source.objects.filter(name=name).exists():
             raise CommandError(f"A source is already named “{name}”; pass --name.")
-        source = Source.objects.create(name=name, url=url, kind=kind)
+        source = Source.objects.create(name=name, url=listing.url, kind=listing.kind)
         self.stdout.write(
-            f"Added {source.name} ({url}). It is fetched with the others on the schedule; to "
-            f"fetch it now: .venv/bin/python manage.py ingest --source '{source.name}'"
+            f"Added {source.name} ({listing.url}). It is fetched with the others on the schedule; "
+            f"to fetch it now: .venv/bin/python manage.py ingest --source '{source.name}'"
         )
