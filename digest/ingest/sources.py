@@ -267,6 +267,7 @@ def store_papers(
             _write(row, merged)
             changed.append(row)
     inserted = _insert(created, source, now, listed=listed)
+    _record_carried(source, existing.values(), [data.key for data in created])
     # The queryset bumps updated_at on every row it writes (PaperQuerySet.update).
     Paper.objects.bulk_update(changed, STORED_FIELDS, batch_size=WRITE_BATCH)
     # A new text needs a new vector; only those rows are touched, so a vector the embedding
@@ -378,6 +379,26 @@ def _new_row(data: PaperData, source: Source | None, now: datetime, *, listed: b
     values["authors"], values["categories"] = list(data.authors), list(data.categories)
     return Paper(
         key=data.key, source=source, first_seen_at=now, updated_at=now, listed=listed, **values
+    )
+
+
+def _record_carried(source: Source | None, existing: Iterable[Paper], new_keys: list[str]) -> None:
+    """Record that `source` carried these papers: one insert-or-ignore for the whole batch.
+    A paper it first brought got its row when it was stored (or from migration 0013), so
+    only the papers other sources brought first are added again."""
+    if source is None:
+        return
+    ids = [row.pk for row in existing if row.source_id != source.pk]
+    # New rows by key: bulk inserts that skip conflicts give no ids back, and a paper a
+    # concurrent ingest stored first is still one this source carried.
+    for start in range(0, len(new_keys), LOOKUP_BATCH):
+        batch = new_keys[start : start + LOOKUP_BATCH]
+        ids += Paper.objects.filter(key__in=batch).values_list("id", flat=True)
+    carried = Paper.sources.through
+    carried.objects.bulk_create(
+        [carried(paper_id=pk, source_id=source.pk) for pk in ids],
+        batch_size=WRITE_BATCH,
+        ignore_conflicts=True,
     )
 
 

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import re
 import time
 
 import pytest
@@ -167,6 +168,105 @@ def test_ten_thousand_entries_are_stored_in_bulk(django_assert_max_num_queries):
         result = sources.ingest_body(body, label="big", kind="arxiv-rss")
     assert result.new == 10_000
     assert Paper.objects.count() == 10_000
+
+
+# --- the sources that carried each paper -------------------------------------------------------
+
+
+def _carriers(arxiv_id: str) -> set[str]:
+    return set(Paper.objects.get(arxiv_id=arxiv_id).sources.values_list("name", flat=True))
+
+
+def test_every_source_that_carries_a_paper_is_recorded(data_dir):
+    rss_source = make_source()
+    hf_source = make_source("HF", "https://huggingface.co/api/daily_papers", Source.Kind.HF_DAILY)
+    sources.ingest_file(data_dir / "feeds" / "arxiv-rss.xml", source=rss_source)
+    sources.ingest_file(data_dir / "feeds" / "hf-daily.json", source=hf_source)
+
+    assert _carriers(SEED[9]["arxiv_id"]) == {"arXiv cs.LG", "HF"}  # in both feeds
+    assert _carriers(SEED[0]["arxiv_id"]) == {"arXiv cs.LG"}
+    assert _carriers(SEED[13]["arxiv_id"]) == {"HF"}  # first brought by HF
+    assert Paper.objects.get(arxiv_id=SEED[9]["arxiv_id"]).source == rss_source  # still first
+
+
+def test_a_source_carrying_a_paper_again_is_recorded_once(data_dir):
+    source = make_source()
+    papers = [dict(p, upvotes=None) for p in SEED[:3]]
+    sources.ingest_body(arxiv_rss(papers).encode(), label="day 1", source=source)
+    revised = [dict(papers[0], version=papers[0]["version"] + 1), *papers[1:]]
+    sources.ingest_body(arxiv_rss(revised).encode(), label="day 2", source=source)
+
+    assert Paper.sources.through.objects.filter(source=source).count() == 3
+
+
+def test_a_file_with_a_source_records_it_and_one_without_records_none(data_dir):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    make_source()
+    feeds = data_dir / "feeds"
+    call_command("ingest", "--file", str(feeds / "generic-rss.xml"), stdout=StringIO())
+    call_command(
+        "ingest",
+        "--file",
+        str(feeds / "arxiv-rss.xml"),
+        "--source",
+        "arXiv cs.LG",
+        stdout=StringIO(),
+    )
+
+    carried = set(Paper.sources.through.objects.values_list("paper__key", flat=True))
+    assert carried == set(
+        Paper.objects.filter(source__name="arXiv cs.LG").values_list("key", flat=True)
+    )
+    assert Paper.objects.filter(source=None).exists()  # from the file without a source
+    assert not Paper.objects.filter(source=None, sources__isnull=False).exists()
+
+
+def test_seed_papers_fetched_for_a_reader_record_no_source():
+    sources.store_papers([readers.PaperData(key="arxiv:2403.00001", title="A seed")], listed=False)
+
+    assert not Paper.sources.through.objects.exists()
+
+
+def test_carriers_are_recorded_in_one_batched_insert_not_one_per_paper():
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    source = make_source()
+    body = arxiv_rss(synthetic_papers(1_200)).encode()
+    with CaptureQueriesContext(connection) as queries:
+        result = sources.ingest_body(body, label="big", source=source)
+    unchanged = arxiv_rss(synthetic_papers(1_200)[:1_199]).encode()
+    with CaptureQueriesContext(connection) as again:
+        sources.ingest_body(unchanged, label="again", source=source)
+
+    # INSERT OR IGNORE on SQLite, INSERT … ON CONFLICT DO NOTHING on PostgreSQL.
+    inserts = [q for q in queries if re.match(r'INSERT .*"digest_paper_sources"', q["sql"])]
+    assert result.new == 1_200
+    assert Paper.sources.through.objects.filter(source=source).count() == 1_200
+    assert len(inserts) == 3  # 500 rows a statement
+    # Its own papers carried again need no row: they got theirs when first stored.
+    assert not [q for q in again if "digest_paper_sources" in q["sql"]]
+
+
+def test_the_migration_seeds_carriers_from_each_papers_first_source():
+    from importlib import import_module
+
+    from django.apps import apps
+
+    source = make_source()
+    first = Paper.objects.create(key="arxiv:2403.00001", title="First", source=source)
+    Paper.objects.create(key="arxiv:2403.00002", title="From a file")
+    migration = import_module("digest.migrations.0013_paper_sources")
+
+    migration.seed_from_first_source(apps, None)
+    migration.seed_from_first_source(apps, None)  # again: nothing doubles
+
+    assert list(Paper.sources.through.objects.values_list("paper", "source")) == [
+        (first.pk, source.pk)
+    ]
 
 
 # --- fetching sources ----------------------------------------------------------------------------
