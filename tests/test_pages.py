@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from digest.views import PAGE_SIZE
 from lib.errors import server_error
-from tests.factories import PaperFactory
+from tests.factories import PaperFactory, SourceFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -28,8 +28,9 @@ def test_landing_lists_newest_papers_first_grouped_by_day(client):
 def test_landing_paginates_without_counting(client, django_assert_max_num_queries):
     for i in range(PAGE_SIZE + 5):
         PaperFactory(title=f"Paper number {i}")
-    # The papers version (latest fetch, latest paper change) and the page itself; no COUNT.
-    with django_assert_max_num_queries(3):
+    # The papers version (latest fetch, latest paper change), the page and its papers'
+    # sources (one query for the page, not one per paper); no COUNT.
+    with django_assert_max_num_queries(4):
         first = client.get("/").content.decode()
     assert "Older →" in first and "← Newer" not in first
     second = client.get("/?page=2").content.decode()
@@ -224,6 +225,8 @@ def test_a_listing_page_past_the_oldest_paper_says_so(client):
 
 
 def test_an_empty_site_tells_the_public_nothing_about_operating_it(client):
+    SourceFactory()  # it runs: a source waits for its first fetch
+
     page = client.get("/").content.decode()
 
     assert "No papers yet" in page
@@ -262,3 +265,94 @@ def test_admin_pages_send_a_content_security_policy(admin_client):
     for url in ["/admin/login/", "/admin/", "/admin/digest/paper/", "/admin/digest/paper/add/"]:
         policy = admin_client.get(url)["Content-Security-Policy"]
         assert "script-src 'self'" in policy and "frame-ancestors 'none'" in policy, url
+
+
+def test_a_fresh_install_tells_its_operator_how_to_add_a_source(client):
+    page = client.get("/").content.decode()
+
+    assert "No papers yet. If you run this site" in page
+    assert '<a href="/admin/">admin</a>' in page
+    assert "<code>.venv/bin/python manage.py add_source arxiv cs.LG</code>" in page
+    assert "<code>.venv/bin/python manage.py ingest</code>" in page
+
+
+def test_the_fresh_install_hint_gives_commands_that_exist(capsys):
+    import re
+
+    from django.core.management import call_command
+
+    page = Client().get("/").content.decode()
+    commands = re.findall(r"<code>\.venv/bin/python manage\.py ([^<]+)</code>", page)
+    assert commands == ["add_source arxiv cs.LG", "ingest"]
+
+    call_command(*commands[0].split())  # as printed: it adds the arXiv cs.LG listing
+
+    assert "Added arXiv cs.LG" in capsys.readouterr().out
+
+
+def test_each_paper_shows_its_own_published_date_under_the_day_it_arrived(client):
+    from datetime import UTC, datetime
+
+    PaperFactory(title="An old paper", published_at=datetime(2024, 3, 8, 13, tzinfo=UTC))
+    PaperFactory(title="A paper without a date", published_at=None)
+
+    page = client.get("/").content.decode()
+
+    assert timezone.now().strftime("%A, %b ") in page  # grouped by the day it was listed
+    assert 'Published <time datetime="2024-03-08">Mar 8, 2024</time>' in page
+    today = timezone.now()
+    assert f'Published <time datetime="{today:%Y-%m-%d}">' in page  # falls back to first seen
+
+
+@pytest.mark.parametrize(
+    ("count", "shown"),
+    [
+        (1, "via source A</p>"),
+        (2, "via source A and source B</p>"),
+        (3, "via source A, source B and source C</p>"),
+        (5, "via source A, source B, source C and 2 more</p>"),
+    ],
+)
+def test_each_paper_names_the_sources_that_carried_it_at_most_three(client, count, shown):
+    paper = PaperFactory()
+    paper.sources.set([SourceFactory(name=f"source {chr(65 + n)}") for n in range(count)])
+
+    assert shown in client.get("/").content.decode()
+
+
+def test_a_paper_no_source_carried_shows_no_via(client):
+    PaperFactory(title="Ingested from a file")
+
+    page = client.get("/").content.decode()
+
+    assert "Published <time" in page and " · via" not in page
+
+
+def test_source_names_are_escaped(client):
+    paper = PaperFactory()
+    paper.sources.add(SourceFactory(name="<b>Evil</b> & co"))
+
+    page = client.get("/").content.decode()
+
+    assert "via &lt;b&gt;Evil&lt;/b&gt; &amp; co" in page and "<b>Evil" not in page
+
+
+def test_sources_cost_one_query_for_the_whole_page(client, django_assert_num_queries):
+    carriers = [SourceFactory(), SourceFactory()]
+    for _ in range(PAGE_SIZE):
+        PaperFactory().sources.set(carriers)
+
+    with django_assert_num_queries(4):  # version (2), the papers, their sources
+        page = client.get("/").content.decode()
+    assert page.count("via source") == PAGE_SIZE
+
+
+def test_search_results_show_their_sources_without_a_query_each(client, django_assert_num_queries):
+    carrier = SourceFactory(name="HF daily")
+    for n in range(5):
+        PaperFactory(title=f"Pruning, part {n}").sources.add(carrier)
+    client.get("/", {"q": "pruning"})  # builds the recent index
+
+    with django_assert_num_queries(4):  # the index's version (2), the papers, their sources
+        page = client.get("/", {"q": "pruning"}).content.decode()
+    assert page.count("via HF daily") == 5

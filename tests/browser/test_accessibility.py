@@ -40,6 +40,26 @@ def test_the_landing_page_and_its_search_pass_axe(page, site, scheme):
 
 
 @pytest.mark.parametrize("scheme", SCHEMES)
+def test_the_trending_page_its_periods_and_its_search_pass_axe(page, site, scheme):
+    from digest.models import Paper
+    from tests.factories import SourceFactory
+
+    carriers = [SourceFactory(name=f"arXiv cs.{code}") for code in ("LG", "CV", "CL", "AI")]
+    for paper in Paper.objects.all():
+        paper.sources.set(carriers)  # "via …, … and 1 more" on every card
+
+    assert _check(page, site + "/trending/", scheme) == []
+    assert _check(page, site + "/trending/?period=month&q=federated", scheme) == []
+    assert _check(page, site + "/?q=federated", scheme) == []  # the tabs keep the search
+
+
+@pytest.mark.parametrize("scheme", SCHEMES)
+def test_an_empty_site_passes_axe(page, live_server, scheme):
+    assert _check(page, live_server.url + "/", scheme) == []
+    assert _check(page, live_server.url + "/trending/?period=week", scheme) == []
+
+
+@pytest.mark.parametrize("scheme", SCHEMES)
 def test_the_signup_page_and_its_live_preview_pass_axe(page, site, scheme):
     assert _check(page, site + "/subscribe/", scheme) == []
     page.locator("textarea[data-preview-url]").fill("federated")
