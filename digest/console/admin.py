@@ -10,24 +10,26 @@ from django.contrib.admin.options import IncorrectLookupParameters
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Q, QuerySet
 from django.http import HttpRequest, HttpResponse
+from django.templatetags.static import static
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.timesince import timesince
 
 from digest.console import admin_views, curation
 from digest.console.announcements import AnnouncementAdmin
-from digest.ingest import readers, sources
+from digest.ingest import arxiv_categories, readers, sources
 from digest.ingest.fetching import FetchError
 from digest.ingest.readers import FeedError
 from digest.models import Announcement, Delivery, Edition, FetchLog, Paper, Source
 from digest.tasks import ingest_source_task, resume_unfinished_task, retry_failed_task
 from lib.adminconfirm import confirm_first
 
-HEALTH_COLOURS = {
-    Source.Status.OK: "#1a7f37",
-    Source.Status.NOT_MODIFIED: "#1a7f37",
-    Source.Status.ERROR: "#cf222e",
-    Source.Status.NEVER: "#6e7781",
+# The admin's own boolean icons: an inline colour would be refused by our style-src 'self'.
+HEALTH_ICONS = {
+    Source.Status.OK: "admin/img/icon-yes.svg",
+    Source.Status.NOT_MODIFIED: "admin/img/icon-yes.svg",
+    Source.Status.ERROR: "admin/img/icon-no.svg",
+    Source.Status.NEVER: "admin/img/icon-unknown.svg",
 }
 
 
@@ -53,27 +55,34 @@ class SourceForm(forms.ModelForm):
     kind = forms.ChoiceField(
         choices=[(AUTO_KIND, "Detect automatically (recommended)"), *Source.Kind.choices],
         initial=AUTO_KIND,
-        help_text="Detected from the address, or else from what it serves now; the detected "
-        "kind is what is saved.",
+        help_text="Detected from the address when it is an arXiv or Hugging Face one, else "
+        "from what the address serves now (fetched once). The detected kind is what is saved; "
+        "a kind the address contradicts is refused, since a listing read as the wrong kind "
+        "garbles its abstracts.",
     )
 
     class Meta:
         model = Source
         fields = ("name", "url", "kind", "enabled")
+        labels = {"url": "Address (URL)"}
 
     def clean_url(self) -> str:
         url = self.cleaned_data["url"].strip()
         parts = urlsplit(url)
-        if parts.scheme not in ("http", "https"):
+        if url and parts.scheme not in ("http", "https"):
             raise forms.ValidationError("Feeds are fetched over http or https only.")
         if parts.username or parts.password:
             raise forms.ValidationError(
                 "Leave credentials out of the URL: they would show in the admin and the logs."
             )
-        clash = Source.objects.filter(url=url).exclude(pk=self.instance.pk).first()
-        if clash:
-            raise forms.ValidationError(f"“{clash.name}” already fetches this URL.")
+        if url and (clash := self.fetched_by(url)):
+            raise forms.ValidationError(clash)
         return url
+
+    def fetched_by(self, url: str) -> str:
+        """Why this address cannot be another source ("" when it can)."""
+        clash = Source.objects.filter(url=url).exclude(pk=self.instance.pk).first()
+        return f"“{clash.name}” already fetches this URL." if clash else ""
 
     def clean(self) -> dict:
         data = super().clean()
@@ -90,6 +99,127 @@ class SourceForm(forms.ModelForm):
         except (FetchError, FeedError) as exc:
             self.add_error("kind", f"Could not detect the kind: {exc}. Choose it yourself.")
             return AUTO_KIND
+
+
+def _category_choices() -> list[tuple[str, list[tuple[str, str]]]]:
+    grouped: dict[str, list[tuple[str, str]]] = {}
+    for category in arxiv_categories.categories().values():
+        grouped.setdefault(category.group, []).append(
+            (category.code, f"{category.code}: {category.name}")
+        )
+    return list(grouped.items())
+
+
+class CategoriesField(forms.MultipleChoiceField):
+    """arXiv categories by archive; cleans to the chosen Category rows through
+    arxiv_categories.choose(), whose message (naming the nearest codes) is the error."""
+
+    widget = forms.SelectMultiple(attrs={"size": 12, "data-category-picker": ""})
+
+    def __init__(self, **kwargs: object) -> None:
+        super().__init__(choices=_category_choices, **kwargs)  # type: ignore[arg-type]
+
+    def valid_value(self, value: str) -> bool:
+        return True  # choose() refuses an unknown code, and says which codes are near
+
+    def clean(self, value: object) -> list[arxiv_categories.Category]:
+        codes = super().clean(value)
+        if not codes:
+            return []
+        try:
+            return arxiv_categories.choose(codes)
+        except arxiv_categories.UnknownCategory as exc:
+            raise forms.ValidationError(exc.message, code="unknown") from None
+
+
+class SourceAddForm(SourceForm):
+    """The add page: arXiv categories or the Hugging Face daily papers in two clicks (choose,
+    save), or any feed's address."""
+
+    categories = CategoriesField(
+        label="arXiv categories",
+        required=False,
+        help_text="One or several (Ctrl-click, ⌘-click on a Mac): they make one rss.arxiv.org "
+        "listing.",
+    )
+    hf_daily = forms.BooleanField(
+        label=arxiv_categories.HF_DAILY.name,
+        required=False,
+        help_text="The papers upvoted on huggingface.co/papers, with their upvotes.",
+    )
+
+    class Meta(SourceForm.Meta):
+        fields = ("categories", "hf_daily", "name", "url", "kind", "enabled")
+
+    class Media:
+        js = ("js/source-picker.js",)
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+        # Either may be left out when the source is picked above: clean() fills them in.
+        self.fields["url"].required = self.fields["name"].required = False
+        self.fields["url"].help_text = "Any RSS or Atom feed, an arXiv listing or API query."
+        self.fields["name"].help_text = (
+            "Leave it blank for picked sources: “arXiv cs.LG cs.CV”, "
+            f"“{arxiv_categories.HF_DAILY.name}”."
+        )
+
+    def clean(self) -> dict:
+        data = self.cleaned_data
+        if data.get("categories") or data.get("hf_daily"):
+            if picked := self.picked(data):
+                data.update(url=picked.url, kind=picked.kind, name=data.get("name") or picked.name)
+        elif not (data.get("url") or self.has_error("url") or self.has_error("categories")):
+            self.add_error("url", "Choose from the lists above, or give a feed's address.")
+        if data.get("url") and not data.get("name") and not self.has_error("name"):
+            self.add_error("name", "Name this source.")
+        return super().clean()
+
+    def picked(self, data: dict) -> arxiv_categories.Listing | None:
+        """The source chosen from the lists, unless something contradicts it (then each
+        contradiction is a form error)."""
+        chosen, hf_daily = data.get("categories"), data.get("hf_daily")
+        if chosen and hf_daily:
+            self.add_error(
+                None, "Choose arXiv categories or the Hugging Face daily papers: each is a source."
+            )
+            return None
+        field = "categories" if chosen else "hf_daily"
+        picked = arxiv_categories.arxiv_listing(chosen) if chosen else arxiv_categories.HF_DAILY
+        if data.get("url"):
+            self.add_error("url", "Leave the address empty: it is made from what you chose above.")
+        elif data.get("kind") not in (AUTO_KIND, picked.kind):
+            self.add_error("kind", "Leave the kind to be detected: it is set from what you chose.")
+        elif len(picked.url) > Source._meta.get_field("url").max_length:
+            self.add_error(field, "Too many categories for one address: make two sources.")
+        elif clash := self.fetched_by(picked.url):
+            self.add_error(field, clash)
+        elif not data.get("name") and (problem := self.name_problem(picked.name)):
+            self.add_error("name", problem)
+        else:
+            return picked
+        return None
+
+    def name_problem(self, suggested: str) -> str:
+        if len(suggested) > Source._meta.get_field("name").max_length:
+            return "Name this source (the categories make too long a name)."
+        if Source.objects.filter(name=suggested).exists():
+            return f"A source is already named “{suggested}”: name this one."
+        return ""
+
+
+ADD_SOURCE_FIELDSETS = (
+    (
+        "In two clicks",
+        {
+            "fields": ("categories", "hf_daily"),
+            "description": "Choose one or more arXiv categories, or the Hugging Face daily "
+            "papers, then save: the address, kind and name are filled in.",
+        },
+    ),
+    ("Or any feed's address", {"fields": ("url", "kind")}),
+    ("Name", {"fields": ("name", "enabled")}),
+)
 
 
 @admin.register(Source)
@@ -117,6 +247,19 @@ class SourceAdmin(admin.ModelAdmin):
         "recent_fetches",
     )
     actions = ("fetch_now", "test_fetch", "enable", "disable")
+
+    def get_form(
+        self,
+        request: HttpRequest,
+        obj: Source | None = None,
+        change: bool = False,  # noqa: FBT001, FBT002 (Django calls it so)
+        **kwargs: object,
+    ) -> type[forms.ModelForm]:
+        kwargs.setdefault("form", SourceForm if obj else SourceAddForm)
+        return super().get_form(request, obj, change, **kwargs)
+
+    def get_fieldsets(self, request: HttpRequest, obj: Source | None = None) -> list:
+        return super().get_fieldsets(request, obj) if obj else list(ADD_SOURCE_FIELDSETS)
 
     def get_urls(self) -> list:
         view = self.admin_site.admin_view(self.test_fetch_view)
@@ -147,7 +290,7 @@ class SourceAdmin(admin.ModelAdmin):
         if source.last_status == Source.Status.ERROR:
             label = f"{label}: {source.last_error[:120]}"
         return format_html(
-            '<span style="color:{}">●</span> {}', HEALTH_COLOURS[source.last_status], label
+            '<img src="{}" alt=""> {}', static(HEALTH_ICONS[source.last_status]), label
         )
 
     @admin.display(description="Recent fetches")
