@@ -224,6 +224,10 @@ class Paper(models.Model):
         related_name="papers",
         help_text="The source that first brought it",
     )
+    # Every source that has listed it, the first one included (ingest adds a row per batch).
+    sources = models.ManyToManyField(
+        Source, related_name="carried", blank=True, help_text="The sources that carried it"
+    )
     hidden = models.BooleanField(default=False, help_text="Hidden papers never reach a digest")
     listed = models.BooleanField(
         default=True,
@@ -449,6 +453,13 @@ class Delivery(models.Model):
                 fields=["announcement", "status"],
                 name="delivery_announcement_status",
                 condition=models.Q(announcement__isnull=False),
+            ),
+            # Planning: each due reader's latest digest (where their next one starts), one
+            # index step per reader however long their history.
+            models.Index(
+                fields=["subscriber", "-id"],
+                name="delivery_latest_digest",
+                condition=models.Q(edition__isnull=False),
             ),
             # The sweep: work that was dispatched or claimed long ago and never finished.
             models.Index(

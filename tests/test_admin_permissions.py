@@ -10,6 +10,7 @@ from django.contrib.auth.models import Group
 from django.urls import reverse
 
 from digest.delivery import sending
+from digest.models import Announcement
 from tests.factories import PaperFactory, SourceFactory, SubscriberFactory
 
 pytestmark = pytest.mark.django_db
@@ -47,7 +48,10 @@ def every_kind_of_object(admin_user) -> dict:
     (chunk,) = sending.dispatch(edition)
     sending.send_chunk(chunk)
     delivery = edition.deliveries.get()
-    objects = {type(o): o for o in (subscriber, edition, delivery, SourceFactory(), admin_user)}
+    note = Announcement.objects.create(subject="Hello", body="Hello.")
+    objects = {
+        type(o): o for o in (subscriber, edition, delivery, note, SourceFactory(), admin_user)
+    }
     return {model: objects.get(model) for model in apps.get_models()}
 
 

@@ -35,7 +35,7 @@ def reader_window_start(subscriber: Subscriber, end: datetime) -> datetime:
     """Where this reader's digest closing at `end` would start (editions.window_start)."""
     previous = (
         subscriber.deliveries.filter(edition__isnull=False)
-        .order_by("-edition__window_end")
+        .order_by("-pk")
         .values_list("edition__window_end", flat=True)
         .first()
     )

@@ -277,9 +277,10 @@ def next_due(frequency: str, after: datetime) -> datetime | None:
 
 
 def _previous_end() -> QuerySet[Delivery]:
-    """Where a reader's latest digest ended (their next one starts there)."""
+    """Where a reader's latest digest ended (their next one starts there): the latest
+    planned, as editions are planned in the order of their slots."""
     latest = Delivery.objects.filter(subscriber=OuterRef("pk"), edition__isnull=False).order_by(
-        "-edition__window_end"
+        "-pk"
     )
     return latest.values("edition__window_end")[:1]
 

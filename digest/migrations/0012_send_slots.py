@@ -191,5 +191,13 @@ class Migration(migrations.Migration):
                 name="delivery_announcement_status",
             ),
         ),
+        migrations.AddIndex(
+            model_name="delivery",
+            index=models.Index(
+                condition=models.Q(("edition__isnull", False)),
+                fields=["subscriber", "-id"],
+                name="delivery_latest_digest",
+            ),
+        ),
         migrations.RunPython(schedule_planner, unschedule_planner),
     ]

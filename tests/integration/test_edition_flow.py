@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
+from datetime import timedelta
 
 import pytest
 from django.db import connection
@@ -68,8 +69,9 @@ def worker_env(sink, **extra: str) -> dict[str, str]:
 @pytest.fixture
 def edition_setup(settings):
     settings.DELIVERY_CHUNK_SIZE = 4
+    an_hour_ago = timezone.now() - timedelta(hours=1)  # before the slot the planner closes
     for title in TITLES:
-        PaperFactory(title=title, abstract=f"We study {title.lower()}.")
+        PaperFactory(title=title, abstract=f"We study {title.lower()}.", first_seen_at=an_hour_ago)
     return [
         SubscriberFactory(email=f"reader{i}@example.org", query=QUERIES[i % len(QUERIES)])
         for i in range(24)
