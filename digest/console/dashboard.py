@@ -21,7 +21,7 @@ from django_celery_beat.models import PeriodicTask
 from kombu.exceptions import ChannelError
 
 from digest.delivery import sending
-from digest.models import Delivery, Edition, Frequency, Heartbeat, Source
+from digest.models import Delivery, Edition, Frequency, Heartbeat, Paper, Source
 from subscribers.models import StatusChange, Subscriber
 
 log = logging.getLogger(__name__)
@@ -97,6 +97,17 @@ class SendingHealth:
     @property
     def complaints_too_high(self) -> bool:
         return self.sent > 0 and self.complaint_rate > COMPLAINT_LIMIT
+
+
+@dataclass(frozen=True)
+class SourcesPanel:
+    rows: list[Source]
+    has_papers: bool  # any listed paper (a reader's seed fetched on its own is not listed)
+
+    @property
+    def getting_started(self) -> bool:
+        """Nothing to send yet: no source, or sources that have brought no paper."""
+        return not self.rows or not self.has_papers
 
 
 @dataclass(frozen=True)
@@ -215,8 +226,11 @@ def sending_health(days: int = 30, now: datetime | None = None) -> SendingHealth
     return SendingHealth(sent=sent, **changes)
 
 
-def sources() -> list[Source]:
-    return list(Source.objects.annotate(paper_total=Count("papers")).order_by("name"))
+def sources() -> SourcesPanel:
+    """Each source with its paper count, and whether any paper is listed yet: a fresh install
+    is told what to do first."""
+    rows = list(Source.objects.annotate(paper_total=Count("papers")).order_by("name"))
+    return SourcesPanel(rows=rows, has_papers=Paper.objects.filter(listed=True).exists())
 
 
 def service_status(now: datetime | None = None) -> ServiceStatus:

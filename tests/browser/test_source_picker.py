@@ -1,5 +1,5 @@
-"""The Add source page's category picker in headless Chromium: filter, choose two, save; the
-same without JavaScript; axe in both colour schemes."""
+"""A fresh install's dashboard leads to the Add source page, whose category picker works in
+headless Chromium (filter, choose two, save) and without JavaScript; axe on both pages."""
 
 from __future__ import annotations
 
@@ -14,18 +14,33 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 ADD = "/admin/digest/source/add/"
 
 
-def log_in(page, live_server) -> None:
-    page.goto(f"{live_server.url}/admin/login/?next={ADD}")
+def log_in(page, live_server, then: str = ADD) -> None:
+    page.goto(f"{live_server.url}/admin/login/?next={then}")
     page.get_by_label("Username").fill("admin")
     page.get_by_label("Password").fill("password")
     page.get_by_role("button", name="Log in").click()
+
+
+def test_a_fresh_install_leads_from_the_dashboard_to_adding_a_source(page, live_server, admin_user):
+    log_in(page, live_server, then="/admin/")
+    hint = page.get_by_role("article", name="Getting started")
+    expect(hint).to_contain_text("No sources yet")
+    expect(hint).to_contain_text("python manage.py add_source hf-daily")
+    hint.get_by_role("link", name="add an arXiv category or the Hugging Face daily papers").click()
     expect(page.get_by_role("heading", name="Add source")).to_be_visible()
+    page.get_by_label("Hugging Face daily papers").check()
+    page.get_by_role("button", name="Save", exact=True).click()
+    expect(page.get_by_text("“Hugging Face daily papers” was added successfully")).to_be_visible()
+
+    page.goto(live_server.url + "/admin/")
+    expect(page.get_by_role("article", name="Getting started")).to_contain_text("No papers yet")
 
 
 def test_operator_filters_chooses_two_categories_and_saves(page, live_server, admin_user):
     refused = []  # the admin must work under its Content-Security-Policy
     page.on("console", lambda m: refused.append(m.text) if "Content Security" in m.text else None)
     log_in(page, live_server)
+    expect(page.get_by_role("heading", name="Add source")).to_be_visible()
     categories = page.get_by_label("arXiv categories:")
     learning = page.get_by_role("option", name="cs.LG: Machine Learning")
     vision = page.get_by_role("option", name="cs.CV: Computer Vision and Pattern Recognition")
@@ -59,6 +74,7 @@ def test_the_picker_works_without_javascript(chromium, live_server, admin_user):
     page = context.new_page()
     try:
         log_in(page, live_server)
+        expect(page.get_by_role("heading", name="Add source")).to_be_visible()
         expect(page.get_by_label("Filter categories:")).to_have_count(0)
         page.get_by_label("arXiv categories:").select_option(["cs.LG", "cs.CV"])
         page.get_by_role("button", name="Save", exact=True).click()
@@ -70,13 +86,34 @@ def test_the_picker_works_without_javascript(chromium, live_server, admin_user):
     )
 
 
-@pytest.mark.parametrize("scheme", ["light", "dark"])
-def test_the_add_source_page_passes_axe(page, live_server, admin_user, scheme):
+@pytest.fixture
+def axe_page(page):
     if reason := missing_axe():
         (pytest.fail if IN_CI else pytest.skip)(reason)
-    page.emulate_media(color_scheme=scheme)
-    log_in(page, live_server)
-    page.get_by_label("Filter categories:").fill("learning")
-    page.get_by_role("option", name="cs.LG: Machine Learning").click()
+    return page
 
-    assert serious_violations(page) == []
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_the_add_source_page_passes_axe(axe_page, live_server, admin_user, scheme):
+    axe_page.emulate_media(color_scheme=scheme)
+    log_in(axe_page, live_server)
+    axe_page.get_by_label("Filter categories:").fill("learning")
+    axe_page.get_by_role("option", name="cs.LG: Machine Learning").click()
+
+    assert serious_violations(axe_page) == []
+
+
+DARK_RED = pytest.mark.xfail(
+    strict=True,
+    reason="static/css/dashboard.css: .dash-bad (#cf222e) on the dark admin background is "
+    "below 4.5:1; this passes once that colour is fixed",
+)
+
+
+@pytest.mark.parametrize("scheme", ["light", pytest.param("dark", marks=DARK_RED)])
+def test_the_dashboard_of_a_fresh_install_passes_axe(axe_page, live_server, admin_user, scheme):
+    axe_page.emulate_media(color_scheme=scheme)
+    log_in(axe_page, live_server, then="/admin/")
+    expect(axe_page.get_by_role("heading", name="Getting started")).to_be_visible()
+
+    assert serious_violations(axe_page) == []
