@@ -6,18 +6,22 @@ from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
+from django.forms.models import BaseInlineFormSet
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
+from django.utils.text import Truncator
 from django_celery_beat.admin import PeriodicTaskAdmin, PeriodicTaskForm
 from django_celery_beat.models import PeriodicTask
 
+from digest.console.admin import as_sent_link
 from digest.delivery import previews
 from digest.matching.query import QueryError, parse_query
 from digest.matching.query_field import QueryField
+from digest.models import Delivery
 from lib.adminconfirm import confirm_first
 from lib.emails import email_page
 from subscribers import csvio, subscriptions
@@ -25,6 +29,8 @@ from subscribers.addresses import clean_address, normalize_email
 from subscribers.models import EspEvent, SeedPaper, StatusChange, Subscriber
 
 SUPPRESSED = (Subscriber.Status.BOUNCED, Subscriber.Status.COMPLAINED)
+HISTORY_LIMIT = 50  # deliveries on a subscriber's page; the delivery list has every one
+KEYWORDS_SHOWN = 60  # characters of a subscriber's keywords in the list
 
 
 class HistoryInline(admin.TabularInline):
@@ -56,6 +62,45 @@ class EspEventInline(HistoryInline):
     model = EspEvent
     fields = ("created_at", "esp", "kind", "matched", "outcome", "detail")
     verbose_name_plural = "ESP events (bounces, complaints, unsubscribes)"
+
+
+class LatestFormSet(BaseInlineFormSet):
+    """Only the latest `limit` rows (the model's ordering is newest first): a reader of some
+    years has thousands of deliveries, and the admin would render every one."""
+
+    limit = HISTORY_LIMIT
+
+    def get_queryset(self) -> QuerySet:
+        # Sliced once and kept: the admin reads it several times, and its forms index into it.
+        if not hasattr(self, "_queryset"):
+            self._queryset = super().get_queryset()[: self.limit]
+        return self._queryset
+
+
+class DeliveryInline(HistoryInline):
+    model = Delivery
+    formset = LatestFormSet
+    fields = ("created_at", "issue", "status", "sent_at", "papers", "failure_reason", "as_sent")
+    verbose_name_plural = f"Deliveries (the latest {HISTORY_LIMIT})"
+    template = "admin/subscribers/subscriber/delivery_history.html"
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Delivery]:
+        return super().get_queryset(request).select_related("edition", "announcement")
+
+    def has_change_permission(self, request: HttpRequest, obj: Subscriber | None = None) -> bool:
+        return False  # history, read-only as in the delivery admin
+
+    @admin.display(description="Edition or announcement")
+    def issue(self, delivery: Delivery) -> str:
+        return str(delivery.edition or f"Announcement: {delivery.announcement}")
+
+    @admin.display(description="Papers")
+    def papers(self, delivery: Delivery) -> int:
+        return len(delivery.paper_ids or ())
+
+    @admin.display(description="Email")
+    def as_sent(self, delivery: Delivery) -> str:
+        return as_sent_link(delivery, "As sent") or "-"
 
 
 class ReturningFilter(admin.SimpleListFilter):
@@ -107,6 +152,7 @@ class SubscriberAdmin(admin.ModelAdmin):
     form = SubscriberAdminForm
     list_display = (
         "email",
+        "keywords",
         "status",
         "frequency",
         "per_email",
@@ -116,7 +162,7 @@ class SubscriberAdmin(admin.ModelAdmin):
         "last_digest_at",
     )
     list_filter = ("status", "frequency", "paused", ReturningFilter)
-    search_fields = ("email", "email_key")
+    search_fields = ("email", "email_key", "query")
     readonly_fields = (
         "status",
         "email_key",
@@ -130,7 +176,7 @@ class SubscriberAdmin(admin.ModelAdmin):
         "profile_model",
         "next_digest",
     )
-    inlines = (StatusChangeInline, SeedPaperInline, EspEventInline)
+    inlines = (StatusChangeInline, SeedPaperInline, EspEventInline, DeliveryInline)
     actions = ("resend_confirmation", "unsubscribe", "lift_suppression", "export_csv")
     change_list_template = "admin/subscribers/subscriber/change_list.html"
     date_hierarchy = "created_at"
@@ -148,6 +194,10 @@ class SubscriberAdmin(admin.ModelAdmin):
         else:  # pending, with the confirmation email: never active without their click
             subscriptions.add_pending(obj, f"added in the admin by {request.user}")
 
+    def get_inlines(self, request: HttpRequest, obj: Subscriber | None) -> tuple:
+        # Someone being added has had nothing delivered: no empty table on the add page.
+        return self.inlines if obj else tuple(i for i in self.inlines if i is not DeliveryInline)
+
     def get_urls(self) -> list:
         preview = self.admin_site.admin_view(self.preview_view)
         import_view = self.admin_site.admin_view(self.import_view)
@@ -156,6 +206,14 @@ class SubscriberAdmin(admin.ModelAdmin):
             path("<int:pk>/preview/", preview, name="subscribers_subscriber_preview"),
             *super().get_urls(),
         ]
+
+    @admin.display(description="Keywords", ordering="query")
+    def keywords(self, subscriber: Subscriber) -> str:
+        topics = ", ".join(line.strip() for line in subscriber.query.splitlines() if line.strip())
+        shown = Truncator(topics).chars(KEYWORDS_SHOWN)
+        if shown == topics:
+            return topics or self.get_empty_value_display()
+        return format_html('<span title="{}">{}</span>', topics, shown)
 
     @admin.display(description="Next digest")
     def next_digest(self, subscriber: Subscriber) -> str:

@@ -600,6 +600,16 @@ class EditionAdmin(admin.ModelAdmin):
         return f"Resuming {resumed} unfinished deliveries."
 
 
+def as_sent_link(delivery: Delivery, text: str = "View the email as sent") -> str:
+    """A link to the admin's page of a sent delivery's email, its links disabled ("" for a
+    delivery not sent). Ours, never the subscriber's view-in-browser link: that one carries
+    their token."""
+    if delivery.status != Delivery.Status.SENT:
+        return ""
+    url = reverse("admin:digest_delivery_as_sent", args=[delivery.pk])
+    return format_html('<a href="{}" target="_blank">{}</a> (its links disabled)', url, text)
+
+
 @admin.register(Delivery)
 class DeliveryAdmin(admin.ModelAdmin):
     list_display = (
@@ -648,13 +658,7 @@ class DeliveryAdmin(admin.ModelAdmin):
 
     @admin.display(description="Email")
     def rendered_email(self, delivery: Delivery) -> str:
-        if delivery.status != Delivery.Status.SENT:
-            return "Only sent deliveries have an email to show."
-        # Our page, not the subscriber's view-in-browser link: that one carries their token.
-        url = reverse("admin:digest_delivery_as_sent", args=[delivery.pk])
-        return format_html(
-            '<a href="{}" target="_blank">View the email as sent</a> (its links disabled)', url
-        )
+        return as_sent_link(delivery) or "Only sent deliveries have an email to show."
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

@@ -1,10 +1,17 @@
 from __future__ import annotations
 
-import pytest
-from django.contrib.auth.models import Group
-from django.core import mail
-from django.urls import reverse
+import re
+from datetime import timedelta
 
+import pytest
+from django.contrib.auth.models import Group, Permission
+from django.core import mail
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from django.utils import timezone
+
+from digest.models import Announcement, Delivery, Edition
 from subscribers.models import Subscriber
 from tests.factories import PaperFactory, SubscriberFactory
 from tests.support.links import assert_no_live_links
@@ -177,3 +184,154 @@ def test_the_subscriber_page_shows_their_seeds_and_interest_and_no_live_links(ad
     html = page.content.decode()
     assert "privacy-preserving training" in html and "Federated Averaging" in html
     assert_no_live_links(html, subscriber)
+
+
+# --- keywords and delivery history ------------------------------------------------------------
+
+
+def change_page_of(client, subscriber) -> str:
+    return client.get(reverse("admin:subscribers_subscriber_change", args=[subscriber.pk]))
+
+
+def deliver(subscriber, count: int, **fields) -> list[Delivery]:
+    """`count` daily editions, one delivery each to the subscriber, a day apart, newest last."""
+    start = timezone.now() - timedelta(days=count)
+    deliveries = []
+    for day in range(count):
+        end = start + timedelta(days=day + 1)
+        edition = Edition.objects.create(
+            frequency="daily",
+            period=end.date(),
+            window_start=end - timedelta(days=1),
+            window_end=end,
+        )
+        deliveries.append(
+            Delivery.objects.create(
+                subscriber=subscriber,
+                edition=edition,
+                period=f"{end.date()}",
+                created_at=end,
+                **fields,
+            )
+        )
+    return deliveries
+
+
+def test_the_list_shows_each_subscribers_keywords_shortened_and_escaped(admin_client):
+    SubscriberFactory(email="ada@example.org", query="federated learning\n<b>pruning</b>")
+    SubscriberFactory(email="bob@example.org", query="\n".join(f"topic{n}" for n in range(30)))
+
+    html = admin_client.get(CHANGELIST).content.decode()
+
+    assert '<td class="field-keywords">federated learning, &lt;b&gt;pruning&lt;/b&gt;</td>' in html
+    assert "<b>pruning</b>" not in html
+    everything = ", ".join(f"topic{n}" for n in range(30))
+    assert f'<span title="{everything}">topic0, topic1,' in html
+    assert f">{everything}<" not in html and "…</span>" in html
+
+
+def test_subscribers_are_found_by_keyword(admin_client):
+    SubscriberFactory(email="ada@example.org", query="federated learning")
+    SubscriberFactory(email="bob@example.org", query="graph neural networks")
+
+    html = admin_client.get(CHANGELIST, {"q": "Federated"}).content.decode()
+
+    assert "ada@example.org" in html and "bob@example.org" not in html
+
+
+def test_the_subscriber_page_shows_their_latest_deliveries_without_live_links(admin_client):
+    subscriber = SubscriberFactory()
+    failed, sent = deliver(
+        subscriber, 2, status="sent", sent_at=timezone.now(), paper_ids=[3, 1, 2]
+    )
+    Delivery.objects.filter(pk=failed.pk).update(
+        status="failed", sent_at=None, failure_reason="550 mailbox unavailable", paper_ids=[]
+    )
+    announcement = Announcement.objects.create(subject="We moved", body="New address.")
+    Delivery.objects.create(subscriber=subscriber, announcement=announcement, status="planned")
+
+    html = change_page_of(admin_client, subscriber).content.decode()
+
+    assert "Deliveries (the latest 50)" in html
+    assert "550 mailbox unavailable" in html and "Announcement: We moved" in html
+    assert str(sent.edition) in html and str(failed.edition) in html
+    assert re.findall(r'class="field-papers">\s*<p>(\d+)</p>', html) == [
+        "0",
+        "3",
+        "0",
+    ]  # newest first
+    as_sent = reverse("admin:digest_delivery_as_sent", args=[sent.pk])
+    assert html.count('/as-sent/"') == 1 and f'<a href="{as_sent}"' in html
+    every = f"{reverse('admin:digest_delivery_changelist')}?subscriber__id__exact={subscriber.pk}"
+    assert f'<a href="{every}">Every delivery to this subscriber</a>' in html
+    assert "Only the latest" not in html
+    assert_no_live_links(html, subscriber, sent)
+
+
+def test_the_delivery_history_is_bounded_and_costs_the_same_queries_however_long(admin_client):
+    short, long = SubscriberFactory(), SubscriberFactory()
+    deliver(short, 2, status="sent", paper_ids=[1])
+    deliveries = deliver(long, 60, status="sent", paper_ids=[1])
+
+    with CaptureQueriesContext(connection) as few:
+        change_page_of(admin_client, short)
+    with CaptureQueriesContext(connection) as many:
+        html = change_page_of(admin_client, long).content.decode()
+
+    assert len(many) == len(few)
+    assert html.count('class="field-papers"') == 50
+    assert str(deliveries[-1].edition) in html and str(deliveries[9].edition) not in html
+    assert "Only the latest 50 are shown." in html
+    changelist = admin_client.get(
+        reverse("admin:digest_delivery_changelist"), {"subscriber__id__exact": long.pk}
+    )
+    assert "60 deliveries" in changelist.content.decode()
+
+
+def test_saving_a_subscriber_leaves_their_delivery_history_alone(admin_client):
+    subscriber = SubscriberFactory(query="pruning")
+    (delivery,) = deliver(subscriber, 1, status="sent", paper_ids=[1])
+    page = change_page_of(admin_client, subscriber)
+    form = page.context["adminform"].form
+    data = {name: form.initial.get(name) for name in form.fields if form.initial.get(name)}
+    for formset in page.context["inline_admin_formsets"]:
+        management = formset.formset.management_form
+        data.update({f"{management.prefix}-{k}": v for k, v in management.initial.items()})
+        for form in formset.formset.initial_forms:
+            data.update(
+                {f"{form.prefix}-id": form.instance.pk, f"{form.prefix}-subscriber": subscriber.pk}
+            )
+
+    response = admin_client.post(
+        reverse("admin:subscribers_subscriber_change", args=[subscriber.pk]),
+        {**data, "query": "pruning OR distillation"},
+    )
+
+    assert response.status_code == 302
+    subscriber.refresh_from_db()
+    assert subscriber.query == "pruning OR distillation"
+    assert Delivery.objects.get() == delivery
+
+
+def test_the_delivery_history_needs_permission_to_view_deliveries(client, django_user_model):
+    subscriber = SubscriberFactory()
+    deliver(subscriber, 1, status="failed", failure_reason="550 mailbox unavailable")
+    user = django_user_model.objects.create_user("helpdesk", is_staff=True)
+    user.user_permissions.add(Permission.objects.get(codename="view_subscriber"))
+    client.force_login(user)
+
+    html = change_page_of(client, subscriber).content.decode()
+
+    assert subscriber.email in html
+    assert "550 mailbox unavailable" not in html and "Deliveries (the latest" not in html
+    assert reverse("admin:digest_delivery_changelist") not in html
+    user.user_permissions.add(Permission.objects.get(codename="view_delivery"))
+    assert "550 mailbox unavailable" in change_page_of(client, subscriber).content.decode()
+
+
+def test_a_staff_login_without_permissions_sees_no_subscriber(client, django_user_model):
+    subscriber = SubscriberFactory(query="federated learning")
+    client.force_login(django_user_model.objects.create_user("nobody", is_staff=True))
+
+    assert change_page_of(client, subscriber).status_code == 403
+    assert client.get(CHANGELIST, {"q": "federated"}).status_code == 403
