@@ -18,7 +18,7 @@ from django_celery_beat.admin import PeriodicTaskAdmin, PeriodicTaskForm
 from django_celery_beat.models import PeriodicTask
 
 from digest.console.admin import as_sent_link
-from digest.delivery import previews
+from digest.delivery import editions, previews
 from digest.matching.query import QueryError, parse_query
 from digest.matching.query_field import QueryField
 from digest.models import Delivery
@@ -127,11 +127,33 @@ class SubscriberAdminForm(forms.ModelForm):
 
     class Meta:
         model = Subscriber
-        fields = ("email", "query", "frequency", "per_email", "paused")
+        fields = (
+            "email",
+            "query",
+            "frequency",
+            "per_email",
+            "paused",
+            "time_zone",
+            "send_hour",
+            "send_weekday",
+            "ranking",
+            "listing",
+        )
+
+    def clean_time_zone(self) -> str:
+        name = self.cleaned_data["time_zone"].strip()
+        if not editions.is_zone(name):
+            raise forms.ValidationError(
+                "Not a time zone we know: use a name like Europe/Berlin.", code="time_zone"
+            )
+        return name
 
     def clean_query(self) -> str:
-        # Keywords are optional only beside seed papers or an interest (the reader's own).
+        # Empty is a choice (the most upvoted papers); lines of exclusions alone need seed
+        # papers or an interest (the reader's own) to filter.
         query = self.cleaned_data["query"]
+        if not query.strip():
+            return query
         if not self.instance.has_profile and not parse_query(query, filters=True).topics:
             try:
                 parse_query(query)

@@ -433,6 +433,7 @@ class PaperAdmin(admin.ModelAdmin):
         "first_seen_at",
         "updated_at",
         "source",
+        "sources",
         "merged_into",
         "embedded_with",
     )

@@ -103,14 +103,7 @@ def test_the_add_source_page_passes_axe(axe_page, live_server, admin_user, schem
     assert serious_violations(axe_page) == []
 
 
-DARK_RED = pytest.mark.xfail(
-    strict=True,
-    reason="static/css/dashboard.css: .dash-bad (#cf222e) on the dark admin background is "
-    "below 4.5:1; this passes once that colour is fixed",
-)
-
-
-@pytest.mark.parametrize("scheme", ["light", pytest.param("dark", marks=DARK_RED)])
+@pytest.mark.parametrize("scheme", ["light", "dark"])
 def test_the_dashboard_of_a_fresh_install_passes_axe(axe_page, live_server, admin_user, scheme):
     axe_page.emulate_media(color_scheme=scheme)
     log_in(axe_page, live_server, then="/admin/")

@@ -33,7 +33,11 @@ def test_signing_up_takes_the_browsers_time_zone(in_honolulu, live_server, smtp_
     page.get_by_role("button", name="Subscribe").click()
     expect(page.get_by_role("heading", name="Check your inbox")).to_be_visible()
     reader = Subscriber.objects.get()
-    assert (reader.time_zone, reader.send_hour, reader.wants_top_papers) == ("Pacific/Honolulu", 9, True)
+    assert (reader.time_zone, reader.send_hour, reader.wants_top_papers) == (
+        "Pacific/Honolulu",
+        9,
+        True,
+    )
 
 
 def test_the_preferences_page_offers_the_devices_zone_and_keeps_a_typed_one(

@@ -146,6 +146,11 @@ NEW_SUBSCRIBER = {
     "query": "pruning",
     "frequency": "daily",
     "per_email": "10",
+    "time_zone": "Asia/Kolkata",
+    "send_hour": "9",
+    "send_weekday": "0",
+    "ranking": "relevance",
+    "listing": "cross",
     "status_changes-TOTAL_FORMS": "0",
     "status_changes-INITIAL_FORMS": "0",
     "status_changes-MIN_NUM_FORMS": "0",
@@ -161,16 +166,20 @@ NEW_SUBSCRIBER = {
 }
 
 
-def test_the_admin_keeps_keywords_required_for_a_subscriber_without_a_profile(admin_client):
+def test_the_admin_refuses_lines_of_exclusions_alone_and_unknown_time_zones(admin_client):
     subscriber = SubscriberFactory(query="pruning")
     url = reverse("admin:subscribers_subscriber_change", args=[subscriber.pk])
-    data = {"email": subscriber.email, "query": "", "frequency": "daily", "per_email": "10"}
-    for name in ("status_changes", "esp_events", "seeds"):
-        data.update({f"{name}-TOTAL_FORMS": "0", f"{name}-INITIAL_FORMS": "0"})
+    data = {**NEW_SUBSCRIBER, "email": subscriber.email, "query": "-survey"}
+    data.update({"deliveries-TOTAL_FORMS": "0", "deliveries-INITIAL_FORMS": "0"})
     response = admin_client.post(url, data)
-    assert "Enter at least one topic" in response.content.decode()
+    assert "only excludes words" in response.content.decode()
+    response = admin_client.post(url, {**data, "query": "", "time_zone": "Mars/Base"})
+    assert "Not a time zone we know" in response.content.decode()
     subscriber.refresh_from_db()
-    assert subscriber.query == "pruning"
+    assert (subscriber.query, subscriber.time_zone) == ("pruning", "UTC")
+    assert admin_client.post(url, {**data, "query": ""}).status_code == 302
+    subscriber.refresh_from_db()
+    assert subscriber.wants_top_papers and subscriber.time_zone == "Asia/Kolkata"
 
 
 def test_the_subscriber_page_shows_their_seeds_and_interest_and_no_live_links(admin_client):
@@ -293,7 +302,8 @@ def test_saving_a_subscriber_leaves_their_delivery_history_alone(admin_client):
     (delivery,) = deliver(subscriber, 1, status="sent", paper_ids=[1])
     page = change_page_of(admin_client, subscriber)
     form = page.context["adminform"].form
-    data = {name: form.initial.get(name) for name in form.fields if form.initial.get(name)}
+    data = {name: form.initial[name] for name in form.fields if form.initial.get(name) is not None}
+    data.pop("paused", None)  # an unchecked box is sent as nothing
     for formset in page.context["inline_admin_formsets"]:
         management = formset.formset.management_form
         data.update({f"{management.prefix}-{k}": v for k, v in management.initial.items()})

@@ -13,7 +13,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from digest.delivery.links import view_url
-from digest.ingest import sources
+from digest.ingest import arxiv_categories, sources
 from digest.management.progress import bar
 from digest.matching import profiles, vectors
 from digest.matching.embeddings import ModelError
@@ -23,15 +23,16 @@ from subscribers import links
 from subscribers.models import Subscriber
 
 SAMPLES = Path(__file__).resolve().parents[2] / "sample_data"
-DEMO_SOURCES = [
-    ("arXiv cs.LG", "https://rss.arxiv.org/rss/cs.LG", Source.Kind.ARXIV_RSS, "arxiv-cs-lg.xml"),
-    (
-        "Hugging Face daily papers",
-        "https://huggingface.co/api/daily_papers",
-        Source.Kind.HF_DAILY,
-        "hf-daily.json",
-    ),
-]
+
+
+def demo_sources() -> list[tuple[arxiv_categories.Listing, str]]:
+    """The sources the bundled samples come from, as add_source would make them."""
+    return [
+        (arxiv_categories.arxiv_listing(arxiv_categories.choose(["cs.LG"])), "arxiv-cs-lg.xml"),
+        (arxiv_categories.HF_DAILY, "hf-daily.json"),
+    ]
+
+
 DEMO_SUBSCRIBERS = [
     ("ada@example.org", "federated learning\npruning", "daily", 10),
     ("grace@example.org", '"mixture of experts"\ndiffusion OR "data selection"', "daily", 5),
@@ -76,9 +77,11 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         self.stdout.write("Ingesting the bundled sample feeds…")
-        for name, url, kind, filename in DEMO_SOURCES:
-            source, _ = Source.objects.get_or_create(name=name, defaults={"url": url, "kind": kind})
-            result = sources.ingest_file(SAMPLES / filename, kind=kind, source=source)
+        for listing, filename in demo_sources():
+            source, _ = Source.objects.get_or_create(
+                name=listing.name, defaults={"url": listing.url, "kind": listing.kind}
+            )
+            result = sources.ingest_file(SAMPLES / filename, kind=listing.kind, source=source)
             self.stdout.write(f"  {result.summary()}")
         self.stdout.write("Demo subscribers (already confirmed):")
         for email, query, frequency, per_email in DEMO_SUBSCRIBERS:

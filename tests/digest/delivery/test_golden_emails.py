@@ -160,8 +160,8 @@ DIGEST_SEEN = (
     "We prune channels globally and keep accuracy — at 40% of the cost. "
     "matched: pruning (in title, abstract) · ▲ 12 upvotes · PDF "
     "You're getting the daily digest (07:00 UTC) because ada@example.org subscribed on Paper "
-    "Digest to new papers about: pruning, federated learning. Change keywords or frequency · Unsubscribe · "
-    "Your feed · View in browser"
+    "Digest to new papers about: pruning, federated learning. Change keywords or frequency · "
+    "Unsubscribe · Your feed · View in browser"
 )
 
 
