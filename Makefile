@@ -58,6 +58,7 @@ bench: $(VENV)/.dev
 	$(PY) bench/match.py
 	$(PY) bench/web.py
 	$(PY) bench/send.py
+	$(PY) bench/plan.py
 	$(PY) bench/embed.py
 	$(PY) bench/quality.py
 

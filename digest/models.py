@@ -303,7 +303,7 @@ class Edition(models.Model):
     )
 
     class Meta:
-        ordering = ["-period", "frequency"]
+        ordering = ["-window_end", "frequency"]
         permissions = [
             ("retry_edition", "Can retry an edition's failed deliveries"),
             ("send_test_digest", "Can send a test digest"),
@@ -342,6 +342,8 @@ class Announcement(models.Model):
     body = models.TextField(help_text="Plain text; blank lines start paragraphs, links work")
     created_at = models.DateTimeField(default=timezone.now)
     created_by = models.CharField(max_length=150, blank=True, editable=False)
+    # Set by the click that sends it, before any work: from then on it is what readers get.
+    queued_at = models.DateTimeField(null=True, blank=True, editable=False)
     planned_at = models.DateTimeField(
         null=True, blank=True, editable=False, help_text="When every delivery row existed"
     )

@@ -145,7 +145,8 @@ def _check_row(line: int, cells: dict[str, str]) -> Row:
     if len(query) > MAX_LENGTH:
         return _rejected(line, email, "Keywords are too long.")
     try:
-        parse_query(query)
+        if query.strip():  # none: the most upvoted papers
+            parse_query(query)
     except QueryError as exc:
         return _rejected(line, email, f"Keywords: {exc.message}")
     frequency = (cells.get("frequency") or Frequency.DAILY).lower()

@@ -15,7 +15,7 @@ from django.utils.cache import patch_cache_control
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import condition, require_http_methods, require_POST, require_safe
 
-from digest.delivery import editions, previews
+from digest.delivery import composing, editions, previews
 from digest.delivery.feeds import PersonalFeed
 from digest.delivery.links import past_digests
 from digest.matching import profiles, recent
@@ -23,7 +23,7 @@ from digest.matching.query import parse_query
 from subscribers import subscriptions
 from subscribers.forms import PreferencesForm, PreviewForm, SignupForm
 from subscribers.links import absolute, feed_url
-from subscribers.models import Subscriber
+from subscribers.models import Listing, Ranking, Subscriber
 from subscribers.ratelimit import HOUR, PREVIEW_LIMITED, allow, allow_preview
 from subscribers.tokens import (
     BadToken,
@@ -157,10 +157,14 @@ def confirm(request: HttpRequest, token: str) -> HttpResponse:
         return _refused(request, token, exc)
     subscriber = confirmation.subscriber
     if request.method == "GET":
+        wanted = confirmation.wanted
         context = {
             "subscriber": subscriber,
-            "wanted": confirmation.wanted,
+            "wanted": wanted,
             "confirmation": confirmation,
+            "sends_at": composing.sends_at(wanted),
+            "ranking": Ranking(wanted.ranking).label.lower(),
+            "listing": Listing(wanted.listing).label.lower(),
         }
         return render(request, "subscribers/confirm.html", context)
     subscriptions.confirm(subscriber, confirmation.preferences)

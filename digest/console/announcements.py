@@ -10,6 +10,7 @@ from django.db.models import Count, Q, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
+from django.utils import timezone
 from django.utils.html import format_html
 
 from digest.delivery import composing
@@ -29,8 +30,8 @@ def _receiving() -> int:
 
 class AnnouncementAdmin(admin.ModelAdmin):
     list_display = ("subject", "created_at", "created_by", "progress")
-    readonly_fields = ("created_by", "planned_at", "progress", "preview")
-    fields = ("subject", "body", "preview", "created_by", "planned_at", "progress")
+    readonly_fields = ("created_by", "queued_at", "planned_at", "progress", "preview")
+    fields = ("subject", "body", "preview", "created_by", "queued_at", "planned_at", "progress")
     actions = ["send"]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Announcement]:
@@ -41,7 +42,7 @@ class AnnouncementAdmin(admin.ModelAdmin):
 
     @admin.display(description="Deliveries")
     def progress(self, note: Announcement) -> str:
-        if note.planned_at is None:
+        if note.queued_at is None:
             return "Not sent"
         counts = [(s.label.lower(), getattr(note, s, 0)) for s in Status if getattr(note, s, 0)]
         return ", ".join(f"{n} {label}" for label, n in counts) or "Nobody to send to"
@@ -81,11 +82,11 @@ class AnnouncementAdmin(admin.ModelAdmin):
         super().save_model(request, obj, form, change)
 
     def has_change_permission(self, request: HttpRequest, obj: Announcement | None = None) -> bool:
-        # What was sent stays as it was sent.
-        return super().has_change_permission(request, obj) and (obj is None or not obj.planned_at)
+        # What is being sent, or was, stays as readers get it.
+        return super().has_change_permission(request, obj) and (obj is None or not obj.queued_at)
 
     def has_delete_permission(self, request: HttpRequest, obj: Announcement | None = None) -> bool:
-        return super().has_delete_permission(request, obj) and (obj is None or not obj.planned_at)
+        return super().has_delete_permission(request, obj) and (obj is None or not obj.queued_at)
 
     def has_send_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm("digest.send_announcement")
@@ -99,10 +100,16 @@ class AnnouncementAdmin(admin.ModelAdmin):
             "announcement already sent is not sent again."
         ),
         button="Yes, send them",
-        rows=lambda notes: notes.filter(planned_at__isnull=True),
+        rows=lambda notes: notes.filter(queued_at__isnull=True),
     )
     def send(self, request: HttpRequest, queryset: QuerySet[Announcement]) -> str:
-        notes = list(queryset)
+        notes = []
+        for note in queryset:
+            # Claimed first, so a second click (or a second operator) sends nothing more.
+            if Announcement.objects.filter(pk=note.pk, queued_at__isnull=True).update(
+                queued_at=timezone.now()
+            ):
+                notes.append(note)
         for note in notes:
             send_announcement_task.delay(note.pk)
         return f"Sending {len(notes)} announcement(s) to {_receiving()} subscribers."

@@ -28,6 +28,7 @@ from subscribers.models import Ranking, Weekday
 if TYPE_CHECKING:
     from digest.models import Announcement, Delivery, Paper
     from subscribers.models import Subscriber
+    from subscribers.tokens import Preferences
 
 TITLE_LIMIT = 200  # characters of a title shown; feeds can carry anything
 # Characters of each abstract shown: shorter in long digests, so that the largest (50 papers,
@@ -256,8 +257,9 @@ def reader_wants(subscriber: Subscriber) -> str:
     return f"{wants} (most upvoted first)" if subscriber.ranking == Ranking.TRENDING else wants
 
 
-def sends_at(subscriber: Subscriber) -> str:
-    """ "07:00 Europe/Berlin", "Fridays at 07:00 UTC": when their digest comes."""
+def sends_at(subscriber: Subscriber | Preferences) -> str:
+    """ "07:00 Europe/Berlin", "Fridays at 07:00 UTC": when their digest comes (as stored, or
+    as a confirm link would set it)."""
     at = f"{subscriber.send_hour:02d}:00 {subscriber.time_zone}"
     if subscriber.frequency == Frequency.WEEKLY:
         return f"{Weekday(subscriber.send_weekday).label}s at {at}"

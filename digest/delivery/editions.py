@@ -21,6 +21,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from functools import cache
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
@@ -36,6 +37,8 @@ log = logging.getLogger(__name__)
 
 SLOT = timedelta(minutes=15)
 GRACE_HOURS = 3
+# No reader gets two digests this close together, whatever their periods say.
+MIN_GAP = timedelta(hours=20)
 
 
 def slot_of(moment: datetime) -> datetime:
@@ -64,6 +67,7 @@ def is_zone(name: str) -> bool:
     return name in zone_names()
 
 
+@cache  # the zone database is read once per process (it does not change while we run)
 def zone_names() -> frozenset[str]:
     return frozenset(available_timezones())
 

@@ -15,6 +15,7 @@ a message takes tens to hundreds of milliseconds, throughput comes from messages
 
 from __future__ import annotations
 
+import heapq
 import logging
 import random
 import secrets
@@ -57,7 +58,7 @@ log = logging.getLogger(__name__)
 Status = Delivery.Status
 T = TypeVar("T")
 KEPT_MATCHES = 1_000  # distinct (keywords, papers per email) a chunk keeps matches for
-KEPT_WINDOWS = 4  # distinct (edition, window, announcements) a chunk keeps papers for
+KEPT_WINDOWS = 4  # distinct (edition, window, arXiv announcement types) a chunk keeps papers for
 
 
 @dataclass(frozen=True)
@@ -170,11 +171,6 @@ class EditionPapers:
         return cls({p.pk: p for p in rows}, build_index([p.as_text() for p in rows]))
 
     @classmethod
-    def for_edition(cls, edition: Edition) -> EditionPapers:
-        """The edition's papers as they are now (an edit, a hide or a late arrival counts)."""
-        return cls.of(edition.papers())
-
-    @classmethod
     def for_reader(cls, start: datetime, end: datetime, listing: str) -> EditionPapers:
         """The papers first seen in a reader's window, of the arXiv announcements they take,
         as they are now (an edit, a hide or a late arrival counts)."""
@@ -255,25 +251,39 @@ def due_readers(
             due = due.filter(send_hour__in=group.hours)
             if frequency == Frequency.WEEKLY:
                 due = due.filter(send_weekday=group.weekday)
-        yield group.period, due.annotate(previous_end=Subquery(_previous_end())).order_by("pk")
+        # Their period is new, but a digest hours ago (before a switch between daily and
+        # weekly, or a move to a zone behind theirs) still makes it today's.
+        due = due.annotate(previous_end=Subquery(_previous_end()))
+        due = due.filter(
+            Q(previous_end__isnull=True) | Q(previous_end__lte=slot - editions.MIN_GAP)
+        )
+        yield group.period, due.order_by("pk")
 
 
 def next_due(frequency: str, after: datetime) -> datetime | None:
     """The first slot at or after `after` in which a reader of this frequency is due (None:
-    no receiving readers); one query per distinct send time, not per reader."""
+    no receiving readers). Send times are ranked in Python; the database is asked only
+    whether the earliest have had this period's digest, until one has not."""
     readers = Subscriber.objects.filter(
         status=Subscriber.Status.ACTIVE, paused=False, frequency=frequency
     )
-    upcoming = []
     schedules = readers.values_list("time_zone", "send_hour", "send_weekday").distinct()
-    for zone, hour, weekday in schedules.order_by():
+    upcoming = [
+        (editions.next_send(frequency, *schedule, after), False, schedule)
+        for schedule in schedules.order_by()
+    ]
+    heapq.heapify(upcoming)
+    while upcoming:
+        when, after_this_period, (zone, hour, weekday) = heapq.heappop(upcoming)
+        if after_this_period:
+            return when
         same = readers.filter(time_zone=zone, send_hour=hour, send_weekday=weekday)
         period = editions.period_key(frequency, after.astimezone(editions.zone(zone)).date())
-        done = not same.exclude(deliveries__period=period).exists()
-        upcoming.append(
-            editions.next_send(frequency, zone, hour, weekday, after, had_this_period=done)
-        )
-    return min(upcoming, default=None)
+        if same.exclude(deliveries__period=period).exists():
+            return when
+        later = editions.next_send(frequency, zone, hour, weekday, after, had_this_period=True)
+        heapq.heappush(upcoming, (later, True, (zone, hour, weekday)))
+    return None
 
 
 def _previous_end() -> QuerySet[Delivery]:
@@ -692,14 +702,17 @@ def _reclaim(lost: QuerySet[Delivery]) -> int:
     )
 
 
-def resume_unfinished(edition: Edition, now: datetime | None = None) -> list[list[int]]:
+def resume_unfinished(
+    edition: Edition | Announcement, now: datetime | None = None
+) -> list[list[int]]:
     """An edition's unfinished work, for an operator or send_digests to send again now
     (without beat's sweep): claims older than the lease go back to planned (as the sweep
     does), and every planned delivery is handed out, however recently it was dispatched
     (claims keep it exactly-once)."""
     stale = (now or timezone.now()) - timedelta(seconds=settings.DELIVERY_LEASE_SECONDS)
-    _reclaim(Delivery.objects.filter(edition=edition, status=Status.SENDING, claimed_at__lt=stale))
-    Delivery.objects.filter(edition=edition, status=Status.PLANNED).update(dispatched_at=None)
+    of = {"announcement" if isinstance(edition, Announcement) else "edition": edition}
+    _reclaim(Delivery.objects.filter(**of, status=Status.SENDING, claimed_at__lt=stale))
+    Delivery.objects.filter(**of, status=Status.PLANNED).update(dispatched_at=None)
     return dispatch(edition)
 
 

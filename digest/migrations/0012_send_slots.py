@@ -1,6 +1,11 @@
 """Editions become send slots and each delivery carries its reader's own period and window
 (readers' time zones and hours); one planner every quarter hour replaces the two 07:00 UTC
-schedules; announcements are delivered as editions are."""
+schedules, keeping what the operator had set there: their hour and time zone become every
+existing reader's, and if they had switched sending off, the planner starts switched off;
+announcements are delivered as editions are.
+
+One way: going back would need one edition per day again, which slots and announcements break.
+"""
 
 import json
 
@@ -27,10 +32,28 @@ def fill_deliveries(apps, schema_editor):
         )
 
 
+def _old_send_time(task) -> dict:
+    """The reader fields an old edition schedule meant, when its crontab is one plain time."""
+    cron = task.crontab
+    if cron is None or not (cron.hour.isdigit() and cron.minute.isdigit()):
+        return {}
+    send = {"send_hour": int(cron.hour) % 24, "time_zone": str(cron.timezone or "UTC")}
+    if cron.day_of_week.isdigit():  # cron counts from Sunday = 0; ours from Monday = 0
+        send["send_weekday"] = (int(cron.day_of_week) - 1) % 7
+    return send
+
+
 def schedule_planner(apps, schema_editor):
     CrontabSchedule = apps.get_model("django_celery_beat", "CrontabSchedule")
     PeriodicTask = apps.get_model("django_celery_beat", "PeriodicTask")
-    PeriodicTask.objects.filter(name__in=OLD_SCHEDULES).delete()
+    Subscriber = apps.get_model("subscribers", "Subscriber")
+    old = list(PeriodicTask.objects.filter(name__in=OLD_SCHEDULES).select_related("crontab"))
+    for task in old:
+        frequency = "weekly" if "weekly" in task.name else "daily"
+        Subscriber.objects.filter(frequency=frequency).update(**_old_send_time(task))
+    # Sending switched off stays off until the operator switches the planner on.
+    enabled = not old or any(task.enabled for task in old)
+    PeriodicTask.objects.filter(pk__in=[task.pk for task in old]).delete()
     every_quarter, _ = CrontabSchedule.objects.get_or_create(
         minute="*/15",
         hour="*",
@@ -47,6 +70,7 @@ def schedule_planner(apps, schema_editor):
             "args": json.dumps([]),
             "crontab": every_quarter,
             "expire_seconds": 14 * 60,
+            "enabled": enabled,
         },
     )
 
@@ -58,11 +82,22 @@ def unschedule_planner(apps, schema_editor):
 class Migration(migrations.Migration):
     dependencies = [
         ("digest", "0011_paper_listed"),
+        ("subscribers", "0007_send_time_and_ranking"),
         ("django_celery_beat", "0019_alter_periodictasks_options"),
     ]
 
     operations = [
         migrations.RemoveConstraint(model_name="edition", name="one_edition_per_period"),
+        migrations.AlterModelOptions(
+            name="edition",
+            options={
+                "ordering": ["-window_end", "frequency"],
+                "permissions": [
+                    ("retry_edition", "Can retry an edition's failed deliveries"),
+                    ("send_test_digest", "Can send a test digest"),
+                ],
+            },
+        ),
         migrations.AddConstraint(
             model_name="edition",
             constraint=models.UniqueConstraint(
@@ -97,6 +132,7 @@ class Migration(migrations.Migration):
                 ),
                 ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
                 ("created_by", models.CharField(blank=True, editable=False, max_length=150)),
+                ("queued_at", models.DateTimeField(blank=True, editable=False, null=True)),
                 (
                     "planned_at",
                     models.DateTimeField(

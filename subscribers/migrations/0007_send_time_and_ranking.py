@@ -4,6 +4,10 @@ import django.core.validators
 from django.db import migrations, models
 
 
+def keep_every_announcement(apps, schema_editor):
+    apps.get_model("subscribers", "Subscriber").objects.update(listing="all")
+
+
 class Migration(migrations.Migration):
 
     dependencies = [
@@ -44,4 +48,7 @@ class Migration(migrations.Migration):
             model_name='subscriber',
             index=models.Index(condition=models.Q(('paused', False), ('status', 'active')), fields=['frequency', 'time_zone'], name='subscriber_receiving_tz'),
         ),
+        # Readers from before the choice got every arXiv announcement: they keep getting them
+        # (new readers start with new submissions and cross-lists).
+        migrations.RunPython(keep_every_announcement, migrations.RunPython.noop),
     ]

@@ -107,3 +107,11 @@ def test_export_then_import_round_trips_keywords(admin_client, mailoutbox):
     Subscriber.objects.all().delete()
     admin_client.post(reverse(IMPORT), {"csv": exported, "confirmed": "yes"})
     assert Subscriber.objects.get().query == "-federated fairness"
+
+
+def test_a_row_without_keywords_imports_a_reader_of_the_most_upvoted_papers(admin_client):
+    admin_client.post(
+        reverse(IMPORT), {"csv": "email,keywords\nhedy@example.org,\n", "confirmed": "yes"}
+    )
+    reader = Subscriber.objects.get()
+    assert reader.email == "hedy@example.org" and reader.wants_top_papers

@@ -171,3 +171,14 @@ def test_subscriptions_apply_the_terms_as_given():
         5,
         True,
     )
+
+
+def test_the_confirm_page_shows_the_terms_the_link_would_set(client, signup):
+    reader = SubscriberFactory(email="ada@example.org", status="unsubscribed")
+    signup(query="", send_weekday="4", frequency="weekly")
+    page = client.get(confirm_link(mail.outbox[-1])).content.decode()
+    assert "When: Fridays at 09:00 Asia/Kolkata. Order: most upvoted first." in page
+    assert "From arXiv: new submissions only." in page
+    assert "The most upvoted new papers, whatever their topic." in page
+    reader.refresh_from_db()
+    assert reader.send_hour == 7  # shown, not applied, until confirmed

@@ -13,7 +13,7 @@ from tqdm import tqdm
 from digest.delivery import editions, previews, sending
 from digest.delivery.send_rate import shared_send_rate
 from digest.matching.query import QueryError
-from digest.models import Delivery, Edition, Frequency
+from digest.models import Announcement, Delivery, Edition, Frequency
 from lib import emails
 from subscribers.models import Subscriber
 
@@ -54,6 +54,7 @@ class Command(BaseCommand):
         rate = shared_send_rate()  # one window for the whole run
         try:
             stuck = sum(self.send(name, rate, any_hour=now) for name in frequencies)
+            stuck += self.resume_announcements(rate)
         finally:
             rate.close()
         if stuck:
@@ -78,6 +79,18 @@ class Command(BaseCommand):
             counts = _counts(edition)
             unfinished += counts["planned"] + counts["sending"]
             self.stdout.write(_summary(edition, counts, new=bool(chunks)))
+        return unfinished
+
+    def resume_announcements(self, rate: sending.SendRate) -> int:
+        """Announcements an outage left unfinished (without beat's sweep); returns how many
+        deliveries are still unfinished."""
+        unfinished = 0
+        pending = [Delivery.Status.PLANNED, Delivery.Status.SENDING]
+        for note in Announcement.objects.filter(deliveries__status__in=pending).distinct():
+            self.send_chunks(sending.resume_unfinished(note), rate)
+            left = note.deliveries.filter(status__in=pending).count()
+            unfinished += left
+            self.stdout.write(f"Announcement “{note}”: resumed, {left} still unfinished")
         return unfinished
 
     def send_chunks(self, chunks: list[list[int]], rate: sending.SendRate) -> None:

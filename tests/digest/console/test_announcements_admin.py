@@ -82,3 +82,19 @@ def test_the_preview_and_the_as_sent_page_carry_no_live_links(client, staff, not
     assert page.status_code == 200 and "Pick your hour." in page.content.decode()
     assert "/unsubscribe/" not in page.content.decode()
     assert "/manage/" not in page.content.decode()
+
+
+def test_once_its_sending_is_clicked_it_can_no_longer_be_edited(client, staff, note, monkeypatch):
+    from digest.console import announcements
+
+    queued = []
+    monkeypatch.setattr(announcements.send_announcement_task, "delay", queued.append)
+    SubscriberFactory()
+    client.force_login(staff("operator"))
+    send(client, note, confirmed="yes")  # queued, and no worker has planned it yet
+    send(client, note, confirmed="yes")  # a second click queues nothing
+    assert queued == [note.pk]
+    url = reverse("admin:digest_announcement_change", args=[note.pk])
+    client.post(url, {"subject": "Changed while it goes out", "body": "…"})
+    note.refresh_from_db()
+    assert note.subject == "New: send times" and note.planned_at is None

@@ -54,9 +54,9 @@ def test_a_fresh_install_says_how_to_add_a_source_and_fetch_it(admin_client):
     page = dashboard_of(admin_client)
     assert "Getting started" in page and "No sources yet" in page
     assert ADD_SOURCE_LINK + " or the Hugging Face daily papers</a>" in page
-    assert "python manage.py add_source arxiv cs.LG cs.CV" in page
-    assert "python manage.py add_source hf-daily" in page
-    assert "<code>python manage.py ingest</code>" in page
+    assert ".venv/bin/python manage.py add_source arxiv cs.LG cs.CV" in page
+    assert ".venv/bin/python manage.py add_source hf-daily" in page
+    assert "<code>.venv/bin/python manage.py ingest</code>" in page
 
 
 def test_sources_that_brought_no_paper_yet_are_to_be_fetched(admin_client):
@@ -88,5 +88,5 @@ def test_a_viewer_gets_the_commands_but_no_link_to_a_page_they_cannot_use(client
 
     page = dashboard_of(client)
 
-    assert "No sources yet" in page and "python manage.py add_source hf-daily" in page
+    assert "No sources yet" in page and ".venv/bin/python manage.py add_source hf-daily" in page
     assert reverse("admin:digest_source_add") not in page

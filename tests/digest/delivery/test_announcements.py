@@ -92,3 +92,19 @@ def test_it_takes_no_digest_period_and_breaks_no_papers_window(smtp_sink):
     assert tuesday.deliveries.get(subscriber=reader).window_start == monday.window_end
     assert reader.deliveries.count() == 3  # two digests and the announcement
     assert not reader.deliveries.filter(announcement__isnull=False).exclude(period="").exists()
+
+
+def test_send_digests_resumes_an_announcement_an_outage_left_unfinished(smtp_sink):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    reader = SubscriberFactory()
+    note = announcement()
+    sending.plan_announcement(note)  # planned; its chunks were lost with the broker
+    out = StringIO()
+    call_command("send_digests", stdout=out, stderr=StringIO())
+    assert "Announcement “We now send at your own hour”: resumed, 0 still unfinished" in (
+        out.getvalue()
+    )
+    assert [m["To"] for m in smtp_sink.messages] == [reader.email]

@@ -59,7 +59,7 @@ def test_subscribers_with_the_same_keywords_share_matches_not_links():
     PaperFactory(title="Pruning graph networks", abstract="We prune graph networks.")
     PaperFactory(title="Graph transformers", abstract="Attention over graphs.")
     edition = previews.upcoming_edition("daily")
-    papers = sending.EditionPapers.for_edition(edition)
+    papers = sending.EditionPapers.of(edition.papers())
     ada, bob = (SubscriberFactory(query="pruning\ngraph", per_email=5) for _ in range(2))
     assert papers.matches(ada.query, 5) is papers.matches(bob.query, 5)
     for subscriber, other in ((ada, bob), (bob, ada)):

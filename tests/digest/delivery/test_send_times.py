@@ -30,10 +30,10 @@ READERS = [
 ]
 
 
-def run_beat(start: datetime, days: int) -> None:
-    """The planner at every quarter hour, as beat runs it."""
+def run_beat(start: datetime, days: int, *, slots: int = 0) -> None:
+    """The planner at every quarter hour, as beat runs it (for `days`, or `slots` of them)."""
     with time_machine.travel(start, tick=False) as clock:
-        for _ in range(days * 24 * 4):
+        for _ in range(slots or days * 24 * 4):
             for frequency in ("daily", "weekly"):
                 sending.plan_edition(frequency)
             clock.shift(editions.SLOT)
@@ -147,3 +147,29 @@ def test_an_unknown_time_zone_still_gets_its_digest_in_utc(caplog):
         sending.plan_edition("daily")
     assert reader.deliveries.count() == 1
     assert "unknown time zone 'Mars/Olympus_Mons'" in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("before", "after"),
+    [
+        ({"frequency": "daily"}, {"frequency": "weekly"}),
+        ({"frequency": "weekly"}, {"frequency": "daily"}),
+        ({"time_zone": "Pacific/Kiritimati"}, {"time_zone": "Pacific/Honolulu"}),
+    ],
+    ids=["daily to weekly", "weekly to daily", "a day back in zones"],
+)
+def test_no_switch_brings_a_second_digest_the_same_day(before, after):
+    reader = SubscriberFactory(send_hour=7, send_weekday=0, **before)
+    moment = datetime(2026, 11, 22, 12, tzinfo=UTC)  # Sunday noon UTC
+    while not reader.deliveries.exists():  # beat, until their first digest
+        run_beat(moment, 0, slots=1)
+        moment += editions.SLOT
+    (first,) = reader.deliveries.select_related("edition")
+    for name, value in after.items():
+        setattr(reader, name, value)
+    reader.save()
+    run_beat(moment, 1)  # the next 24 hours: their new period is due within them
+    later = reader.deliveries.exclude(pk=first.pk).select_related("edition")
+    assert all(
+        d.edition.window_end - first.edition.window_end >= timedelta(hours=20) for d in later
+    )
