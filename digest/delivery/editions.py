@@ -175,8 +175,21 @@ def open_edition(frequency: str, slot: datetime) -> Edition:
         return Edition.objects.get(frequency=frequency, window_end=slot)
 
 
+def latest_digest_end(subscriber: Subscriber) -> datetime | None:
+    """Where this reader's latest digest ended (the planner reads the same, in bulk:
+    sending._previous_end)."""
+    if subscriber.pk is None:
+        return None
+    latest = subscriber.deliveries.filter(edition__isnull=False).order_by("-pk")
+    return latest.values_list("edition__window_end", flat=True).first()
+
+
 def reader_next_send(subscriber: Subscriber, now: datetime) -> datetime:
-    """When this reader's next digest is planned (UTC), whether or not they had this period's."""
+    """When this reader's next digest is planned (UTC): not in a period they have had, nor
+    within MIN_GAP of their latest digest."""
+    previous = latest_digest_end(subscriber)
+    if previous is not None:
+        now = max(now, previous + MIN_GAP)
     local_day = now.astimezone(zone(subscriber.time_zone)).date()
     had = (
         subscriber.pk is not None

@@ -33,12 +33,7 @@ def upcoming_edition(frequency: str, now: datetime | None = None) -> Edition:
 
 def reader_window_start(subscriber: Subscriber, end: datetime) -> datetime:
     """Where this reader's digest closing at `end` would start (editions.window_start)."""
-    previous = (
-        subscriber.deliveries.filter(edition__isnull=False)
-        .order_by("-pk")
-        .values_list("edition__window_end", flat=True)
-        .first()
-    )
+    previous = editions.latest_digest_end(subscriber)
     return editions.window_start(previous, subscriber.created_at, end)
 
 

@@ -173,3 +173,15 @@ def test_no_switch_brings_a_second_digest_the_same_day(before, after):
     assert all(
         d.edition.window_end - first.edition.window_end >= timedelta(hours=20) for d in later
     )
+
+
+def test_the_pages_next_send_waits_out_the_gap_after_a_switch():
+    reader = SubscriberFactory(frequency="daily", send_hour=7)
+    monday_7 = datetime(2026, 11, 23, 7, tzinfo=UTC)
+    sending.plan_edition("daily", monday_7)
+    reader.frequency, reader.send_weekday = "weekly", 0  # weekly, on Mondays: that was today
+    reader.save()
+    soon = monday_7 + timedelta(minutes=20)
+    assert editions.reader_next_send(reader, soon) == datetime(2026, 11, 30, 7, tzinfo=UTC)
+    with time_machine.travel(soon + timedelta(minutes=10)):
+        assert sending.plan_edition("weekly") is None  # the planner agrees
