@@ -175,19 +175,8 @@ def digest_message(
     }
     metadata = {"frequency": edition.frequency}
     if delivery:
-        metadata.update(delivery=str(delivery.pk), edition=str(edition.pk))
-    return build_message(
-        "digest",
-        subscriber.email,
-        context,
-        unsubscribe_url=urls.unsubscribe,
-        unsubscribe_mailto=unsubscribe_mailto() if urls.unsubscribe else "",
-        # Stable per delivery: a re-send after a crash carries the same id, which mailbox
-        # providers use to fold the duplicate away.
-        message_id=new_message_id(delivery.message_key) if delivery and delivery.pk else "",
-        tags=("digest",),  # one tag: Postmark allows no more
-        metadata=metadata,
-    )
+        metadata["edition"] = str(edition.pk)
+    return _bulk_message("digest", subscriber, context, urls, delivery, metadata)
 
 
 def announcement_message(
@@ -208,16 +197,30 @@ def announcement_message(
         "urls": urls,
     }
     metadata = {"announcement": str(announcement.pk)}
+    return _bulk_message("announcement", subscriber, context, urls, delivery, metadata)
+
+
+def _bulk_message(
+    kind: str,
+    subscriber: Subscriber,
+    context: dict,
+    urls: EmailLinks,
+    delivery: Delivery | None,
+    metadata: dict[str, str],
+) -> EmailMultiAlternatives:
+    """A digest or announcement with the bulk headers: one-click unsubscribe (none for inert
+    links) and a Message-ID stable per delivery, so a re-send after a crash carries the same
+    id, which mailbox providers use to fold the duplicate away."""
     if delivery:
-        metadata["delivery"] = str(delivery.pk)
+        metadata = {**metadata, "delivery": str(delivery.pk)}
     return build_message(
-        "announcement",
+        kind,
         subscriber.email,
         context,
         unsubscribe_url=urls.unsubscribe,
         unsubscribe_mailto=unsubscribe_mailto() if urls.unsubscribe else "",
         message_id=new_message_id(delivery.message_key) if delivery and delivery.pk else "",
-        tags=("announcement",),
+        tags=(kind,),  # one tag: Postmark allows no more
         metadata=metadata,
     )
 
