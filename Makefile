@@ -61,6 +61,7 @@ bench: $(VENV)/.dev
 	$(PY) bench/plan.py
 	$(PY) bench/embed.py
 	$(PY) bench/quality.py
+	$(PY) bench/feedback.py
 
 # Needs PostgreSQL (DATABASE_URL), redis-server on PATH, and root for the PostgreSQL restart.
 faults: $(VENV)/.dev

@@ -12,6 +12,8 @@ The semantic run gives every subscriber a profile vector too (clustered unit vec
 embeddings are) and selects their top 10 by keywords and meaning, a chunk of readers at a
 time (semantic.MeaningIndex.select_many); beside it, in the same processes, a bare NumPy
 matmul + argpartition of the same shapes. Target: select_s <= 1.5x bare, under 2 GiB.
+--rated SHARE makes that share of readers ones who rated papers, half of them with a model of
+their own (learning.py), to show what learning costs a chunk.
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ import numpy as np
 from bench.common import emit
 from digest.matching.index import PaperText, build_index
 from digest.matching.query import QueryError, parse_query
-from digest.matching.semantic import MeaningIndex
+from digest.matching.semantic import EXTRA, MeaningIndex
 from tests.support import naive
 from tests.support.feedgen import synthetic_papers
 from tests.support.papers import as_paper_text
@@ -216,9 +218,9 @@ def profile_chunk(vectors: np.ndarray, start: int, size: int) -> np.ndarray:
     return profiles.astype(np.float16)
 
 
-def semantic_slice(bounds: tuple[int, int]) -> tuple[float, float, int, int]:
+def semantic_slice(bounds: tuple[int, int, float]) -> tuple[float, float, int, int]:
     """(blend seconds, bare seconds, readers with a meaning-only paper, papers selected)."""
-    start, stop = bounds
+    start, stop, rated_share = bounds
     vectors = paper_vectors(len(PAPERS))
     meaning = MeaningIndex(build_index(PAPERS), vectors)
     chunks = [profile_chunk(vectors, i, min(CHUNK, stop - i)) for i in range(start, stop, CHUNK)]
@@ -226,7 +228,9 @@ def semantic_slice(bounds: tuple[int, int]) -> tuple[float, float, int, int]:
     by_meaning = selected = 0
     for chunk, i in zip(chunks, range(start, stop, CHUNK), strict=True):
         queries = [meaning.index.query(text) for text, _ in QUERIES[i : i + len(chunk)]]
-        digests = meaning.select_many(queries, chunk.astype(np.float32), SEMANTIC_LIMIT)
+        digests = meaning.select_many(
+            queries, chunk.astype(np.float32), SEMANTIC_LIMIT, **ratings(len(chunk), rated_share)
+        )
         selected += len(digests.papers)
         by_meaning += sum(
             any(s.paper not in _keyword_set(meaning, q) for s in digests.row(r))
@@ -241,14 +245,26 @@ def semantic_slice(bounds: tuple[int, int]) -> tuple[float, float, int, int]:
     return blend_s, bare_s, by_meaning, selected
 
 
+def ratings(rows: int, share: float) -> dict:
+    """select_many's options for a chunk where `share` of the readers rated papers, and half
+    of those have a model of their own (small random weights for its extra features)."""
+    if not share:
+        return {}
+    rng = np.random.default_rng(rows)
+    rated = rng.random(rows) < share
+    with_model = rated & (rng.random(rows) < 0.5)
+    models = [rng.normal(0, 0.3, len(EXTRA)) if m else None for m in with_model]
+    return {"rated": rated.tolist(), "models": models}
+
+
 def _keyword_set(meaning: MeaningIndex, query) -> set[int]:
     return set(np.flatnonzero(meaning.keyword_scores(query)).tolist())
 
 
-def run_semantic(slices: list[tuple[int, int]], workers: int) -> dict:
+def run_semantic(slices: list[tuple[int, int]], workers: int, rated: float = 0.0) -> dict:
     started = time.perf_counter()
     with multiprocessing.get_context("fork").Pool(workers) as pool:
-        results = pool.map(semantic_slice, slices)
+        results = pool.map(semantic_slice, [(start, stop, rated) for start, stop in slices])
     wall_s = time.perf_counter() - started
     blend_s = max(r[0] for r in results)
     bare_s = max(r[1] for r in results)
@@ -286,6 +302,9 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--naive-sample", type=int, default=500)
     parser.add_argument("--no-semantic", action="store_true", help="skip the semantic run")
+    parser.add_argument(
+        "--rated", type=float, default=0.0, help="share of readers who rated papers (semantic)"
+    )
     args = parser.parse_args()
 
     rng = random.Random(42)
@@ -304,7 +323,7 @@ def main() -> None:
     select_s = time.perf_counter() - started
 
     naive_per_s = run_naive(QUERIES[: args.naive_sample])
-    semantic = run_semantic(slices, args.workers) if not args.no_semantic else None
+    semantic = run_semantic(slices, args.workers, args.rated) if not args.no_semantic else None
     per_process_per_s = args.subscribers / sum(r[2] for r in results)
     parent_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     child_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss

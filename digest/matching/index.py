@@ -76,20 +76,27 @@ class Match:
     recency: float = 0.0
     cosine: float | None = None  # the paper's similarity to the reader's profile, if any
     # Why by meaning, computed, never generated: what of the reader's it is closest to.
-    like_kind: str = ""  # "seed", "interest", "profile" (their blend), or "" (keywords alone)
-    like: str = ""  # that seed paper's title, or the interest as typed
+    like_kind: str = ""  # "seed", "interest", "liked", "profile" (their blend), or ""
+    like: str = ""  # that seed or liked paper's title, or the interest as typed
     like_cosine: float = 0.0
+    like_count: int = 0  # papers they marked "more like this" that are similar to it
 
     @property
     def matched(self) -> str:
         return ", ".join(self.topics)
 
     def because(self, length: int = 90) -> str:
-        """ "similar to “⟨seed title⟩” (0.71)", "close to your interest “…” (0.48)", or ""."""
+        """ "similar to “⟨seed title⟩” (0.71)", "close to your interest “…” (0.48)", "you
+        marked 3 similar papers “more like this”", "like “⟨liked title⟩” (0.74), which you
+        liked", or ""."""
         if self.like_kind == "seed":
             return f"similar to “{clip(self.like, length)}” ({self.like_cosine:.2f})"
         if self.like_kind == "interest":
             return f"close to your interest “{clip(self.like, length)}” ({self.like_cosine:.2f})"
+        if self.like_kind == "liked" and self.like_count >= 2:
+            return f"you marked {self.like_count} similar papers “more like this”"
+        if self.like_kind == "liked":
+            return f"like “{clip(self.like, length)}” ({self.like_cosine:.2f}), which you liked"
         if self.like_kind == "profile":
             return f"close to the papers you like ({self.like_cosine:.2f})"
         return ""

@@ -7,8 +7,16 @@ paper earns a bonus above a threshold:
     score = keyword score + WEIGHT * max(0, cosine - THRESHOLD)
 
 where the keyword score is index.py's (relevance of the matched topics, + trending and
-recency). A paper no topic matched is a candidate by meaning alone when its cosine passes
-THRESHOLD and the guardrails allow it:
+recency). A reader who has rated papers ("more / less like this", learning.py) has a profile
+moved by their ratings, and a paper it points away from (negative cosine) loses RATED_PENALTY
+per unit, so papers like those they disliked sink, and leave the digest once their score is
+below zero, even when their keywords match; such a reader's digest may also be all by
+meaning. A reader
+with a model of their own (learning.py) is scored by its logit instead. Either way the
+guardrails below hold.
+
+A paper no topic matched is a candidate by meaning alone when its cosine passes THRESHOLD
+(for a reader's own model: its logit passes 0) and the guardrails allow it:
   - every exclusion the reader typed (in any topic, or on a filter line) keeps it out;
   - when every topic scopes a term (category:cs.LG, author:hinton, title:…), it must match
     one of those scoped terms (a topic with a bare word admits any paper);
@@ -22,6 +30,7 @@ profiles cost about what NumPy's bare product and top-k do (bench/match.py).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
@@ -33,33 +42,58 @@ from lib.lru import LRU
 
 THRESHOLD = 0.20  # τ: a paper less similar than this to the profile earns nothing
 WEIGHT = 8.0  # λ: score per unit of cosine above τ (a title word is worth 3)
-SEMANTIC_SHARE = 0.5  # of a digest that also has keywords
+SEMANTIC_SHARE = 0.5  # of a digest that also has keywords, until the reader rates papers
+RATED_PENALTY = 24.0  # score lost per unit of negative cosine, for a reader who rated papers
 HALF_LIFE_DAYS = 365.0  # a seed added a year ago weighs half as much as today's
 MEMO_SIZE = 10_000  # guardrails and keyword vectors a meaning index remembers
+# A reader's own model (learning.py) scores a paper by its embedding and these features:
+EXTRA = ("keyword", "upvotes", "recency", "bias")
+UPVOTE_SCALE = math.log1p(100.0)  # 100 upvotes count as 1.0
+BIAS_SCALE = 3.0  # the bias feature's value: a larger one is regularized less
 
 
 @dataclass(frozen=True)
 class Liked:
     """Something a profile was made from, kept to explain matches: a seed or the interest."""
 
-    kind: str  # "seed" or "interest"
-    text: str  # the seed paper's title, or the interest as typed
+    kind: str  # "seed", "interest" or "liked" (a paper they marked "more like this")
+    text: str  # the seed or liked paper's title, or the interest as typed
     vector: np.ndarray  # unit length
 
 
 @dataclass(frozen=True)
 class Profile:
-    vector: np.ndarray  # unit length, float32
+    # The reader's row in the product with the papers' vectors: the profile (unit length,
+    # float32), or, with `model`, their model's weights for the embedding.
+    vector: np.ndarray
     sources: tuple[Liked, ...]
     known: frozenset[int] = frozenset()  # the seed papers' ids: never sent back to the reader
+    rated: bool = False  # they rated papers: what it points away from is scored down
+    model: np.ndarray | None = None  # their model's weights for EXTRA
 
-    def closest(self, paper_vector: np.ndarray) -> tuple[Liked, float] | None:
-        """The source closest to the paper, and how close: the honest "why"."""
+    def closest(self, paper_vector: np.ndarray) -> Closest | None:
+        """The source closest to the paper, how close, and how many liked papers are similar
+        to it: the honest "why"."""
         if not self.sources:
             return None
         cosines = [float(source.vector @ paper_vector) for source in self.sources]
         best = max(range(len(cosines)), key=cosines.__getitem__)
-        return self.sources[best], cosines[best]
+        similar = sum(
+            1
+            for source, cosine in zip(self.sources, cosines, strict=True)
+            if source.kind == "liked" and cosine >= SIMILAR
+        )
+        return Closest(self.sources[best], cosines[best], similar)
+
+
+SIMILAR = 0.5  # a liked paper this close counts as "a similar paper you marked"
+
+
+@dataclass(frozen=True)
+class Closest:
+    source: Liked
+    cosine: float
+    similar_liked: int  # liked papers at least SIMILAR to it
 
 
 def make_profile(
@@ -209,9 +243,8 @@ class MeaningIndex:
         """One reader's top `limit`; without a profile or filters, exactly the keyword path."""
         if profile is None and not query.excluded:
             return [Scored(s, p, 0.0) for s, p in self.index.select(query.topics, limit)]
-        vector = profile.vector if profile is not None else np.zeros(self.vectors.shape[1])
-        known = profile.known if profile is not None else frozenset()
-        return self.select_many([query], vector[None, :], limit, known=[known]).row(0)
+        profiles, options = _rows([profile], self.vectors.shape[1])
+        return self.select_many([query], profiles, limit, **options).row(0)
 
     def select_many(
         self,
@@ -220,26 +253,23 @@ class MeaningIndex:
         limit: int,
         *,
         known: Sequence[frozenset[int]] = (),
+        rated: Sequence[bool] = (),
+        models: Sequence[np.ndarray | None] = (),
     ) -> Selection:
         """Top `limit` for each reader (row i of `profiles` with queries[i]; known[i] the ids
-        of their seed papers, left out): one product for all of them, then, in whole-array
-        steps, each row's keyword matches and its share of meaning-only candidates."""
-        cosines = np.asarray(profiles, dtype=np.float32) @ self.vectors.T  # (rows, papers)
-        keyword = np.stack([self.keyword_scores(q) for q in queries])
-        matched = keyword > 0
-        for row, ids in enumerate(known):  # the reader has these: neither way brings them
-            positions = [self._position[i] for i in ids if i in self._position]
-            cosines[row, positions] = -1.0
-            matched[row, positions] = False
-        if any(q.excluded for q in queries):
-            matched &= np.stack([self.filtered(q) for q in queries])
-        scores = keyword
-        scores += self.index.quality_array.astype(np.float32)
-        scores += self.weight * np.maximum(cosines - self.threshold, 0.0)
-        candidates = cosines > self.threshold
+        of their seed papers, left out; rated[i] and models[i] as in Profile): one product
+        for all of them, then, in whole-array steps, each row's keyword matches and its share
+        of meaning-only candidates."""
+        scores, cosines, matched, candidates = self._scores(
+            queries, profiles, known=known, rated=rated, models=models
+        )
         candidates &= ~matched
-        candidates &= np.stack([self.allowed(q) for q in queries])
-        shares = np.array([limit if not q.topics else int(limit * SEMANTIC_SHARE) for q in queries])
+        shares = np.array(
+            [
+                limit if not q.topics or (rated and rated[r]) else int(limit * SEMANTIC_SHARE)
+                for r, q in enumerate(queries)
+            ]
+        )
         # Each row's best keyword matches and its share of the best by meaning (a partition
         # each, as a bare top-k does), then the best of both together.
         rows, papers = _best_by_partition(matched, scores, np.full(len(queries), limit))
@@ -254,29 +284,135 @@ class MeaningIndex:
             cosines[rows, papers],
         )
 
+    def _scores(
+        self,
+        queries: Sequence[Query],
+        profiles: np.ndarray,
+        *,
+        known: Sequence[frozenset[int]] = (),
+        rated: Sequence[bool] = (),
+        models: Sequence[np.ndarray | None] = (),
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Every (reader, paper)'s score and cosine, whether their keywords matched it, and
+        whether it may come by meaning alone."""
+        cosines = np.asarray(profiles, dtype=np.float32) @ self.vectors.T  # (rows, papers)
+        keyword = np.stack([self.keyword_scores(q) for q in queries])
+        matched = keyword > 0
+        for row, ids in enumerate(known):  # the reader has these: neither way brings them
+            positions = [self._position[i] for i in ids if i in self._position]
+            cosines[row, positions] = -1.0
+            matched[row, positions] = False
+        if any(q.excluded for q in queries):
+            matched &= np.stack([self.filtered(q) for q in queries])
+        scores = keyword
+        scores += self.index.quality_array.astype(np.float32)
+        scores += self.weight * np.maximum(cosines - self.threshold, 0.0)
+        candidates = cosines > self.threshold
+        if any(rated):  # below THRESHOLD counts too: papers like those they disliked sink
+            rows = np.flatnonzero(rated)
+            scores[rows] -= RATED_PENALTY * np.maximum(-cosines[rows], 0.0)
+            matched[rows] &= scores[rows] > 0.0  # their ratings outweigh their keywords
+        if any(m is not None for m in models):
+            self._score_by_models(models, cosines, matched, scores, candidates)
+            for row, ids in enumerate(known):
+                positions = [self._position[i] for i in ids if i in self._position]
+                candidates[row, positions] = False
+        candidates &= np.stack([self.allowed(q) for q in queries])
+        return scores, cosines, matched, candidates
+
+    def _score_by_models(
+        self,
+        models: Sequence[np.ndarray | None],
+        products: np.ndarray,
+        matched: np.ndarray,
+        scores: np.ndarray,
+        candidates: np.ndarray,
+    ) -> None:
+        """Rows with a model of their own: the score is its logit (its embedding part is
+        their row of the product), and a paper it gives even odds or better may come by
+        meaning. Their products are no cosines: they are reported as 0."""
+        rows = np.array([r for r, m in enumerate(models) if m is not None])
+        weights = np.stack([models[r] for r in rows]).astype(np.float32)  # (rows, EXTRA)
+        upvotes = np.array([p.upvotes or 0 for p in self.index.papers], dtype=np.float64)
+        per_paper = np.stack(
+            [
+                upvote_feature(upvotes),
+                np.asarray(self.index.recency, dtype=np.float32),
+                np.full(len(upvotes), BIAS_SCALE, dtype=np.float32),
+            ]
+        )
+        logits = products[rows] + weights[:, :1] * matched[rows]
+        logits += weights[:, 1:] @ per_paper
+        scores[rows] = logits
+        candidates[rows] = logits > 0.0
+        products[rows] = 0.0
+
     def score_each(self, query: Query, profile: Profile | None) -> list[Scored]:
         """Every paper's score for this reader, whether or not it would be chosen."""
-        if profile is None:
-            cosines = np.zeros(len(self.vectors), dtype=np.float32)
-        else:
-            cosines = self.vectors @ profile.vector
-        scores = self.keyword_scores(query) + self.index.quality_array
-        scores += self.weight * np.maximum(cosines - self.threshold, 0.0)
-        return [Scored(float(scores[p]), p, float(cosines[p])) for p in range(len(scores))]
+        profiles, options = _rows([profile], self.vectors.shape[1])
+        scores, cosines, _, _ = self._scores([query], profiles, **options)
+        return [Scored(float(scores[0, p]), p, float(cosines[0, p])) for p in range(len(scores[0]))]
 
     def explain(self, query: Query, profile: Profile | None, scored: Scored) -> Match:
         """Why: the topics and words that matched, and the profile source it is closest to.
         A paper that came by meaning alone has no words to highlight."""
         match = self.index.explain(query.topics, scored.paper, scored.score)
-        if profile is None or scored.cosine <= self.threshold:
+        if profile is None:
             return match
-        bonus = self.weight * (scored.cosine - self.threshold)
-        match = replace(match, similarity=round(bonus, 3), cosine=round(scored.cosine, 3))
+        if profile.model is None:
+            if scored.cosine <= self.threshold:
+                return match
+            bonus = self.weight * (scored.cosine - self.threshold)
+            match = replace(match, similarity=round(bonus, 3), cosine=round(scored.cosine, 3))
         closest = profile.closest(self.vectors[scored.paper])
         if closest is None:  # what it was made of has no vector now (a seed's text changed)
+            if profile.model is not None:
+                return match
             return replace(match, like_kind="profile", like_cosine=scored.cosine)
-        source, cosine = closest
-        return replace(match, like_kind=source.kind, like=source.text, like_cosine=cosine)
+        if profile.model is not None and closest.cosine <= self.threshold:
+            return match  # their model chose it, but it is like nothing they named
+        return replace(
+            match,
+            like_kind=closest.source.kind,
+            like=closest.source.text,
+            like_cosine=closest.cosine,
+            like_count=closest.similar_liked,
+        )
+
+
+def _rows(profiles: Sequence[Profile | None], dimensions: int) -> tuple[np.ndarray, dict]:
+    """Readers' profiles as select_many's rows and options (zeros for a reader with none)."""
+    vectors = [p.vector if p is not None else np.zeros(dimensions) for p in profiles]
+    options = {
+        "known": [p.known if p is not None else frozenset() for p in profiles],
+        "rated": [p is not None and p.rated for p in profiles],
+        "models": [p.model if p is not None else None for p in profiles],
+    }
+    return np.stack(vectors), options
+
+
+def features(
+    vectors: np.ndarray, keyword: np.ndarray, upvotes: np.ndarray, recency: np.ndarray
+) -> np.ndarray:
+    """Each paper's features (rows): its embedding, then 1.0 where the reader's keywords
+    matched it, its upvotes (log-scaled, 100 = 1.0), its recency in its window (0..1) and a
+    constant for the bias."""
+    count = len(vectors)
+    extra = np.stack(
+        [
+            np.asarray(keyword, dtype=np.float32),
+            upvote_feature(upvotes),
+            np.clip(np.asarray(recency, dtype=np.float32), 0.0, 1.0),
+            np.full(count, BIAS_SCALE, dtype=np.float32),
+        ],
+        axis=1,
+    )
+    return np.hstack([np.asarray(vectors, dtype=np.float32).reshape(count, -1), extra])
+
+
+def upvote_feature(upvotes: np.ndarray) -> np.ndarray:
+    counts = np.maximum(np.nan_to_num(np.asarray(upvotes, dtype=np.float64)), 0.0)
+    return np.minimum(np.log1p(counts) / UPVOTE_SCALE, 2.0).astype(np.float32)
 
 
 def _best_per_row(
