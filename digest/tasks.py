@@ -169,6 +169,16 @@ def refresh_profile_task(subscriber_id: int) -> str:
     return "profile made" if profiles.refresh(subscriber, model) else "no profile"
 
 
+@shared_task(name="digest.refit_models")
+def refit_models_task() -> str:
+    """Nightly: refit the models of readers whose ratings changed since (learning.py)."""
+    installed = vectors.installed()
+    if installed is None:
+        return "no embedding model installed; nothing to learn from"
+    fitted = profiles.refit_due(installed.name)
+    return f"{fitted} reader{'s' if fitted != 1 else ''} with a model of their own"
+
+
 def queue_profile(sender: object, *, subscriber_id: int, **kwargs: object) -> None:
     """Receives subscribers.signals.profile_due (connected in subscribers/apps.py)."""
     refresh_profile_task.delay(subscriber_id)

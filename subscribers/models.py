@@ -111,6 +111,13 @@ class Subscriber(models.Model):
     confirmed_at = models.DateTimeField(null=True, blank=True)
     unsubscribed_at = models.DateTimeField(null=True, blank=True)
     last_digest_at = models.DateTimeField(null=True, blank=True)
+    # What their ratings taught (matching/learning.py): when they last rated a paper (empty
+    # while no rating stands), and their own model once they have enough, by the embedding
+    # model named in learned_with.
+    rated_at = models.DateTimeField(null=True, blank=True, editable=False)
+    learned = models.BinaryField(null=True, blank=True, editable=False)
+    learned_with = models.CharField(max_length=80, blank=True, editable=False)
+    learned_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
         ordering = ["-created_at"]
@@ -217,6 +224,38 @@ class SeedPaper(models.Model):
 
     def __str__(self) -> str:
         return self.title or self.label or self.arxiv_id or self.doi
+
+
+class Feedback(models.Model):
+    """A reader's "more like this" or "less like this" on one paper: one per paper, the
+    latest click standing. Their profile is made from these and what they named."""
+
+    class Action(models.TextChoices):
+        MORE = "more", "More like this"
+        LESS = "less", "Less like this"
+
+    subscriber = models.ForeignKey(Subscriber, on_delete=models.CASCADE, related_name="feedback")
+    paper = models.ForeignKey("digest.Paper", on_delete=models.CASCADE, related_name="+")
+    delivery = models.ForeignKey(
+        "digest.Delivery",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="feedback",
+        help_text="The digest it was clicked in, if any",
+    )
+    action = models.CharField(max_length=4, choices=Action.choices)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name_plural = "feedback"
+        constraints = [
+            models.UniqueConstraint(fields=["subscriber", "paper"], name="one_feedback_per_paper"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_action_display()}: {self.paper_id}"
 
 
 class StatusChange(models.Model):

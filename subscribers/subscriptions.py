@@ -12,11 +12,12 @@ from dataclasses import asdict
 from typing import Any
 
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 
 from digest.matching import profiles
 from digest.matching.seeds import SeedRef, parse_seed_text
 from subscribers.addresses import normalize_email
-from subscribers.models import StatusChange, Subscriber
+from subscribers.models import Feedback, StatusChange, Subscriber
 from subscribers.signals import email_due, profile_due
 from subscribers.tokens import Preferences
 
@@ -245,3 +246,53 @@ def _send(subscriber: Subscriber, kind: str, preferences: Preferences | None = N
     transaction.on_commit(
         lambda: email_due.send(Subscriber, subscriber_id=pk, kind=kind, preferences=carried)
     )
+
+
+# --- ratings ("more like this" / "less like this") ------------------------------------------
+
+
+def rate(
+    subscriber: Subscriber, paper_id: int, action: str, delivery_id: int | None = None
+) -> bool:
+    """Record a rating; the same click twice changes nothing, a different one replaces it.
+    The next digest's profile is made with it (profiles.with_ratings). True if it changed."""
+    with transaction.atomic():
+        feedback, created = Feedback.objects.get_or_create(
+            subscriber=subscriber,
+            paper_id=paper_id,
+            defaults={"action": action, "delivery_id": delivery_id},
+        )
+        changed = created or feedback.action != action
+        if not created and changed:
+            feedback.action = action
+            feedback.save(update_fields=["action"])
+        if changed:
+            _rated(subscriber)
+    return changed
+
+
+def unrate(subscriber: Subscriber, paper_id: int) -> bool:
+    """Take a rating back (undo, or its removal from the interest card): the profile is as if
+    it had never been made. True if there was one."""
+    with transaction.atomic():
+        deleted, _ = subscriber.feedback.filter(paper_id=paper_id).delete()
+        if deleted:
+            _rated(subscriber)
+    return bool(deleted)
+
+
+def forget_ratings(subscriber: Subscriber) -> None:
+    """Reset personalization: every rating and the model they taught go; keywords, seeds and
+    interest stay."""
+    with transaction.atomic():
+        subscriber.feedback.all().delete()
+        subscriber.rated_at = subscriber.learned = subscriber.learned_at = None
+        subscriber.learned_with = ""
+        subscriber.save(update_fields=["rated_at", "learned", "learned_with", "learned_at"])
+
+
+def _rated(subscriber: Subscriber) -> None:
+    # rated_at is empty while no rating stands: the reader is matched as before any rating.
+    has_ratings = subscriber.feedback.exists()
+    subscriber.rated_at = timezone.now() if has_ratings else None
+    subscriber.save(update_fields=["rated_at"])

@@ -14,4 +14,5 @@ urlpatterns = [
     path("manage/<str:token>/resubscribe/", views.resubscribe, name="resubscribe"),
     path("unsubscribe/<str:token>/", views.unsubscribe, name="unsubscribe"),
     path("feed/<str:token>/", views.feed, name="feed"),
+    path("rate/<str:token>/", views.rate, name="rate"),
 ]

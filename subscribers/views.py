@@ -17,13 +17,13 @@ from django.views.decorators.http import condition, require_http_methods, requir
 
 from digest.delivery import composing, editions, previews
 from digest.delivery.feeds import PersonalFeed
-from digest.delivery.links import past_digests
+from digest.delivery.links import past_digests, read_rating_token
 from digest.matching import profiles, recent
 from digest.matching.query import parse_query
 from subscribers import subscriptions
 from subscribers.forms import PreferencesForm, PreviewForm, SignupForm
 from subscribers.links import absolute, feed_url
-from subscribers.models import Listing, Ranking, Subscriber
+from subscribers.models import Feedback, Listing, Ranking, Subscriber
 from subscribers.ratelimit import HOUR, PREVIEW_LIMITED, allow, allow_preview
 from subscribers.tokens import (
     BadToken,
@@ -304,6 +304,32 @@ def _feed_document(request: HttpRequest, feed: PersonalFeed) -> HttpResponse:
     response = HttpResponse(content_type=document.content_type)
     document.write(response, "utf-8")
     return response
+
+
+# Per link: a reader clicks a few; anyone replaying one link gets nowhere.
+RATINGS_PER_LINK_PER_HOUR = 20
+
+
+@require_http_methods(["GET", "HEAD", "POST"])
+def rate(request: HttpRequest, token: str) -> HttpResponse:
+    """ "More / less like this" from a digest: GET shows one button (mail scanners fetch links,
+    and some run scripts: nothing here submits itself); POST records it, or takes it back."""
+    try:
+        link = read_rating_token(token)
+    except BadToken:
+        return bad_link(request)
+    if link.subscriber.status != Subscriber.Status.ACTIVE:
+        return render(request, "bad_link.html", {"gone": True}, status=410)
+    context = {"link": link, "more": link.action == Feedback.Action.MORE, "token": token}
+    if request.method != "POST":
+        return render(request, "subscribers/rate.html", context)
+    if not allow("rate", token, RATINGS_PER_LINK_PER_HOUR):
+        return render(request, "subscribers/rate.html", {**context, "limited": True}, status=429)
+    if request.POST.get("undo"):
+        subscriptions.unrate(link.subscriber, link.paper.pk)
+        return render(request, "subscribers/rate.html", {**context, "undone": True})
+    subscriptions.rate(link.subscriber, link.paper.pk, link.action, link.delivery.pk)
+    return render(request, "subscribers/rate.html", {**context, "rated": True})
 
 
 def _plain(text: str, status: int) -> HttpResponse:

@@ -1,4 +1,5 @@
-"""A digest's links: its own view-in-browser page (a signed token per delivery) and the
+"""A digest's links: its own view-in-browser page (a signed token per delivery), a "more /
+less like this" link per paper, and the
 subscriber's manage, unsubscribe and feed links that every digest carries; and a reader's
 past digests, each by its view-in-browser link (the archive on their manage page)."""
 
@@ -11,9 +12,9 @@ from django.core import signing
 from django.urls import reverse
 
 from digest.delivery import editions
-from digest.models import Delivery
+from digest.models import Delivery, Paper
 from subscribers.links import absolute, feed_url, manage_url, unsubscribe_url
-from subscribers.models import Subscriber
+from subscribers.models import Feedback, Subscriber
 from subscribers.tokens import BadToken
 
 # The salt predates this module (the token was a subscriber token once); changing it would
@@ -42,6 +43,60 @@ def read_view_token(token: str) -> Delivery:
 
 def view_url(delivery: Delivery) -> str:
     return absolute(reverse("view_digest", args=[make_view_token(delivery)]))
+
+
+# "More like this" / "less like this": one link per (delivery, paper, action); the token holds
+# ids only, never an address.
+RATE_SALT = "paperdigest.feedback"
+
+
+@dataclass(frozen=True)
+class RatingLink:
+    """What a rating link rates: this reader's paper, from this digest of theirs."""
+
+    delivery: Delivery
+    paper: Paper
+    action: str  # Feedback.Action
+
+    @property
+    def subscriber(self) -> Subscriber:
+        return self.delivery.subscriber
+
+
+def make_rating_token(delivery: Delivery, paper_id: int, action: str) -> str:
+    # No timestamp (they never expire) and no spare characters: a digest carries a hundred.
+    payload = [delivery.pk, paper_id, action, delivery.subscriber.token_version]
+    return signing.Signer(salt=RATE_SALT).sign_object(payload)
+
+
+def rating_url(delivery: Delivery, paper_id: int, action: str) -> str:
+    return absolute(reverse("rate", args=[make_rating_token(delivery, paper_id, action)]))
+
+
+def read_rating_token(token: str) -> RatingLink:
+    """What a rating link rates, or BadToken: forged, truncated, for a paper its digest did
+    not hold, or from before the reader's links were reset."""
+    try:
+        pk, paper_id, action, version = signing.Signer(salt=RATE_SALT).unsign_object(token)
+        delivery = Delivery.objects.select_related("subscriber").get(
+            pk=int(pk), edition__isnull=False
+        )
+        paper = Paper.objects.get(pk=int(paper_id))
+    except (
+        signing.BadSignature,
+        ValueError,
+        TypeError,
+        Delivery.DoesNotExist,
+        Paper.DoesNotExist,
+    ):
+        raise BadToken from None
+    if (
+        delivery.subscriber.token_version != version
+        or action not in Feedback.Action.values
+        or paper.pk not in delivery.paper_ids
+    ):
+        raise BadToken
+    return RatingLink(delivery, paper, action)
 
 
 @dataclass(frozen=True)

@@ -124,11 +124,12 @@ class EditionPapers:
 
     def _matching(self, subscriber: Subscriber, limit: int) -> tuple[Match, ...]:
         query = self._query(subscriber)
-        if subscriber.profile is None and not query.excluded:
+        unrated = subscriber.rated_at is None
+        if subscriber.profile is None and unrated and not query.excluded:
             return self._by_keywords(query, limit)
         meaning = self.meaning()
         profile = None
-        if subscriber.profile is not None:
+        if subscriber.profile is not None or not unrated:
             profile = profiles.stored(subscriber, meaning.model_name)
         if profile is None and not query.excluded:
             return self._by_keywords(query, limit)
@@ -141,7 +142,7 @@ class EditionPapers:
         meaning = self.meaning()
         query = self.index.query(keywords, filters=True)
         profile = None
-        if subscriber.profile is not None:
+        if subscriber.profile is not None or subscriber.rated_at is not None:
             profile = profiles.stored(subscriber, meaning.model_name)
         return [meaning.explain(query, profile, s) for s in meaning.score_each(query, profile)]
 

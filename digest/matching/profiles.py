@@ -23,18 +23,20 @@ import numpy as np
 from django.conf import settings
 from django.core.cache import cache
 from django.db import transaction
-from django.db.models import Q, QuerySet
+from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
 from digest.ingest import fetching, readers
 from digest.ingest.readers import FeedError
 from digest.ingest.sources import store_papers
-from digest.matching import vectors
+from digest.matching import learning, vectors
 from digest.matching.embeddings import Embedder, pack, unpack
+from digest.matching.index import build_index
+from digest.matching.query import QueryError
 from digest.matching.seeds import SeedRef
-from digest.matching.semantic import Profile, make_profile
+from digest.matching.semantic import Profile, features, make_profile
 from digest.models import Paper
-from subscribers.models import SeedPaper, Subscriber
+from subscribers.models import Feedback, SeedPaper, Subscriber
 
 log = logging.getLogger(__name__)
 FETCH_BATCH = 50  # arXiv ids per API request
@@ -199,8 +201,42 @@ def _found(subscriber: Subscriber) -> list[SeedPaper]:
 
 
 def stored(subscriber: Subscriber, model_name: str) -> Profile | None:
-    """The profile as stored, with what it was made from (for the "why"); None when there is
-    none by this model (then the reader is matched by keywords until refresh)."""
+    """The profile as stored, with what it was made from (for the "why") and moved by the
+    reader's ratings (their own model, once fitted); None when there is nothing by this model
+    (then the reader is matched by keywords until refresh)."""
+    base = _stored_base(subscriber, model_name)
+    if subscriber.rated_at is None:
+        return base
+    return with_ratings(subscriber, base, model_name)
+
+
+def with_ratings(subscriber: Subscriber, base: Profile | None, model_name: str) -> Profile | None:
+    """The profile moved by the ratings that stand now (learning.personal): removing one gives
+    the profile back as it was."""
+    liked, disliked = [], []
+    rows = subscriber.feedback.values_list(
+        "paper_id", "action", "paper__title", "paper__embedding", "paper__embedded_with"
+    )
+    for pk, action, title, blob, by in rows:
+        vector = unpack(bytes(blob)) if blob is not None and by == model_name else NO_VECTOR
+        if action == Feedback.Action.MORE:
+            liked.append((title, vector))
+        else:  # never sent again, embedded or not
+            disliked.append((pk, vector))
+    return learning.personal(base, liked, disliked, learned_model(subscriber, model_name))
+
+
+NO_VECTOR = np.zeros(1, dtype=np.float32)
+
+
+def learned_model(subscriber: Subscriber, model_name: str) -> np.ndarray | None:
+    """The reader's own model by this embedding model, if fitted."""
+    if subscriber.learned is None or subscriber.learned_with != model_name:
+        return None
+    return np.frombuffer(bytes(subscriber.learned), dtype=np.float32).copy()
+
+
+def _stored_base(subscriber: Subscriber, model_name: str) -> Profile | None:
     if subscriber.profile is None or subscriber.profile_model != model_name:
         return None
     rows = list(
@@ -318,3 +354,82 @@ def _interest(subscriber: Subscriber) -> tuple[str, np.ndarray] | None:
     if subscriber.interest_vector is None or not subscriber.interest.strip():
         return None
     return subscriber.interest.strip(), unpack(bytes(subscriber.interest_vector))
+
+
+# --- the reader's own model ------------------------------------------------------------------
+
+IGNORED_FROM_DIGESTS = 10  # of their latest digests, the papers shown and not rated
+
+
+def refit(subscriber: Subscriber, model_name: str) -> bool:
+    """Fit the reader's own model (learning.py) on their ratings, with the papers of their
+    latest digests they left alone as weak negatives; True if they have one now. Without
+    enough ratings their model is dropped: the Rocchio profile alone ranks for them."""
+    ratings = dict(subscriber.feedback.values_list("paper_id", "action"))
+    liked = [pk for pk, action in ratings.items() if action == Feedback.Action.MORE]
+    disliked = [pk for pk, action in ratings.items() if action != Feedback.Action.MORE]
+    if not learning.ready(len(liked), len(disliked)):
+        _save_model(subscriber, None, "")
+        return False
+    shown = subscriber.deliveries.filter(edition__isnull=False, status="sent")
+    ignored: list[int] = []
+    for ids in shown.order_by("-pk").values_list("paper_ids", flat=True)[:IGNORED_FROM_DIGESTS]:
+        ignored += [pk for pk in ids if pk not in ratings and pk not in ignored]
+    ignored = ignored[: learning.MAX_IGNORED]
+    papers = {
+        p.pk: p
+        for p in Paper.objects.filter(
+            pk__in=[*liked, *disliked, *ignored], embedded_with=model_name
+        ).exclude(embedding=None)
+    }
+    rows = [pk for pk in [*liked, *disliked, *ignored] if pk in papers]
+    labels = np.array([1.0 if pk in liked else 0.0 for pk in rows])
+    if labels.sum() == 0 or labels.sum() == len(rows):
+        _save_model(subscriber, None, "")
+        return False
+    ordered = [papers[pk] for pk in rows]
+    index = build_index([p.as_text() for p in ordered])
+    matched = np.zeros(len(rows), dtype=bool)
+    try:
+        for topic in index.query(subscriber.query, filters=True).topics:
+            matched |= index.dense(topic) > 0
+    except QueryError:
+        pass  # keywords no longer valid: matched by nothing
+    x = features(
+        np.stack([unpack(bytes(p.embedding)) for p in ordered]),
+        matched,
+        np.array([p.upvotes or 0 for p in ordered], dtype=np.float64),
+        np.asarray(index.recency),
+    )
+    weights = np.array(
+        [learning.IGNORED_WEIGHT if pk in ignored and pk not in ratings else 1.0 for pk in rows]
+    )
+    _save_model(subscriber, learning.fit(x, labels, weights), model_name)
+    return True
+
+
+def _save_model(subscriber: Subscriber, model: np.ndarray | None, model_name: str) -> None:
+    subscriber.learned = None if model is None else np.asarray(model, np.float32).tobytes()
+    subscriber.learned_with = model_name
+    subscriber.learned_at = timezone.now()
+    subscriber.save(update_fields=["learned", "learned_with", "learned_at"])
+
+
+def refit_due(model_name: str, progress: Callable[[int], object] | None = None) -> int:
+    """Refit every receiving reader whose ratings changed since their model was fitted (the
+    nightly run); returns how many now have a model of their own."""
+    due = (
+        receiving()
+        .filter(rated_at__isnull=False)
+        .filter(
+            Q(learned_at__isnull=True)
+            | Q(learned_at__lt=F("rated_at"))
+            | ~Q(learned_with=model_name)
+        )
+    )
+    fitted = 0
+    for subscriber in due.iterator(chunk_size=500):
+        fitted += refit(subscriber, model_name)
+        if progress:
+            progress(1)
+    return fitted
