@@ -22,6 +22,7 @@ so this mostly measures the Rocchio step.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -50,10 +51,9 @@ class Reader:
         self.evaluation, self.case, self.learns = evaluation, case, learns
         self.meaning = MeaningIndex(evaluation.index, evaluation.vectors)
         self.query = parse_query(case["keywords"])
-        self.base = evaluation.profile(case)
         seeds = evaluation.canonical(case["seeds"])
-        self.base = self.base and type(self.base)(
-            self.base.vector, self.base.sources, frozenset(evaluation.texts[i].id for i in seeds)
+        self.base = dataclasses.replace(  # their seeds never come back to them
+            evaluation.profile(case), known=frozenset(evaluation.texts[i].id for i in seeds)
         )
         self.relevant = evaluation.canonical(case["relevant"]) - seeds
         self.rated: dict[int, bool] = {}  # paper position -> liked

@@ -306,8 +306,9 @@ def _feed_document(request: HttpRequest, feed: PersonalFeed) -> HttpResponse:
     return response
 
 
-# Per link: a reader clicks a few; anyone replaying one link gets nowhere.
-RATINGS_PER_LINK_PER_HOUR = 20
+# Per link, page views and clicks alike: a reader opens and clicks a few times; anyone
+# replaying one link gets nowhere.
+RATINGS_PER_LINK_PER_HOUR = 30
 
 
 @require_http_methods(["GET", "HEAD", "POST"])
@@ -321,10 +322,10 @@ def rate(request: HttpRequest, token: str) -> HttpResponse:
     if link.subscriber.status != Subscriber.Status.ACTIVE:
         return render(request, "bad_link.html", {"gone": True}, status=410)
     context = {"link": link, "more": link.action == Feedback.Action.MORE, "token": token}
+    if not allow("rate", token, RATINGS_PER_LINK_PER_HOUR):  # page views count too
+        return render(request, "subscribers/rate.html", {**context, "limited": True}, status=429)
     if request.method != "POST":
         return render(request, "subscribers/rate.html", context)
-    if not allow("rate", token, RATINGS_PER_LINK_PER_HOUR):
-        return render(request, "subscribers/rate.html", {**context, "limited": True}, status=429)
     if request.POST.get("undo"):
         subscriptions.unrate(link.subscriber, link.paper.pk)
         return render(request, "subscribers/rate.html", {**context, "undone": True})

@@ -376,6 +376,7 @@ def refit(subscriber: Subscriber, model_name: str) -> bool:
     for ids in shown.order_by("-pk").values_list("paper_ids", flat=True)[:IGNORED_FROM_DIGESTS]:
         ignored += [pk for pk in ids if pk not in ratings and pk not in ignored]
     ignored = ignored[: learning.MAX_IGNORED]
+    weak = set(ignored)
     papers = {
         p.pk: p
         for p in Paper.objects.filter(
@@ -383,7 +384,7 @@ def refit(subscriber: Subscriber, model_name: str) -> bool:
         ).exclude(embedding=None)
     }
     rows = [pk for pk in [*liked, *disliked, *ignored] if pk in papers]
-    labels = np.array([1.0 if pk in liked else 0.0 for pk in rows])
+    labels = np.array([1.0 if ratings.get(pk) == Feedback.Action.MORE else 0.0 for pk in rows])
     if labels.sum() == 0 or labels.sum() == len(rows):
         _save_model(subscriber, None, "")
         return False
@@ -401,9 +402,7 @@ def refit(subscriber: Subscriber, model_name: str) -> bool:
         np.array([p.upvotes or 0 for p in ordered], dtype=np.float64),
         np.asarray(index.recency),
     )
-    weights = np.array(
-        [learning.IGNORED_WEIGHT if pk in ignored and pk not in ratings else 1.0 for pk in rows]
-    )
+    weights = np.array([learning.IGNORED_WEIGHT if pk in weak else 1.0 for pk in rows])
     _save_model(subscriber, learning.fit(x, labels, weights), model_name)
     return True
 

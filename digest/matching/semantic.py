@@ -11,9 +11,8 @@ recency). A reader who has rated papers ("more / less like this", learning.py) h
 moved by their ratings, and a paper it points away from (negative cosine) loses RATED_PENALTY
 per unit, so papers like those they disliked sink, and leave the digest once their score is
 below zero, even when their keywords match; such a reader's digest may also be all by
-meaning. A reader
-with a model of their own (learning.py) is scored by its logit instead. Either way the
-guardrails below hold.
+meaning. A reader with a model of their own (learning.py) is scored by its logit instead.
+Either way the guardrails below hold.
 
 A paper no topic matched is a candidate by meaning alone when its cosine passes THRESHOLD
 (for a reader's own model: its logit passes 0) and the guardrails allow it:
@@ -196,6 +195,7 @@ class MeaningIndex:
         self._filtered: LRU[str, np.ndarray] = LRU(memo_size)
         self._keywords: LRU[str, np.ndarray] = LRU(memo_size)
         self._position = {paper.id: i for i, paper in enumerate(index.papers)}
+        self._features: np.ndarray | None = None
 
     # --- masks and keyword vectors, each computed once per distinct query ---------------------
 
@@ -298,8 +298,8 @@ class MeaningIndex:
         cosines = np.asarray(profiles, dtype=np.float32) @ self.vectors.T  # (rows, papers)
         keyword = np.stack([self.keyword_scores(q) for q in queries])
         matched = keyword > 0
-        for row, ids in enumerate(known):  # the reader has these: neither way brings them
-            positions = [self._position[i] for i in ids if i in self._position]
+        held = [[self._position[i] for i in ids if i in self._position] for ids in known]
+        for row, positions in enumerate(held):  # the reader has these: neither way brings them
             cosines[row, positions] = -1.0
             matched[row, positions] = False
         if any(q.excluded for q in queries):
@@ -314,8 +314,7 @@ class MeaningIndex:
             matched[rows] &= scores[rows] > 0.0  # their ratings outweigh their keywords
         if any(m is not None for m in models):
             self._score_by_models(models, cosines, matched, scores, candidates)
-            for row, ids in enumerate(known):
-                positions = [self._position[i] for i in ids if i in self._position]
+            for row, positions in enumerate(held):
                 candidates[row, positions] = False
         candidates &= np.stack([self.allowed(q) for q in queries])
         return scores, cosines, matched, candidates
@@ -333,19 +332,25 @@ class MeaningIndex:
         meaning. Their products are no cosines: they are reported as 0."""
         rows = np.array([r for r, m in enumerate(models) if m is not None])
         weights = np.stack([models[r] for r in rows]).astype(np.float32)  # (rows, EXTRA)
-        upvotes = np.array([p.upvotes or 0 for p in self.index.papers], dtype=np.float64)
-        per_paper = np.stack(
-            [
-                upvote_feature(upvotes),
-                np.asarray(self.index.recency, dtype=np.float32),
-                np.full(len(upvotes), BIAS_SCALE, dtype=np.float32),
-            ]
-        )
         logits = products[rows] + weights[:, :1] * matched[rows]
-        logits += weights[:, 1:] @ per_paper
+        logits += weights[:, 1:] @ self._paper_features()
         scores[rows] = logits
         candidates[rows] = logits > 0.0
         products[rows] = 0.0
+
+    def _paper_features(self) -> np.ndarray:
+        """Upvotes, recency and bias per paper (the EXTRA a model weighs after the keyword
+        match), made once per index: a sender scores one reader at a time."""
+        if self._features is None:
+            upvotes = np.array([p.upvotes or 0 for p in self.index.papers], dtype=np.float64)
+            self._features = np.stack(
+                [
+                    upvote_feature(upvotes),
+                    np.asarray(self.index.recency, dtype=np.float32),
+                    np.full(len(upvotes), BIAS_SCALE, dtype=np.float32),
+                ]
+            )
+        return self._features
 
     def score_each(self, query: Query, profile: Profile | None) -> list[Scored]:
         """Every paper's score for this reader, whether or not it would be chosen."""
