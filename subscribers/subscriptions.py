@@ -281,6 +281,29 @@ def unrate(subscriber: Subscriber, paper_id: int) -> bool:
     return bool(deleted)
 
 
+def forget_seed(subscriber: Subscriber, seed_id: int) -> str | None:
+    """Remove one of the reader's seed papers (from their interest card); its title, or None
+    if they have no such seed. The profile is made again without it."""
+    seed = subscriber.seeds.filter(pk=seed_id).first()
+    if seed is None:
+        return None
+    with transaction.atomic():
+        seed.delete()
+        _profile_due(subscriber)
+    return str(seed)
+
+
+def forget_interest(subscriber: Subscriber) -> bool:
+    """Clear the reader's interest text (from their interest card); True if they had one."""
+    if not subscriber.interest.strip():
+        return False
+    with transaction.atomic():
+        subscriber.interest = ""
+        subscriber.save(update_fields=["interest"])
+        _profile_due(subscriber)
+    return True
+
+
 def forget_ratings(subscriber: Subscriber) -> None:
     """Reset personalization: every rating and the model they taught go; keywords, seeds and
     interest stay."""

@@ -20,6 +20,7 @@ from digest.delivery.feeds import PersonalFeed
 from digest.delivery.links import past_digests, read_rating_token
 from digest.matching import profiles, recent
 from digest.matching.query import parse_query
+from digest.models import Paper
 from subscribers import subscriptions
 from subscribers.forms import PreferencesForm, PreviewForm, SignupForm
 from subscribers.links import absolute, feed_url
@@ -93,18 +94,23 @@ def preview(request: HttpRequest) -> HttpResponse:
     return render(request, "subscribers/_preview.html", context, status=status)
 
 
-def _preview_beside(request: HttpRequest, form: forms.Form, data: Any) -> dict[str, Any]:
+def _preview_beside(
+    request: HttpRequest, form: forms.Form, data: Any, reader: Subscriber | None = None
+) -> dict[str, Any]:
     # A submitted form shows a keyword error under the field; the panel need not repeat it.
     if form.is_bound and "preview" not in request.POST and form.has_error("query"):
         return {"preview_fix_above": True}
-    return _preview_context(request, data)
+    return _preview_context(request, data, reader)
 
 
 PREVIEW_FIELDS = ("query", "interest", "seeds")
 
 
-def _preview_context(request: HttpRequest, data: Any) -> dict[str, Any]:
-    """What the whole profile would get from recent papers: keywords, seeds and interest."""
+def _preview_context(
+    request: HttpRequest, data: Any, reader: Subscriber | None = None
+) -> dict[str, Any]:
+    """What the whole profile would get from recent papers: keywords, seeds and interest,
+    and on a reader's own page, their ratings, with buttons to rate more."""
     form = PreviewForm({name: data.get(name, "") for name in PREVIEW_FIELDS})
     if not any(str(data.get(name, "")).strip() for name in PREVIEW_FIELDS):
         if "query" not in data:  # the page itself, before anything was typed
@@ -126,7 +132,10 @@ def _preview_context(request: HttpRequest, data: Any) -> dict[str, Any]:
         return {"preview_error": PREVIEW_LIMITED}
     cleaned = form.cleaned_data
     wants_meaning = bool(cleaned["interest"] or cleaned["seed_refs"])
-    profile = profiles.draft_or_none(cleaned["interest"], cleaned["seed_refs"])
+    if reader is None:
+        profile = profiles.draft_or_none(cleaned["interest"], cleaned["seed_refs"])
+    else:
+        profile = profiles.draft_for(reader, cleaned["interest"], cleaned["seed_refs"])
     found, total, searched = recent.shared().preview(
         parse_query(cleaned["query"], filters=True), PREVIEW_LIMIT, profile=profile
     )
@@ -220,9 +229,84 @@ def manage(request: HttpRequest, subscriber: Subscriber, token: str) -> HttpResp
             "unsubscribe_token": make_token(subscriber, "unsubscribe"),
             **(_next_digest(subscriber) if subscriber.receives_digests else {}),
             **_reading(subscriber),
-            **_preview_beside(request, form, shown),
+            **_preview_beside(request, form, shown, subscriber),
+            "preview_rate_url": reverse("manage_rate", args=[token]),
+            "card": profiles.interest_card(subscriber),
         },
     )
+
+
+@require_POST
+@with_subscriber("manage")
+def manage_preview(request: HttpRequest, subscriber: Subscriber, token: str) -> HttpResponse:
+    """The live preview of a reader's own page: as the anonymous one, with their ratings."""
+    context = {
+        **_preview_context(request, request.POST, subscriber),
+        "preview_rate_url": reverse("manage_rate", args=[token]),
+    }
+    status = 429 if context.get("preview_error") == PREVIEW_LIMITED else 200
+    return render(request, "subscribers/_preview.html", context, status=status)
+
+
+# Per reader, from their preferences page: plenty for a person, little for a script.
+PAGE_RATINGS_PER_HOUR = 120
+
+
+@require_POST
+@with_subscriber("manage")
+def manage_rate(request: HttpRequest, subscriber: Subscriber, token: str) -> HttpResponse:
+    """ "More / less like this" from the preview, and a rating removed from the card."""
+    action = request.POST.get("action", "")
+    paper = _paper_or_none(request.POST.get("paper", ""))
+    if paper is None or action not in (*Feedback.Action.values, "remove"):
+        return bad_link(request)
+    back = (
+        f"{reverse('manage', args=[token])}#{'interest-card' if action == 'remove' else 'preview'}"
+    )
+    if not allow("manage-rate", str(subscriber.pk), PAGE_RATINGS_PER_HOUR):
+        messages.error(request, "You've rated many papers in the last hour; please try later.")
+    elif action == "remove":
+        if subscriptions.unrate(subscriber, paper.pk):
+            messages.success(request, f"Removed: we no longer count “{paper.title}”.")
+    else:
+        subscriptions.rate(subscriber, paper.pk, action)
+        more = "more" if action == Feedback.Action.MORE else "fewer"
+        messages.success(
+            request, f"You'll see {more} papers like “{paper.title}”, from your next digest on."
+        )
+    return redirect(back)
+
+
+@require_POST
+@with_subscriber("manage")
+def edit_card(request: HttpRequest, subscriber: Subscriber, token: str) -> HttpResponse:
+    """One entry of the interest card removed, or all that was learned from ratings reset."""
+    remove = request.POST.get("remove", "")
+    if remove == "seed":
+        title = subscriptions.forget_seed(subscriber, _int(request.POST.get("seed", "")))
+        if title is not None:
+            messages.success(request, f"Removed “{title}” from the papers you like.")
+    elif remove == "interest":
+        if subscriptions.forget_interest(subscriber):
+            messages.success(request, "Removed your interest text.")
+    elif remove == "ratings":
+        subscriptions.forget_ratings(subscriber)
+        messages.success(
+            request,
+            "Personalization reset: your ratings and what they taught are gone. Your keywords, "
+            "papers you like and interest stay.",
+        )
+    else:
+        return bad_link(request)
+    return redirect(f"{reverse('manage', args=[token])}#interest-card")
+
+
+def _int(text: str) -> int:
+    return int(text) if text.isdigit() and len(text) < 19 else 0
+
+
+def _paper_or_none(text: str) -> Paper | None:
+    return Paper.objects.filter(pk=_int(text), hidden=False).first()
 
 
 def _next_digest(subscriber: Subscriber) -> dict[str, object]:

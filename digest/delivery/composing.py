@@ -7,15 +7,15 @@ from __future__ import annotations
 import textwrap
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from typing import TYPE_CHECKING
 
 from django.core.mail import EmailMultiAlternatives
 
 from digest.delivery import editions
-from digest.delivery.links import EmailLinks, email_links
-from digest.matching import highlighting
+from digest.delivery.links import EmailLinks, email_links, rating_url
+from digest.matching import highlighting, profiles
 from digest.matching.index import Match
 from digest.matching.query import plain_words, topic_texts
 from digest.matching.text import clip
@@ -23,19 +23,30 @@ from digest.models import Edition, Frequency
 from lib.emails import build_message, new_message_id
 from lib.lru import LRU
 from subscribers.links import unsubscribe_mailto
-from subscribers.models import Ranking, Weekday
+from subscribers.models import Feedback, Ranking, Weekday
 
 if TYPE_CHECKING:
     from digest.models import Announcement, Delivery, Paper
     from subscribers.models import Subscriber
     from subscribers.tokens import Preferences
 
-TITLE_LIMIT = 200  # characters of a title shown; feeds can carry anything
-# Characters of each abstract shown: shorter in long digests, so that the largest (50 papers,
-# every word highlighted) stays under 90 kB of HTML, well below Gmail's clipping at ~102 kB.
-EXCERPT_LENGTH, SHORT_EXCERPT_LENGTH, LONG_DIGEST = 320, 160, 20
-# Characters of the seed title or interest a paper is like, in the "why"; shorter in long ones.
-LIKE_LENGTH, SHORT_LIKE_LENGTH = 90, 40
+
+@dataclass(frozen=True)
+class Lengths:
+    """Characters of each part of a paper shown: the title (feeds can carry anything), the
+    abstract's excerpt, the seed title or interest a paper is like, the topics that matched."""
+
+    title: int
+    excerpt: int
+    like: int
+    matched: int
+
+
+# Long digests show less of each paper, so that the largest (50 papers, every word highlighted,
+# with its rating links) stays under 90 kB of HTML, well below Gmail's clipping at ~102 kB.
+FULL = Lengths(title=200, excerpt=320, like=90, matched=80)
+SHORT = Lengths(title=110, excerpt=120, like=40, matched=40)
+LONG_DIGEST = 20  # papers from which a digest is long
 Segments = highlighting.Segments
 KEPT_HIGHLIGHTS = 5_000  # (paper, matched words) pairs a chunk keeps highlights for
 
@@ -48,6 +59,7 @@ class PaperItem:
     """One paper of a digest as the templates show it: the words that matched marked, and
     each value ready to print (a digest shows hundreds; each lookup in a template costs)."""
 
+    paper_id: int
     title: highlighting.Segments
     excerpt: highlighting.Segments
     excerpt_text: str  # the excerpt for the plain-text part, wrapped
@@ -58,6 +70,8 @@ class PaperItem:
     matched: str  # the topics that matched
     fields: str  # "title, abstract": where the words were found
     because: str  # why by meaning: "similar to “…” (0.71)"; "" for keywords alone
+    more_url: str = ""  # "more like this" and "less like this": only in a sent digest
+    less_url: str = ""
 
     @classmethod
     def of(
@@ -65,18 +79,19 @@ class PaperItem:
         paper: Paper,
         match: Match,
         marked: tuple[Segments, Segments, str],
-        like_length: int = LIKE_LENGTH,
+        lengths: Lengths = FULL,
     ) -> PaperItem:
         count = paper.upvotes or 0
         return cls(
+            paper.pk,
             *marked,
             url=paper.abs_url,
             pdf_url=paper.pdf_url,
             authors=paper.authors_display,
             upvotes=f"{count:,} upvote{'s' if count != 1 else ''}" if count else "",
-            matched=clip(match.matched, 80),
+            matched=clip(match.matched, lengths.matched),
             fields=", ".join(match.fields),
-            because=match.because(like_length),
+            because=match.because(lengths.like),
         )
 
 
@@ -89,41 +104,27 @@ class Highlighter:
         self._indexed: dict[int, tuple[highlighting.IndexedText, highlighting.IndexedText]] = {}
 
     def items(self, matches: Sequence[Match], papers: dict[int, Paper]) -> list[PaperItem]:
-        """A digest's papers in its order; long digests get short excerpts (Gmail clips)."""
-        if len(matches) <= LONG_DIGEST:
-            return [self.item(papers[m.paper_id], m) for m in matches if m.paper_id in papers]
-        # In a long digest, the "why" by meaning takes the place of some of the excerpt.
-        return [
-            self.item(
-                papers[m.paper_id],
-                m,
-                SHORT_EXCERPT_LENGTH - (SHORT_LIKE_LENGTH if m.like_kind else 0),
-                SHORT_LIKE_LENGTH,
-            )
-            for m in matches
-            if m.paper_id in papers
-        ]
+        """A digest's papers in its order; long digests show less of each (Gmail clips)."""
+        lengths = FULL if len(matches) <= LONG_DIGEST else SHORT
+        return [self.item(papers[m.paper_id], m, lengths) for m in matches if m.paper_id in papers]
 
-    def item(
-        self,
-        paper: Paper,
-        match: Match,
-        excerpt_length: int = EXCERPT_LENGTH,
-        like_length: int = LIKE_LENGTH,
-    ) -> PaperItem:
-        key = (paper.pk, match.stems, match.prefixes, excerpt_length)
+    def item(self, paper: Paper, match: Match, lengths: Lengths = FULL) -> PaperItem:
+        if lengths is SHORT and match.like_kind:
+            # In a long digest, the "why" by meaning takes the place of some of the excerpt.
+            lengths = replace(lengths, excerpt=lengths.excerpt - lengths.like)
+        key = (paper.pk, match.stems, match.prefixes, lengths.title, lengths.excerpt)
         marked = self._marked.get_or_make(
-            key, lambda: self._mark(paper, match.stems, match.prefixes, excerpt_length)
+            key, lambda: self._mark(paper, match.stems, match.prefixes, lengths)
         )
-        return PaperItem.of(paper, match, marked, like_length)
+        return PaperItem.of(paper, match, marked, lengths)
 
     def _mark(
-        self, paper: Paper, stems: frozenset[str], prefixes: tuple[str, ...], excerpt_length: int
+        self, paper: Paper, stems: frozenset[str], prefixes: tuple[str, ...], lengths: Lengths
     ) -> tuple[Segments, Segments, str]:
         words = Match(paper.pk, 0.0, (), (), (), stems, prefixes)
         title_index, abstract_index = self._index(paper)
-        title = clip(paper.title, TITLE_LIMIT)
-        excerpt = highlighting.excerpt(paper.abstract, words, excerpt_length, abstract_index)
+        title = clip(paper.title, lengths.title)
+        excerpt = highlighting.excerpt(paper.abstract, words, lengths.excerpt, abstract_index)
         text = textwrap.fill("".join(part for part, _ in excerpt), 72, subsequent_indent="   ")
         return (
             highlighting.highlight(title, words, title_index if title == paper.title else None),
@@ -158,6 +159,8 @@ def digest_message(
     (the view-in-browser page) warns that the page's links are the subscriber's."""
     urls = urls or email_links(subscriber, delivery)
     items = (highlighter or Highlighter()).items(matches, papers)
+    if delivery and delivery.pk and not urls.inert:
+        items = [with_rating_links(item, delivery) for item in items]
     period = _period(subscriber, edition, delivery)
     top = subscriber.wants_top_papers
     context = {
@@ -170,6 +173,7 @@ def digest_message(
         "sends_at": sends_at(subscriber),
         "recipient": subscriber.email,
         "topics": reader_wants(subscriber),
+        "card": card_line(subscriber),
         "urls": urls,
         "page_notice_for": subscriber.email if page_notice else "",
     }
@@ -177,6 +181,15 @@ def digest_message(
     if delivery:
         metadata["edition"] = str(edition.pk)
     return _bulk_message("digest", subscriber, context, urls, delivery, metadata)
+
+
+def with_rating_links(item: PaperItem, delivery: Delivery) -> PaperItem:
+    """A sent digest's paper with its reader's own "more / less like this" links."""
+    return replace(
+        item,
+        more_url=rating_url(delivery, item.paper_id, Feedback.Action.MORE),
+        less_url=rating_url(delivery, item.paper_id, Feedback.Action.LESS),
+    )
 
 
 def announcement_message(
@@ -258,6 +271,35 @@ def reader_wants(subscriber: Subscriber) -> str:
         wanted.append(f"your interest “{clip(subscriber.interest.strip(), 80)}”")
     wants = "; ".join(w for w in wanted if w) or "your topics"
     return f"{wants} (most upvoted first)" if subscriber.ranking == Ranking.TRENDING else wants
+
+
+CARD_TITLES = 2  # latest liked and disliked papers a footer names
+CARD_WORDS = 4
+
+
+def card_line(subscriber: Subscriber) -> str:
+    """The interest card as a footer says it, for a reader with a profile or ratings (the
+    preferences page shows it whole, each entry removable): "What we think you like: …"."""
+    if subscriber.wants_top_papers or (subscriber.profile is None and subscriber.rated_at is None):
+        return ""
+    card = profiles.interest_card(subscriber)
+    parts = []
+    if card.seeds:
+        parts.append(f"{len(card.seeds)} paper{'s' if len(card.seeds) != 1 else ''} you picked")
+    if card.interest:
+        parts.append(f"your interest “{clip(card.interest, 60)}”")
+    for count, rated, wish in (
+        (card.liked_count, card.liked, "more"),
+        (card.disliked_count, card.disliked, "fewer"),
+    ):
+        if count:
+            named = ", ".join(f"“{clip(r.title, 50)}”" for r in rated[:CARD_TITLES])
+            more = f" and {count - CARD_TITLES} more" if count > CARD_TITLES else ""
+            parts.append(f"{wish} like {named}{more}")
+    for direction, words in (("up", card.words.up), ("down", card.words.down)):
+        if words:
+            parts.append(f"words weighed {direction}: {', '.join(words[:CARD_WORDS])}")
+    return f"What we think you like: {'; '.join(parts)}." if parts else ""
 
 
 def sends_at(subscriber: Subscriber | Preferences) -> str:

@@ -1,7 +1,7 @@
 """A reader's personal Atom feed: the papers of their latest sent digests, newest digest first
 and each digest in its own order, with why each matched, re-explained as "view in browser"
-does (previews.delivered_matches). Written by Django's feedgenerator; the signed link, the
-limits and conditional GET are the view's."""
+does (previews.delivered_matches), and each paper's "more / less like this" links. Written by
+Django's feedgenerator; the signed link, the limits and conditional GET are the view's."""
 
 from __future__ import annotations
 
@@ -18,15 +18,16 @@ from django.db.models import Max
 from django.utils.feedgenerator import Atom1Feed
 from django.utils.html import escape, format_html
 
+from digest.delivery.links import rating_url
 from digest.delivery.previews import delivered_matches
 from digest.matching.index import Match
 from digest.models import Delivery, Paper
-from subscribers.models import Subscriber
+from subscribers.models import Feedback, Subscriber
 
 FEED_DELIVERIES = 10  # the latest digests a feed shows
 FEED_ENTRIES = 100  # and at most this many of their papers
 # Part of every ETag: bump it when what a feed shows changes, so cached copies stop matching.
-FEED_FORMAT = 1
+FEED_FORMAT = 2
 # XML 1.0 cannot carry these at all (Django's generator refuses them): dropped, never a 500.
 NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 
@@ -80,6 +81,7 @@ class PersonalFeed:
             reader.token_version,
             reader.interest,
             reader.profile_model,
+            reader.rated_at.isoformat() if reader.rated_at else "",
             hashlib.sha256(bytes(reader.profile or b"")).hexdigest(),
             edited.isoformat() if edited else "",
             *(f"{d.pk}@{d.sent_at.isoformat() if d.sent_at else ''}" for d in self.deliveries),
@@ -123,11 +125,18 @@ def entry(delivery: Delivery, paper: Paper, match: Match | None) -> dict[str, An
     """One paper of one digest as feedgenerator's add_item takes it."""
     why = why_text(match, paper)
     abstract = xml_text(paper.abstract)
+    rate = format_html(
+        '<p><a href="{}">More like this</a> · <a href="{}">Less like this</a></p>',
+        rating_url(delivery, paper.pk, Feedback.Action.MORE),
+        rating_url(delivery, paper.pk, Feedback.Action.LESS),
+    )
     return {
         "title": xml_text(paper.title),
         "link": paper.abs_url or paper.pdf_url or f"{settings.SITE_URL}/",
         "description": escape(abstract),  # Atom's summary, of type html
-        "content": format_html("<p>{}</p><p>{}</p>", why, abstract) if why else "",
+        "content": format_html(
+            "{}<p>{}</p>{}", format_html("<p>{}</p>", why) if why else "", abstract, rate
+        ),
         "pubdate": paper.published_at or paper.first_seen_at,
         "updateddate": delivery.sent_at,
         "unique_id": entry_id(delivery, paper),

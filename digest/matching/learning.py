@@ -193,7 +193,8 @@ class Words:
 
 def top_words(texts: Sequence[str], logits: Sequence[float], count: int = 6) -> Words:
     """The words of the rated papers whose papers the model scores highest and lowest on
-    average (a word must be in two papers): what it leans toward, in the papers' own words."""
+    average (a word must be in two papers, and not in all): what it leans toward, in the
+    papers' own words."""
     by_word: dict[str, list[float]] = defaultdict(list)
     for text, logit in zip(texts, logits, strict=True):
         for word in {w for w in words(text) if len(w) > 3 and w not in STOPWORDS}:
@@ -202,7 +203,7 @@ def top_words(texts: Sequence[str], logits: Sequence[float], count: int = 6) -> 
         return Words((), ())
     mean = float(np.mean(logits))
     ranked = sorted(
-        ((sum(v) / len(v) - mean, word) for word, v in by_word.items() if len(v) >= 2),
+        ((sum(v) / len(v) - mean, word) for word, v in by_word.items() if 2 <= len(v) < len(texts)),
         key=lambda pair: (-pair[0], pair[1]),
     )
     up = tuple(word for lift, word in ranked[:count] if lift > 0)

@@ -265,6 +265,14 @@ def draft_or_none(interest: str, refs: Sequence[SeedRef]) -> Profile | None:
     return draft_from_seeds(refs, installed.name) if installed else None
 
 
+def draft_for(subscriber: Subscriber, interest: str, refs: Sequence[SeedRef]) -> Profile | None:
+    """draft_or_none() moved by the reader's standing ratings: their own page's preview
+    shows what their next digest would hold."""
+    draft = draft_or_none(interest, refs)
+    installed = vectors.installed() if subscriber.rated_at else None
+    return with_ratings(subscriber, draft, installed.name) if installed else draft
+
+
 def draft(interest: str, refs: Sequence[SeedRef], model: Embedder) -> Profile | None:
     """A profile from what a form holds, for the live preview: seeds we have stored (and
     embedded) and the interest, embedded now. Nothing is fetched or saved."""
@@ -432,3 +440,80 @@ def refit_due(model_name: str, progress: Callable[[int], object] | None = None) 
         if progress:
             progress(1)
     return fitted
+
+
+# --- what we believe about the reader: their interest card -----------------------------------
+
+CARD_RATINGS = 20  # liked and disliked papers each that the card lists, the latest first
+
+
+@dataclass(frozen=True)
+class Rated:
+    paper_id: int
+    title: str
+
+
+@dataclass(frozen=True)
+class InterestCard:
+    """What the reader's digest is made from, as they can see and change it: their seeds,
+    interest, ratings, and the words their ratings (or their own model) weigh up and down."""
+
+    seeds: tuple[SeedPaper, ...]
+    interest: str
+    liked: tuple[Rated, ...]
+    disliked: tuple[Rated, ...]
+    liked_count: int
+    disliked_count: int
+    words: learning.Words
+    own_model: bool  # ranked by a model fitted on their ratings, not only moved by them
+
+    @property
+    def rated(self) -> bool:
+        return bool(self.liked_count or self.disliked_count)
+
+    @property
+    def empty(self) -> bool:
+        return not (self.seeds or self.interest or self.rated)
+
+    @property
+    def rated_lists(self) -> tuple[tuple[str, tuple[Rated, ...], int], ...]:
+        return (
+            ("More like these", self.liked, self.liked_count),
+            ("Fewer like these", self.disliked, self.disliked_count),
+        )
+
+
+def interest_card(subscriber: Subscriber) -> InterestCard:
+    ratings = subscriber.feedback.select_related("paper").order_by("-created_at", "-pk")
+    liked = ratings.filter(action=Feedback.Action.MORE)
+    disliked = ratings.exclude(action=Feedback.Action.MORE)
+    installed = vectors.installed()
+    model_name = installed.name if installed else ""
+    return InterestCard(
+        seeds=tuple(subscriber.seeds.select_related("paper")),
+        interest=subscriber.interest.strip(),
+        liked=tuple(Rated(f.paper_id, f.paper.title) for f in liked[:CARD_RATINGS]),
+        disliked=tuple(Rated(f.paper_id, f.paper.title) for f in disliked[:CARD_RATINGS]),
+        liked_count=liked.count(),
+        disliked_count=disliked.count(),
+        words=_weighed_words(subscriber, model_name) if model_name else learning.Words((), ()),
+        own_model=bool(model_name) and learned_model(subscriber, model_name) is not None,
+    )
+
+
+def _weighed_words(subscriber: Subscriber, model_name: str) -> learning.Words:
+    """The words of the rated papers that the reader's profile (or model) scores highest and
+    lowest: what their ratings taught, in the papers' own words."""
+    if subscriber.rated_at is None:
+        return learning.Words((), ())
+    profile = stored(subscriber, model_name)
+    rated = Paper.objects.filter(
+        pk__in=subscriber.feedback.values("paper_id"), embedded_with=model_name
+    ).exclude(embedding=None)
+    texts, embedded = [], []
+    for paper in rated:
+        texts.append(f"{paper.title} {paper.abstract}")
+        embedded.append(unpack(bytes(paper.embedding)))
+    if profile is None or not embedded:
+        return learning.Words((), ())
+    return learning.top_words(texts, np.stack(embedded) @ profile.vector)

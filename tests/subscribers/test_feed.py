@@ -11,7 +11,7 @@ from django.urls import reverse
 from django.utils.http import http_date
 
 from digest.delivery import feeds, previews
-from digest.delivery.links import make_view_token
+from digest.delivery.links import make_view_token, rating_url
 from digest.models import Delivery, Paper
 from subscribers import views
 from subscribers.models import Subscriber
@@ -84,6 +84,19 @@ def test_the_feed_has_each_digests_papers_in_order_newest_digest_first_with_why(
     assert "ada@example.org" not in response.content.decode()
     assert "/manage/" not in response.content.decode()
     assert "/unsubscribe/" not in response.content.decode()
+
+
+def test_each_entry_carries_its_digests_rating_links(client, reader):
+    parsed = feedparser.parse(client.get(feed_path(reader)).content)
+    delivery = Delivery.objects.get(status="sent")
+    for entry in parsed.entries:
+        paper = Paper.objects.get(title=entry.title)
+        content = entry.content[0].value
+        for action, label in (("more", "More like this"), ("less", "Less like this")):
+            link = rating_url(delivery, paper.pk, action)
+            assert f'<a href="{link}">{label}</a>' in content
+    page = client.get(re.search(r'href="http://localhost:8000([^"]+)"', content).group(1))
+    assert page.status_code == 200 and "More like this" in page.content.decode()
 
 
 def test_entry_ids_stay_the_same_from_fetch_to_fetch_and_link_to_link(client, reader):

@@ -119,8 +119,10 @@ def test_a_link_never_rates_for_another_reader_or_a_paper_their_digest_did_not_h
     # A link for a paper the delivery did not hold (as if swapped in from another's digest).
     assert client.post(url(make_rating_token(delivery, elsewhere.pk, "more"))).status_code == 400
     # A signed payload of someone's own making with a made-up action.
-    odd = signing.Signer(salt=RATE_SALT).sign_object([delivery.pk, papers[0].pk, "love", 1])
+    signer = signing.Signer(salt=RATE_SALT)
+    odd = signer.sign(f"{delivery.pk}.{papers[0].pk}.love.{delivery.subscriber.token_version}")
     assert client.post(url(odd)).status_code == 400
+    assert client.post(url(signer.sign(f"{delivery.pk}.{papers[0].pk}"))).status_code == 400
     # A view-in-browser token is no rating token.
     from digest.delivery.links import make_view_token
 

@@ -91,10 +91,12 @@ def test_previews_carry_inert_marked_links_and_no_list_unsubscribe():
 
 
 def largest_edition() -> str:
-    """60 papers with long text and many authors; returns the words they are made of."""
+    """60 papers with long text and many authors; returns the words they are made of. Their
+    ids are as long as a large site's, as the rating links carry them."""
     words = "model learning data network training method results performance"
     for n in range(60):
         PaperFactory(
+            id=1_000_000_000 + n,
             title=f"{words.title()} {n} " * 8,
             abstract=(f"{words} " * 60).strip(),
             authors=[f"Author Number{i}" for i in range(40)],
@@ -126,6 +128,20 @@ def test_a_sent_digest_has_its_unsubscribe_link_before_the_first_paper(mailoutbo
     first_unsubscribe = re.search(r'href="[^"]*/unsubscribe/[^"]+"', html).start()
     assert first_unsubscribe < html.index('class="paper-title"')
     assert subscriber.email in html
+
+
+def test_the_largest_sent_digest_with_its_rating_links_stays_under_gmails_clipping_size(
+    mailoutbox,
+):
+    words = largest_edition()
+    query = "\n".join(words.split()) + "\nmodel*\nlearn*"
+    SubscriberFactory(query=query, per_email=50)
+    sending.send_chunk(sending.dispatch(sending.plan_edition("daily", any_hour=True))[0])
+    (message,) = mailoutbox
+    text, html = text_and_html(message)
+    assert html.count("/rate/") == 100 and text.count("/rate/") == 100
+    assert "More like this" in html and "Less like this" in html
+    assert len(html.encode()) < HTML_BUDGET < GMAIL_CLIPS_AT
 
 
 def test_the_largest_digest_by_keywords_and_meaning_stays_under_gmails_clipping_size():

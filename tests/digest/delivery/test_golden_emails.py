@@ -55,7 +55,9 @@ def visible(html: str) -> str:
 
 
 def tokens_out(text: str) -> str:
-    return re.sub(r"/(manage|unsubscribe|confirm|digest|feed)/[^/\s\"<>]+/", r"/\1/<token>/", text)
+    return re.sub(
+        r"/(manage|unsubscribe|confirm|digest|feed|rate)/[^/\s\"<>]+/", r"/\1/<token>/", text
+    )
 
 
 def hrefs(html: str) -> list[str]:
@@ -134,6 +136,8 @@ View in your browser: http://localhost:8000/digest/<token>/
    matched: federated learning (in title)
    Abstract: https://arxiv.org/abs/2411.00002
    PDF: https://arxiv.org/pdf/2411.00002
+   More like this: http://localhost:8000/rate/<token>/
+   Less like this: http://localhost:8000/rate/<token>/
 
 2. Global channel pruning for vision transformers
    Ana Silva, Wei Zhang
@@ -143,6 +147,8 @@ View in your browser: http://localhost:8000/digest/<token>/
    matched: pruning (in title, abstract) · 12 upvotes
    Abstract: https://arxiv.org/abs/2411.00001
    PDF: https://arxiv.org/pdf/2411.00001
+   More like this: http://localhost:8000/rate/<token>/
+   Less like this: http://localhost:8000/rate/<token>/
 
 --\x20
 You're getting the daily digest (07:00 UTC) because ada@example.org subscribed on \
@@ -155,10 +161,10 @@ DIGEST_SEEN = (
     "Paper Digest 2 new papers on your topics Daily digest · Monday, November 23 · View in browser "
     "Preferences · Unsubscribe "
     "Federated learning at scale Ana Silva, Wei Zhang Many clients, one model. "
-    "matched: federated learning (in title) · PDF "
+    "matched: federated learning (in title) · PDF · More like this · Less like this "
     "Global channel pruning for vision transformers Ana Silva, Wei Zhang "
     "We prune channels globally and keep accuracy — at 40% of the cost. "
-    "matched: pruning (in title, abstract) · ▲ 12 upvotes · PDF "
+    "matched: pruning (in title, abstract) · ▲ 12 upvotes · PDF · More like this · Less like this "
     "You're getting the daily digest (07:00 UTC) because ada@example.org subscribed on Paper "
     "Digest to new papers about: pruning, federated learning. Change keywords or frequency · "
     "Unsubscribe · Your feed · View in browser"
@@ -180,6 +186,7 @@ def test_a_digest_arrives_over_smtp_whole(smtp_sink, edition_with_papers):
     assert "<mark" in html and "pruning</mark>" in html
     assert hrefs(html).count("http://localhost:8000/unsubscribe/<token>/") >= 1
     assert hrefs(html).count("http://localhost:8000/feed/<token>/") == 1  # in the footer only
+    assert hrefs(html).count("http://localhost:8000/rate/<token>/") == 4  # two per paper
     assert Delivery.objects.get().status == Delivery.Status.SENT
 
 

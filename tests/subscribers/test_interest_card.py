@@ -1,0 +1,219 @@
+"""The reader's own page: the live preview with their ratings in it and buttons to rate more,
+and the interest card that shows what their digest is made from, each entry removable with
+one click and "reset personalization" keeping keywords, seeds and interest."""
+
+from __future__ import annotations
+
+import html
+import re
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+
+from digest.matching import profiles, recent, vectors
+from digest.matching.seeds import SeedRef
+from digest.models import Paper
+from subscribers import subscriptions
+from subscribers.models import Feedback, SeedPaper
+from subscribers.tokens import make_token
+from tests.factories import PaperFactory, SubscriberFactory
+
+pytestmark = pytest.mark.django_db
+MORE, LESS = Feedback.Action.MORE, Feedback.Action.LESS
+TITLES = [
+    ("Federated learning with secure aggregation", "Clients train one model together."),
+    ("Federated learning under client drift", "Skewed client data slows federated learning."),
+    ("Learning to rank galaxies by rotation curves", "Dark matter halos and learning."),
+    ("Learning stellar spectra with neural networks", "Astronomy surveys and learning."),
+    ("Learning diffusion models for images", "Denoising diffusion learning of pictures."),
+    ("Federated learning for hospitals", "Medical records never leave the site."),
+]
+
+
+@pytest.fixture
+def model():
+    return vectors.embedder()
+
+
+@pytest.fixture
+def papers(model) -> list[Paper]:
+    rows = [PaperFactory(title=t, abstract=a) for t, a in TITLES]
+    vectors.embed_pending(model)
+    recent.forget()
+    return [Paper.objects.get(pk=p.pk) for p in rows]
+
+
+@pytest.fixture
+def reader(model, papers):
+    reader = SubscriberFactory(status="active", query="learning", interest="federated training")
+    profiles.set_seeds(reader, [SeedRef(arxiv_id=papers[5].arxiv_id)])
+    profiles.refresh(reader, model, fetch=False)
+    return reader
+
+
+def manage(reader) -> str:
+    return reverse("manage", args=[make_token(reader, "manage")])
+
+
+def page_of(client, reader) -> str:
+    return html.unescape(client.get(manage(reader)).content.decode())
+
+
+def previewed(client, reader) -> list[str]:
+    shown = client.post(
+        reverse("manage_preview", args=[make_token(reader, "manage")]),
+        {"query": reader.query, "interest": reader.interest, "seeds": papers_seeds(reader)},
+    ).content.decode()
+    return [title for title, _ in TITLES if title in shown]
+
+
+def papers_seeds(reader) -> str:
+    return "\n".join(reader.seeds.values_list("arxiv_id", flat=True))
+
+
+def test_the_card_shows_seeds_interest_and_ratings_and_the_words_they_weigh(client, reader, papers):
+    assert "What we think you like" in page_of(client, reader)
+    for paper, action in ((papers[0], MORE), (papers[1], MORE), (papers[2], LESS)):
+        subscriptions.rate(reader, paper.pk, action)
+    subscriptions.rate(reader, papers[3].pk, LESS)
+    page = page_of(client, reader)
+    card = page[page.index('id="interest-card"') :]
+    assert TITLES[5][0] in card  # the seed
+    assert "federated training" in card
+    assert "More like these (2)" in card and "Fewer like these (2)" in card
+    assert "Words your ratings weigh" in card
+    up = card[card.index("Up: ") : card.index("</p>", card.index("Up: "))]
+    assert "federated" in up or "client" in up
+    assert "Reset personalization" in card
+
+
+def test_less_like_this_in_the_preview_takes_the_paper_out_of_it(client, reader, papers):
+    before = previewed(client, reader)
+    astronomy = next(t for t in before if "galaxies" in t or "stellar" in t)
+    paper = next(p for p in papers if p.title == astronomy)
+    response = client.post(
+        reverse("manage_rate", args=[make_token(reader, "manage")]),
+        {"paper": paper.pk, "action": "less"},
+    )
+    assert response.status_code == 302 and response["Location"].endswith("#preview")
+    assert reader.feedback.get().action == LESS
+    assert astronomy not in previewed(client, reader)
+    page = html.unescape(client.get(response["Location"]).content.decode())
+    assert f"You'll see fewer papers like “{astronomy}”" in page
+
+
+def test_the_preview_on_a_readers_page_has_rate_buttons_and_the_anonymous_one_has_none(
+    client, reader
+):
+    fields = {"query": "learning", "interest": "federated training"}
+    own = client.post(reverse("manage_preview", args=[make_token(reader, "manage")]), fields)
+    assert 'value="less"' in own.content.decode() and "csrfmiddlewaretoken" in own.content.decode()
+    anonymous = client.post(reverse("preview"), fields)
+    assert "Less like this" not in anonymous.content.decode()
+
+
+def test_each_entry_is_removed_with_one_click(
+    client, reader, papers, django_capture_on_commit_callbacks
+):
+    subscriptions.rate(reader, papers[0].pk, MORE)
+    token = make_token(reader, "manage")
+    seed = reader.seeds.get()
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(reverse("edit_card", args=[token]), {"remove": "seed", "seed": seed.pk})
+        client.post(reverse("edit_card", args=[token]), {"remove": "interest"})
+    client.post(reverse("manage_rate", args=[token]), {"paper": papers[0].pk, "action": "remove"})
+    reader.refresh_from_db()
+    assert not reader.seeds.exists() and reader.interest == "" and not reader.feedback.exists()
+    assert reader.profile is None  # made again from nothing: matched by keywords alone
+    assert reader.rated_at is None
+    assert "Only your keywords pick your papers" in page_of(client, reader)
+
+
+def test_reset_forgets_what_ratings_taught_and_keeps_keywords_seeds_and_interest(
+    client, reader, papers
+):
+    for paper, action in ((papers[0], MORE), (papers[2], LESS)):
+        subscriptions.rate(reader, paper.pk, action)
+    response = client.post(
+        reverse("edit_card", args=[make_token(reader, "manage")]), {"remove": "ratings"}
+    )
+    assert response["Location"].endswith("#interest-card")
+    reader.refresh_from_db()
+    assert not reader.feedback.exists() and reader.rated_at is None and reader.learned is None
+    assert reader.query == "learning" and reader.interest == "federated training"
+    assert reader.seeds.count() == 1 and reader.profile is not None
+
+
+def test_nothing_of_anyone_elses_can_be_removed_and_get_changes_nothing(client, reader, papers):
+    other = SubscriberFactory(status="active", query="galaxies")
+    profiles.set_seeds(other, [SeedRef(arxiv_id=papers[2].arxiv_id)])
+    theirs = other.seeds.get()
+    subscriptions.rate(other, papers[3].pk, LESS)
+    token = make_token(reader, "manage")
+    client.post(reverse("edit_card", args=[token]), {"remove": "seed", "seed": theirs.pk})
+    client.post(reverse("manage_rate", args=[token]), {"paper": papers[3].pk, "action": "remove"})
+    assert SeedPaper.objects.filter(pk=theirs.pk).exists()
+    assert other.feedback.count() == 1
+    for name in ("edit_card", "manage_rate", "manage_preview"):
+        assert client.get(reverse(name, args=[token])).status_code == 405
+    forged = token[:-2] + ("AA" if not token.endswith("AA") else "BB")
+    assert (
+        client.post(reverse("edit_card", args=[forged]), {"remove": "ratings"}).status_code == 400
+    )
+    assert (
+        client.post(
+            reverse("manage_rate", args=[token]), {"paper": "999999", "action": "more"}
+        ).status_code
+        == 400
+    )
+    assert (
+        client.post(
+            reverse("manage_rate", args=[token]), {"paper": papers[0].pk, "action": "love"}
+        ).status_code
+        == 400
+    )
+    assert not reader.feedback.exists()
+
+
+def test_the_buttons_need_the_pages_csrf_token(reader, papers):
+    strict = Client(enforce_csrf_checks=True)
+    token = make_token(reader, "manage")
+    rate = strict.post(
+        reverse("manage_rate", args=[token]), {"paper": papers[0].pk, "action": "more"}
+    )
+    assert rate.status_code == 403
+    assert strict.post(reverse("edit_card", args=[token]), {"remove": "ratings"}).status_code == 403
+    assert not reader.feedback.exists()
+
+
+def test_rating_from_the_page_is_limited_per_reader(client, reader, papers, monkeypatch):
+    from subscribers import views
+
+    monkeypatch.setattr(views, "PAGE_RATINGS_PER_HOUR", 2)
+    url = reverse("manage_rate", args=[make_token(reader, "manage")])
+    for paper in papers[:3]:
+        client.post(url, {"paper": paper.pk, "action": "more"})
+    assert reader.feedback.count() == 2
+    assert "You've rated many papers in the last hour" in page_of(client, reader)
+
+
+def test_each_digests_footer_says_what_we_think_they_like_and_links_to_the_card(
+    reader, papers, mailoutbox
+):
+    from digest.delivery import sending
+    from tests.support.mail import text_and_html
+
+    subscriptions.rate(reader, papers[0].pk, MORE)
+    subscriptions.rate(reader, papers[2].pk, LESS)
+    sending.send_chunk(sending.dispatch(sending.plan_edition("daily", any_hour=True))[0])
+    (message,) = mailoutbox
+    text, page = text_and_html(message)
+    line = (
+        "What we think you like: 1 paper you picked; your interest “federated training”; "
+        f"more like “{TITLES[0][0]}”; fewer like “{TITLES[2][0]}”"
+    )
+    assert line in text and line in html.unescape(page)
+    assert "See it or change it: http://localhost:8000/manage/" in text
+    assert re.search(r'href="http://localhost:8000/manage/[^"]+/#interest-card"[^>]*>See it', page)
+    assert "words weighed" not in text  # every word both papers share is in each: none leans
