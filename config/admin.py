@@ -76,6 +76,7 @@ def dashboard_context() -> dict[str, Any]:
         "confirmations_30d": sum(d.confirmations for d in days),
         "chart": chart,
         "editions": dashboard.editions(),
+        "learning": dashboard.learning(),
         "send_rate": settings.SEND_RATE_PER_SECOND,
         "send_concurrency": settings.SEND_CONCURRENCY,
         "health": dashboard.sending_health(),

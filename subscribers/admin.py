@@ -19,6 +19,7 @@ from django_celery_beat.models import PeriodicTask
 
 from digest.console.admin import as_sent_link
 from digest.delivery import editions, previews
+from digest.matching import learning, vectors
 from digest.matching.query import QueryError, parse_query
 from digest.matching.query_field import QueryField
 from digest.models import Delivery
@@ -26,7 +27,7 @@ from lib.adminconfirm import confirm_first
 from lib.emails import email_page
 from subscribers import csvio, subscriptions
 from subscribers.addresses import clean_address, normalize_email
-from subscribers.models import EspEvent, SeedPaper, StatusChange, Subscriber
+from subscribers.models import EspEvent, Feedback, SeedPaper, StatusChange, Subscriber
 
 SUPPRESSED = (Subscriber.Status.BOUNCED, Subscriber.Status.COMPLAINED)
 HISTORY_LIMIT = 50  # deliveries on a subscriber's page; the delivery list has every one
@@ -75,6 +76,23 @@ class LatestFormSet(BaseInlineFormSet):
         if not hasattr(self, "_queryset"):
             self._queryset = super().get_queryset()[: self.limit]
         return self._queryset
+
+
+class FeedbackInline(HistoryInline):
+    model = Feedback
+    formset = LatestFormSet
+    fields = ("created_at", "action", "paper", "from_digest")
+    verbose_name_plural = f"Feedback (“more / less like this”, the latest {HISTORY_LIMIT})"
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Feedback]:
+        return super().get_queryset(request).select_related("paper", "delivery__edition")
+
+    @admin.display(description="Clicked in")
+    def from_digest(self, feedback: Feedback) -> str:
+        # The edition only: the digest's own page would hand out the reader's live links.
+        if feedback.delivery is None or feedback.delivery.edition is None:
+            return "their preferences page"
+        return str(feedback.delivery.edition)
 
 
 class DeliveryInline(HistoryInline):
@@ -196,9 +214,16 @@ class SubscriberAdmin(admin.ModelAdmin):
         "last_digest_at",
         "interest",
         "profile_model",
+        "personalization",
         "next_digest",
     )
-    inlines = (StatusChangeInline, SeedPaperInline, EspEventInline, DeliveryInline)
+    inlines = (
+        StatusChangeInline,
+        SeedPaperInline,
+        FeedbackInline,
+        EspEventInline,
+        DeliveryInline,
+    )
     actions = ("resend_confirmation", "unsubscribe", "lift_suppression", "export_csv")
     change_list_template = "admin/subscribers/subscriber/change_list.html"
     date_hierarchy = "created_at"
@@ -217,8 +242,9 @@ class SubscriberAdmin(admin.ModelAdmin):
             subscriptions.add_pending(obj, f"added in the admin by {request.user}")
 
     def get_inlines(self, request: HttpRequest, obj: Subscriber | None) -> tuple:
-        # Someone being added has had nothing delivered: no empty table on the add page.
-        return self.inlines if obj else tuple(i for i in self.inlines if i is not DeliveryInline)
+        # Someone being added has had nothing delivered or rated: no empty tables there.
+        later = (FeedbackInline, DeliveryInline)
+        return self.inlines if obj else tuple(i for i in self.inlines if i not in later)
 
     def get_urls(self) -> list:
         preview = self.admin_site.admin_view(self.preview_view)
@@ -236,6 +262,26 @@ class SubscriberAdmin(admin.ModelAdmin):
         if shown == topics:
             return topics or self.get_empty_value_display()
         return format_html('<span title="{}">{}</span>', topics, shown)
+
+    @admin.display(description="Personalization")
+    def personalization(self, subscriber: Subscriber) -> str:
+        if subscriber.rated_at is None:
+            return "no ratings: matched by keywords, seeds and interest"
+        installed = vectors.installed()
+        if (
+            subscriber.learned is not None
+            and installed
+            and subscriber.learned_with == installed.name
+        ):
+            return (
+                f"their own model is in use (fitted {subscriber.learned_at:%Y-%m-%d %H:%M} UTC "
+                f"with {subscriber.learned_with}), on ratings last changed "
+                f"{subscriber.rated_at:%Y-%m-%d %H:%M} UTC"
+            )
+        return (
+            "ratings move their profile (no model of their own: that needs "
+            f"{learning.MIN_LIKED} “more” and {learning.MIN_DISLIKED} “less”, refitted nightly)"
+        )
 
     @admin.display(description="Next digest")
     def next_digest(self, subscriber: Subscriber) -> str:

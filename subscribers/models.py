@@ -134,6 +134,12 @@ class Subscriber(models.Model):
             ),
             # Dashboard: signups and confirmations per day.
             models.Index(fields=["created_at"], name="subscriber_created"),
+            # The nightly refit and the dashboard: the few readers who rated papers.
+            models.Index(
+                fields=["rated_at"],
+                name="subscriber_rated",
+                condition=models.Q(rated_at__isnull=False),
+            ),
         ]
 
     def __str__(self) -> str:

@@ -263,9 +263,10 @@ def rate(
             defaults={"action": action, "delivery_id": delivery_id},
         )
         changed = created or feedback.action != action
-        if not created and changed:
-            feedback.action = action
-            feedback.save(update_fields=["action"])
+        if not created and changed:  # the latest click stands, and says where it was made
+            feedback.action, feedback.delivery_id = action, delivery_id
+            feedback.created_at = timezone.now()
+            feedback.save(update_fields=["action", "delivery", "created_at"])
         if changed:
             _rated(subscriber)
     return changed

@@ -22,7 +22,7 @@ from kombu.exceptions import ChannelError
 
 from digest.delivery import sending
 from digest.models import Delivery, Edition, Frequency, Heartbeat, Paper, Source
-from subscribers.models import StatusChange, Subscriber
+from subscribers.models import Feedback, StatusChange, Subscriber
 
 log = logging.getLogger(__name__)
 
@@ -191,6 +191,64 @@ def editions(now: datetime | None = None) -> list[EditionSummary]:
             )
         )
     return summaries
+
+
+@dataclass(frozen=True)
+class EditionFeedback:
+    """The ratings that stand from one edition's digests."""
+
+    edition: Edition
+    sent: int
+    more: int
+    less: int
+    readers: int  # who rated at least one of its papers
+
+
+@dataclass(frozen=True)
+class Learning:
+    editions: list[EditionFeedback]  # the latest first
+    rating_readers: int  # readers whose ratings move their profile
+    own_models: int  # of them, ranked by a model of their own
+
+
+FEEDBACK_EDITIONS = 10
+
+
+def learning(limit: int = FEEDBACK_EDITIONS) -> Learning:
+    """ "More / less like this" per edition, and how many readers the ratings personalize."""
+    latest = list(Edition.objects.order_by("-window_end", "-pk")[:limit])
+    more, less = Feedback.Action.MORE, Feedback.Action.LESS
+    clicks = {
+        row["delivery__edition"]: row
+        for row in Feedback.objects.filter(delivery__edition__in=latest)
+        .values("delivery__edition")
+        .annotate(
+            more=Count("id", filter=Q(action=more)),
+            less=Count("id", filter=Q(action=less)),
+            readers=Count("subscriber", distinct=True),
+        )
+    }
+    sent = dict(
+        Delivery.objects.filter(edition__in=latest, status=Delivery.Status.SENT)
+        .values("edition")
+        .annotate(n=Count("id"))
+        .values_list("edition", "n")
+    )
+    rating = Subscriber.objects.filter(rated_at__isnull=False)
+    return Learning(
+        editions=[
+            EditionFeedback(
+                edition,
+                sent.get(edition.pk, 0),
+                clicks.get(edition.pk, {}).get("more", 0),
+                clicks.get(edition.pk, {}).get("less", 0),
+                clicks.get(edition.pk, {}).get("readers", 0),
+            )
+            for edition in latest
+        ],
+        rating_readers=rating.count(),
+        own_models=rating.filter(learned__isnull=False).count(),
+    )
 
 
 RATE_WINDOW = timedelta(seconds=60)

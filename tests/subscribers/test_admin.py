@@ -170,7 +170,8 @@ def test_the_admin_refuses_lines_of_exclusions_alone_and_unknown_time_zones(admi
     subscriber = SubscriberFactory(query="pruning")
     url = reverse("admin:subscribers_subscriber_change", args=[subscriber.pk])
     data = {**NEW_SUBSCRIBER, "email": subscriber.email, "query": "-survey"}
-    data.update({"deliveries-TOTAL_FORMS": "0", "deliveries-INITIAL_FORMS": "0"})
+    for inline in ("deliveries", "feedback"):
+        data.update({f"{inline}-TOTAL_FORMS": "0", f"{inline}-INITIAL_FORMS": "0"})
     response = admin_client.post(url, data)
     assert "only excludes words" in response.content.decode()
     response = admin_client.post(url, {**data, "query": "", "time_zone": "Mars/Base"})

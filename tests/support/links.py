@@ -1,5 +1,5 @@
-"""Finding a subscriber's live links (manage, unsubscribe, view in browser) in what an operator
-sees: previews, "as sent" pages and test digests must carry none."""
+"""Finding a subscriber's live links (manage, unsubscribe, view in browser, feed, rating) in
+what an operator sees: previews, "as sent" pages and test digests must carry none."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from subscribers import links
 
 def live_links(text: str) -> list[str]:
     """Every absolute link to a subscriber's own pages in this text (HTML entities decoded)."""
-    pages = rf"{re.escape(settings.SITE_URL)}/(?:manage|unsubscribe|digest)/[^\s\"'<>]+"
+    pages = rf"{re.escape(settings.SITE_URL)}/(?:manage|unsubscribe|digest|feed|rate)/[^\s\"'<>]+"
     return re.findall(pages, unescape(text))
 
 
