@@ -83,9 +83,18 @@ def test_a_preview_by_meaning_passes_axe(page, site, scheme):
 
 @pytest.mark.parametrize("scheme", SCHEMES)
 def test_the_manage_page_passes_axe(page, site, scheme):
-    reader = SubscriberFactory(query="federated")
+    from digest.models import Paper
+    from subscribers import subscriptions
 
+    reader = SubscriberFactory(query="federated", interest="training across hospitals")
+    liked, disliked = Paper.objects.order_by("pk")
+    subscriptions.rate(reader, liked.pk, "more")
+    subscriptions.rate(reader, disliked.pk, "less")
+
+    # With the live preview's rate buttons and the interest card, each entry removable.
     assert _check(page, f"{site}/manage/{make_token(reader, 'manage')}/", scheme) == []
+    assert page.get_by_role("button", name="Reset personalization").count() == 1
+    assert page.get_by_role("button", name="Less like this: Federated learning at the edge").count()
 
 
 @pytest.mark.parametrize("scheme", SCHEMES)
@@ -116,3 +125,9 @@ def test_a_digest_as_the_reader_sees_it_passes_axe(page, site, scheme, mailoutbo
     path = urlsplit(view_url(delivery)).path
 
     assert _check(page, site + path, scheme) == []
+    # A "less like this" link from it: the one-button page, then what pressing it says.
+    rate = page.get_by_role("link", name="Less like this").first.get_attribute("href")
+    assert _check(page, site + urlsplit(rate).path, scheme) == []
+    page.get_by_role("button", name="Yes, less like this").click()
+    page.get_by_role("button", name="Undo").wait_for()
+    assert serious_violations(page) == []
