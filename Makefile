@@ -62,6 +62,7 @@ bench: $(VENV)/.dev
 	$(PY) bench/embed.py
 	$(PY) bench/quality.py
 	$(PY) bench/feedback.py
+	$(PY) bench/refit.py
 
 # Needs PostgreSQL (DATABASE_URL), redis-server on PATH, and root for the PostgreSQL restart.
 faults: $(VENV)/.dev

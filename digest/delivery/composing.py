@@ -162,7 +162,7 @@ def digest_message(
     if delivery and delivery.pk and not urls.inert:
         items = [with_rating_links(item, delivery) for item in items]
     period = _period(subscriber, edition, delivery)
-    top = subscriber.wants_top_papers
+    top = subscriber.wants_top_papers and subscriber.rated_at is None  # else moved by ratings
     context = {
         "subject": digest_subject(matches, edition.frequency, period, top=top),
         "preheader": clip(papers[matches[0].paper_id].title, 110) if items else "",
@@ -262,6 +262,8 @@ def digest_subject(
 def reader_wants(subscriber: Subscriber) -> str:
     """What the reader asked for, as the footer says it: their topics, the papers they
     picked, their interest (or the most upvoted papers, for a reader who named none)."""
+    if subscriber.wants_top_papers and subscriber.rated_at is not None:
+        return "any topic (papers like the ones you liked, then the most upvoted)"
     if subscriber.wants_top_papers:
         return "any topic (the most upvoted first)"
     wanted = [", ".join(topic_texts(subscriber.query))] if subscriber.query.strip() else []
@@ -280,7 +282,7 @@ CARD_WORDS = 4
 def card_line(subscriber: Subscriber) -> str:
     """The interest card as a footer says it, for a reader with a profile or ratings (the
     preferences page shows it whole, each entry removable): "What we think you like: …"."""
-    if subscriber.wants_top_papers or (subscriber.profile is None and subscriber.rated_at is None):
+    if subscriber.profile is None and subscriber.rated_at is None:
         return ""
     card = profiles.interest_card(subscriber)
     parts = []

@@ -25,8 +25,6 @@ from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from itertools import islice
-from typing import TypeVar
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
@@ -51,12 +49,12 @@ from lib.emails import (
     open_connection,
     sent_message_id,
 )
+from lib.iterables import batched
 from lib.lru import LRU
-from subscribers.models import Listing, Ranking, Subscriber
+from subscribers.models import Feedback, Listing, Ranking, Subscriber
 
 log = logging.getLogger(__name__)
 Status = Delivery.Status
-T = TypeVar("T")
 KEPT_MATCHES = 1_000  # distinct (keywords, papers per email) a chunk keeps matches for
 KEPT_WINDOWS = 4  # distinct (edition, window, arXiv announcement types) a chunk keeps papers for
 
@@ -114,10 +112,12 @@ class EditionPapers:
         no papers gets the most upvoted. "Most upvoted first" ranks all of a reader's matches
         by upvotes instead of by relevance."""
         limit = subscriber.per_email
-        if subscriber.wants_top_papers:
+        if subscriber.wants_top_papers and subscriber.rated_at is None:
             return self._matches.get_or_make(
                 ("", limit), lambda: tuple(self.index.most_upvoted(limit))
             )
+        if subscriber.wants_top_papers:
+            return self._top_for_rated(subscriber, limit)
         if subscriber.ranking == Ranking.TRENDING:
             return most_upvoted(self._matching(subscriber, len(self.papers)), self.papers, limit)
         return self._matching(subscriber, limit)
@@ -135,6 +135,30 @@ class EditionPapers:
             return self._by_keywords(query, limit)
         chosen = meaning.select(query, profile, limit)
         return tuple(meaning.explain(query, profile, scored) for scored in chosen)
+
+    def _top_for_rated(self, subscriber: Subscriber, limit: int) -> tuple[Match, ...]:
+        """A reader who named nothing but rated papers: papers like the ones they liked
+        first, then the most upvoted of the rest, leaving out what their ratings point away
+        from (past the threshold) and what they marked "less like this"."""
+        meaning = self.meaning()
+        profile = profiles.stored(subscriber, meaning.model_name)
+        if profile is None:  # no model installed, or none of the rated papers has a vector
+            less = subscriber.feedback.filter(action=Feedback.Action.LESS)
+            disliked = set(less.values_list("paper_id", flat=True))
+            top = self.index.most_upvoted(limit + len(disliked))
+            return tuple(m for m in top if m.paper_id not in disliked)[:limit]
+        nothing = Query((), ())
+        chosen = [
+            meaning.explain(nothing, profile, s) for s in meaning.select(nothing, profile, limit)
+        ]
+        away = {
+            self.index.papers[s.paper].id
+            for s in meaning.score_each(nothing, profile)
+            if s.cosine < -meaning.threshold
+        }
+        taken = {m.paper_id for m in chosen} | profile.known | away
+        rest = (m for m in self.index.most_upvoted(len(self.papers)) if m.paper_id not in taken)
+        return tuple([*chosen, *rest][:limit])
 
     def explain_each(self, subscriber: Subscriber, keywords: str) -> list[Match]:
         """Every one of these papers explained for this reader, whatever brought it: a
@@ -189,12 +213,6 @@ def most_upvoted(
     """Matches ranked by their papers' upvotes (the better match first among equals)."""
     ranked = sorted(matches, key=lambda m: -(papers[m.paper_id].upvotes or 0))
     return tuple(ranked[:limit])
-
-
-def batched(items: Iterable[T], size: int) -> Iterator[tuple[T, ...]]:
-    iterator = iter(items)
-    while batch := tuple(islice(iterator, size)):
-        yield batch
 
 
 # --- planning -----------------------------------------------------------------------------------

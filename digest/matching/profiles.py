@@ -35,7 +35,8 @@ from digest.matching.index import build_index
 from digest.matching.query import QueryError
 from digest.matching.seeds import SeedRef
 from digest.matching.semantic import Profile, features, make_profile
-from digest.models import Paper
+from digest.models import TEXT_FIELDS, Paper
+from lib.iterables import batched
 from subscribers.models import Feedback, SeedPaper, Subscriber
 
 log = logging.getLogger(__name__)
@@ -367,50 +368,92 @@ def _interest(subscriber: Subscriber) -> tuple[str, np.ndarray] | None:
 # --- the reader's own model ------------------------------------------------------------------
 
 IGNORED_FROM_DIGESTS = 10  # of their latest digests, the papers shown and not rated
+REFIT_BATCH = 500  # readers refitted together: the papers they rated or were shown, indexed once
 
 
-def refit(subscriber: Subscriber, model_name: str) -> bool:
+@dataclass(frozen=True)
+class Examples:
+    """What one reader's model is fitted on: their ratings, and the papers of their latest
+    digests they left alone (weak negatives)."""
+
+    liked: list[int]
+    disliked: list[int]
+    ignored: list[int]
+
+    @classmethod
+    def of(cls, subscriber: Subscriber) -> Examples:
+        ratings = dict(subscriber.feedback.values_list("paper_id", "action"))
+        shown = subscriber.deliveries.filter(edition__isnull=False, status="sent")
+        ignored: list[int] = []
+        latest = shown.order_by("-pk").values_list("paper_ids", flat=True)[:IGNORED_FROM_DIGESTS]
+        for ids in latest:
+            ignored += [pk for pk in ids if pk not in ratings and pk not in ignored]
+        return cls(
+            liked=[pk for pk, action in ratings.items() if action == Feedback.Action.MORE],
+            disliked=[pk for pk, action in ratings.items() if action != Feedback.Action.MORE],
+            ignored=ignored[: learning.MAX_IGNORED],
+        )
+
+    @property
+    def papers(self) -> list[int]:
+        return [*self.liked, *self.disliked, *self.ignored]
+
+
+class TrainingPapers:
+    """The embedded papers some readers' models are fitted on, with one keyword index over
+    them all: readers share most of the papers they were shown."""
+
+    def __init__(self, pks: Iterable[int], model_name: str) -> None:
+        found = Paper.objects.filter(pk__in=set(pks), embedded_with=model_name).exclude(
+            embedding=None
+        )
+        self.papers = list(found.only(*TEXT_FIELDS, "embedding"))
+        self.position = {paper.pk: i for i, paper in enumerate(self.papers)}
+        self.index = build_index([paper.as_text() for paper in self.papers])
+
+    def features(self, rows: Sequence[int], keywords: str) -> np.ndarray:
+        """features() of these papers for a reader with these keywords; recency is each
+        paper's place between the oldest and newest of these rows."""
+        at = [self.position[pk] for pk in rows]
+        matched = np.zeros(len(self.papers), dtype=bool)
+        try:
+            for topic in self.index.query(keywords, filters=True).topics:
+                matched |= self.index.dense(topic) > 0
+        except QueryError:
+            pass  # keywords no longer valid: matched by nothing
+        papers = [self.papers[i] for i in at]
+        stamps = np.array([p.as_text().published.timestamp() for p in papers])
+        span = stamps.max() - stamps.min()
+        return features(
+            np.stack([unpack(bytes(p.embedding)) for p in papers]),
+            matched[at],
+            np.array([p.upvotes or 0 for p in papers], dtype=np.float64),
+            (stamps - stamps.min()) / span if span else np.ones(len(papers)),
+        )
+
+
+def refit(
+    subscriber: Subscriber,
+    model_name: str,
+    examples: Examples | None = None,
+    training: TrainingPapers | None = None,
+) -> bool:
     """Fit the reader's own model (learning.py) on their ratings, with the papers of their
     latest digests they left alone as weak negatives; True if they have one now. Without
     enough ratings their model is dropped: the Rocchio profile alone ranks for them."""
-    ratings = dict(subscriber.feedback.values_list("paper_id", "action"))
-    liked = [pk for pk, action in ratings.items() if action == Feedback.Action.MORE]
-    disliked = [pk for pk, action in ratings.items() if action != Feedback.Action.MORE]
-    if not learning.ready(len(liked), len(disliked)):
+    examples = examples or Examples.of(subscriber)
+    if not learning.ready(len(examples.liked), len(examples.disliked)):
         _save_model(subscriber, None, "")
         return False
-    shown = subscriber.deliveries.filter(edition__isnull=False, status="sent")
-    ignored: list[int] = []
-    for ids in shown.order_by("-pk").values_list("paper_ids", flat=True)[:IGNORED_FROM_DIGESTS]:
-        ignored += [pk for pk in ids if pk not in ratings and pk not in ignored]
-    ignored = ignored[: learning.MAX_IGNORED]
-    weak = set(ignored)
-    papers = {
-        p.pk: p
-        for p in Paper.objects.filter(
-            pk__in=[*liked, *disliked, *ignored], embedded_with=model_name
-        ).exclude(embedding=None)
-    }
-    rows = [pk for pk in [*liked, *disliked, *ignored] if pk in papers]
-    labels = np.array([1.0 if ratings.get(pk) == Feedback.Action.MORE else 0.0 for pk in rows])
+    training = training or TrainingPapers(examples.papers, model_name)
+    rows = [pk for pk in examples.papers if pk in training.position]
+    liked, weak = set(examples.liked), set(examples.ignored)
+    labels = np.array([1.0 if pk in liked else 0.0 for pk in rows])
     if labels.sum() == 0 or labels.sum() == len(rows):
         _save_model(subscriber, None, "")
         return False
-    ordered = [papers[pk] for pk in rows]
-    index = build_index([p.as_text() for p in ordered])
-    matched = np.zeros(len(rows), dtype=bool)
-    try:
-        for topic in index.query(subscriber.query, filters=True).topics:
-            matched |= index.dense(topic) > 0
-    except QueryError:
-        pass  # keywords no longer valid: matched by nothing
-    x = features(
-        np.stack([unpack(bytes(p.embedding)) for p in ordered]),
-        matched,
-        np.array([p.upvotes or 0 for p in ordered], dtype=np.float64),
-        np.asarray(index.recency),
-    )
     weights = np.array([learning.IGNORED_WEIGHT if pk in weak else 1.0 for pk in rows])
+    x = training.features(rows, subscriber.query)
     _save_model(subscriber, learning.fit(x, labels, weights), model_name)
     return True
 
@@ -424,7 +467,7 @@ def _save_model(subscriber: Subscriber, model: np.ndarray | None, model_name: st
 
 def refit_due(model_name: str, progress: Callable[[int], object] | None = None) -> int:
     """Refit every receiving reader whose ratings changed since their model was fitted (the
-    nightly run); returns how many now have a model of their own."""
+    nightly run), REFIT_BATCH at a time; returns how many now have a model of their own."""
     due = (
         receiving()
         .filter(rated_at__isnull=False)
@@ -435,10 +478,13 @@ def refit_due(model_name: str, progress: Callable[[int], object] | None = None) 
         )
     )
     fitted = 0
-    for subscriber in due.iterator(chunk_size=500):
-        fitted += refit(subscriber, model_name)
+    for batch in batched(due.order_by("pk").iterator(chunk_size=REFIT_BATCH), REFIT_BATCH):
+        examples = [Examples.of(subscriber) for subscriber in batch]
+        training = TrainingPapers((pk for e in examples for pk in e.papers), model_name)
+        for subscriber, theirs in zip(batch, examples, strict=True):
+            fitted += refit(subscriber, model_name, theirs, training)
         if progress:
-            progress(1)
+            progress(len(batch))
     return fitted
 
 

@@ -11,7 +11,7 @@ from digest.delivery.sending import EditionPapers
 from digest.matching import profiles, vectors
 from digest.models import Paper
 from subscribers import subscriptions
-from subscribers.models import Feedback
+from subscribers.models import Feedback, Subscriber
 from tests.factories import PaperFactory, SubscriberFactory
 
 pytestmark = pytest.mark.django_db
@@ -145,3 +145,45 @@ def test_the_nightly_refit_is_scheduled_and_reports_what_it_did(model, papers):
     for paper in papers[5:]:
         subscriptions.rate(reader, paper.pk, LESS)
     assert refit_models_task() == "1 reader with a model of their own"
+
+
+def test_readers_refitted_together_get_the_model_each_would_get_alone(model, papers):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    readers = [
+        SubscriberFactory(status="active", query=query) for query in ("federated", "learning")
+    ]
+    Paper.objects.filter(pk=papers[0].pk).update(first_seen_at=timezone.now() - timedelta(days=3))
+    for reader, liked in zip(readers, ([0, 1, 2, 7, 6], [3, 4, 5, 6, 0]), strict=True):
+        for i, paper in enumerate(papers):
+            subscriptions.rate(reader, paper.pk, MORE if i in liked else LESS)
+    alone = []
+    for reader in readers:
+        reader.refresh_from_db()
+        profiles.refit(reader, model.name)
+        reader.refresh_from_db()
+        alone.append(profiles.learned_model(reader, model.name))
+    Subscriber.objects.update(learned_at=None)
+    assert profiles.refit_due(model.name) == 2
+    for reader, own in zip(readers, alone, strict=True):
+        reader.refresh_from_db()
+        assert np.allclose(profiles.learned_model(reader, model.name), own, atol=1e-6)
+
+
+def test_a_reader_who_named_nothing_gets_the_most_upvoted_moved_by_their_ratings(model, papers):
+    for i, paper in enumerate(papers):  # the astronomy papers are the most upvoted
+        Paper.objects.filter(pk=paper.pk).update(upvotes=100 if i in (3, 4) else 10 - i)
+    papers = [Paper.objects.get(pk=p.pk) for p in papers]
+    reader = SubscriberFactory(status="active", query="", per_email=3)
+    assert reader.wants_top_papers
+    assert digest(reader, papers)[:2] == [TITLES[3][0], TITLES[4][0]]
+    subscriptions.rate(reader, papers[3].pk, LESS)
+    subscriptions.rate(reader, papers[0].pk, MORE)
+    after = digest(reader, papers)
+    assert TITLES[3][0] not in after  # never again
+    assert set(after[:2]) <= {TITLES[i][0] for i in (0, 1, 2, 7)}  # like the one they liked
+    subscriptions.unrate(reader, papers[3].pk)
+    subscriptions.unrate(reader, papers[0].pk)
+    assert digest(reader, papers)[:2] == [TITLES[3][0], TITLES[4][0]]  # as before any rating
