@@ -302,7 +302,8 @@ def edit_card(request: HttpRequest, subscriber: Subscriber, token: str) -> HttpR
 
 
 def _int(text: str) -> int:
-    return int(text) if text.isdigit() and len(text) < 19 else 0
+    """A form's id, or 0 (no row has it) for anything else: "²" is a digit to isdigit()."""
+    return int(text) if text.isascii() and text.isdigit() and len(text) < 19 else 0
 
 
 def _paper_or_none(text: str) -> Paper | None:

@@ -161,12 +161,11 @@ def test_nothing_of_anyone_elses_can_be_removed_and_get_changes_nothing(client, 
     assert (
         client.post(reverse("edit_card", args=[forged]), {"remove": "ratings"}).status_code == 400
     )
-    assert (
-        client.post(
-            reverse("manage_rate", args=[token]), {"paper": "999999", "action": "more"}
-        ).status_code
-        == 400
-    )
+    for odd in ("999999", "²", "-1", "1e3", " 1", "9" * 40):
+        rated = client.post(reverse("manage_rate", args=[token]), {"paper": odd, "action": "more"})
+        assert rated.status_code == 400
+    removed = client.post(reverse("edit_card", args=[token]), {"remove": "seed", "seed": "²"})
+    assert removed.status_code == 302  # no such seed of theirs: nothing removed
     assert (
         client.post(
             reverse("manage_rate", args=[token]), {"paper": papers[0].pk, "action": "love"}

@@ -84,7 +84,7 @@ def test_previews_carry_inert_marked_links_and_no_list_unsubscribe():
     message, _ = previews.next_digest(subscriber)
     text, html = text_and_html(message)
     for part in (text, html):
-        assert "/manage/" not in part and "/unsubscribe/" not in part
+        assert "/manage/" not in part and "/unsubscribe/" not in part and "/rate/" not in part
         assert "disabled in previews" in part
     assert "List-Unsubscribe" not in message.extra_headers
     assert "List-Unsubscribe-Post" not in message.extra_headers
