@@ -91,7 +91,7 @@ class FeedbackInline(HistoryInline):
     def from_digest(self, feedback: Feedback) -> str:
         # The edition only: the digest's own page would hand out the reader's live links.
         if feedback.delivery is None or feedback.delivery.edition is None:
-            return "their preferences page"
+            return "their preferences page (or a digest since deleted)"
         return str(feedback.delivery.edition)
 
 

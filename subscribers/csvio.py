@@ -154,7 +154,7 @@ def _check_row(line: int, cells: dict[str, str]) -> Row:
         allowed = " or ".join(Frequency.values)
         return _rejected(line, email, f"Frequency must be {allowed}, not {frequency!r}.")
     raw_count = cells.get("papers_per_email") or "10"
-    if not raw_count.isdigit() or not 1 <= int(raw_count) <= 50:
+    if not (raw_count.isascii() and raw_count.isdigit()) or not 1 <= int(raw_count) <= 50:
         return _rejected(line, email, "papers_per_email must be a whole number from 1 to 50.")
     return Row(line, email, query, frequency, int(raw_count))
 

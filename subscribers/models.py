@@ -113,11 +113,12 @@ class Subscriber(models.Model):
     last_digest_at = models.DateTimeField(null=True, blank=True)
     # What their ratings taught (matching/learning.py): when they last rated a paper (empty
     # while no rating stands), and their own model once they have enough, by the embedding
-    # model named in learned_with.
+    # model named in learned_with, with the words it weighs up and down (their interest card).
     rated_at = models.DateTimeField(null=True, blank=True, editable=False)
     learned = models.BinaryField(null=True, blank=True, editable=False)
     learned_with = models.CharField(max_length=80, blank=True, editable=False)
     learned_at = models.DateTimeField(null=True, blank=True, editable=False)
+    learned_words = models.JSONField(default=dict, blank=True, editable=False)
 
     class Meta:
         ordering = ["-created_at"]

@@ -272,11 +272,15 @@ def rate(
     return changed
 
 
-def unrate(subscriber: Subscriber, paper_id: int) -> bool:
-    """Take a rating back (undo, or its removal from the interest card): the profile is as if
-    it had never been made. True if there was one."""
+def unrate(subscriber: Subscriber, paper_id: int, action: str | None = None) -> bool:
+    """Take a rating back (its removal from the interest card, or, with `action`, an undo,
+    which takes back only that click, not a different rating made since): the profile is
+    as if it had never been made. True if there was one."""
+    ratings = subscriber.feedback.filter(paper_id=paper_id)
+    if action is not None:
+        ratings = ratings.filter(action=action)
     with transaction.atomic():
-        deleted, _ = subscriber.feedback.filter(paper_id=paper_id).delete()
+        deleted, _ = ratings.delete()
         if deleted:
             _rated(subscriber)
     return bool(deleted)
@@ -311,8 +315,9 @@ def forget_ratings(subscriber: Subscriber) -> None:
     with transaction.atomic():
         subscriber.feedback.all().delete()
         subscriber.rated_at = subscriber.learned = subscriber.learned_at = None
-        subscriber.learned_with = ""
-        subscriber.save(update_fields=["rated_at", "learned", "learned_with", "learned_at"])
+        subscriber.learned_with, subscriber.learned_words = "", {}
+        fields = ["rated_at", "learned", "learned_with", "learned_at", "learned_words"]
+        subscriber.save(update_fields=fields)
 
 
 def _rated(subscriber: Subscriber) -> None:

@@ -20,7 +20,8 @@ from django.core import signing
 
 from subscribers.models import DEFAULT_SEND_HOUR, Listing, Ranking, Subscriber, Weekday
 
-# "feed" opens the reader's personal Atom feed: read-only, and dead with their other links.
+# "feed" opens the reader's personal Atom feed: fetching changes nothing (its entries carry
+# their digests' rating links, as the digests do), and it dies with their other links.
 Purpose = Literal["confirm", "manage", "unsubscribe", "feed"]
 
 

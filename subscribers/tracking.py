@@ -126,7 +126,7 @@ def refers_to_our_message(subscriber: Subscriber, event: AnymailTrackingEvent) -
     ours = Q(pk__in=[])
     if message_id:
         ours |= Q(message_id=message_id)
-    if delivery.isdigit():
+    if delivery.isascii() and delivery.isdigit() and len(delivery) < 19:  # "²" is a digit too
         ours |= Q(pk=int(delivery), sent_at__isnull=False)
     return subscriber.deliveries.filter(ours).exists() or (
         bool(message_id) and subscriber.emails.filter(message_id=message_id).exists()

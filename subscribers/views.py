@@ -117,11 +117,16 @@ def _preview_context(
             return {}
         if not allow_preview(request):
             return {"preview_error": PREVIEW_LIMITED}
-        # Everything cleared: what a reader who names nothing gets.
-        found, searched = recent.shared().most_upvoted(PREVIEW_LIMIT)
+        # Everything cleared: what a reader who names nothing gets (moved by their ratings).
+        rated = profiles.draft_for(reader, "", []) if reader and reader.rated_at else None
+        if rated is not None:
+            found, searched = recent.shared().top_for(rated, PREVIEW_LIMIT)
+        else:
+            found, searched = recent.shared().most_upvoted(PREVIEW_LIMIT)
         return {
             "preview": found,
             "preview_top": True,
+            "preview_rated": rated is not None,
             "preview_searched": searched,
             "preview_ran": True,
         }
@@ -231,7 +236,7 @@ def manage(request: HttpRequest, subscriber: Subscriber, token: str) -> HttpResp
             **_reading(subscriber),
             **_preview_beside(request, form, shown, subscriber),
             "preview_rate_url": reverse("manage_rate", args=[token]),
-            "card": profiles.interest_card(subscriber),
+            "card": profiles.interest_card(subscriber, weigh=True),
         },
     )
 
@@ -257,8 +262,10 @@ PAGE_RATINGS_PER_HOUR = 120
 def manage_rate(request: HttpRequest, subscriber: Subscriber, token: str) -> HttpResponse:
     """ "More / less like this" from the preview, and a rating removed from the card."""
     action = request.POST.get("action", "")
-    paper = _paper_or_none(request.POST.get("paper", ""))
-    if paper is None or action not in (*Feedback.Action.values, "remove"):
+    paper = Paper.objects.filter(pk=_int(request.POST.get("paper", ""))).first()
+    if action not in (*Feedback.Action.values, "remove"):
+        return bad_link(request)
+    if paper is None or (paper.hidden and action != "remove"):  # hidden: it can only go
         return bad_link(request)
     back = (
         f"{reverse('manage', args=[token])}#{'interest-card' if action == 'remove' else 'preview'}"
@@ -282,6 +289,13 @@ def manage_rate(request: HttpRequest, subscriber: Subscriber, token: str) -> Htt
 def edit_card(request: HttpRequest, subscriber: Subscriber, token: str) -> HttpResponse:
     """One entry of the interest card removed, or all that was learned from ratings reset."""
     remove = request.POST.get("remove", "")
+    back = redirect(f"{reverse('manage', args=[token])}#interest-card")
+    if remove not in ("seed", "interest", "ratings"):
+        return bad_link(request)
+    # Each removal of a seed or the interest makes the profile again (an embedding).
+    if not allow("manage-save", str(subscriber.pk), settings.MANAGE_SAVES_PER_HOUR):
+        messages.error(request, "You've saved many times in the last hour; please try later.")
+        return back
     if remove == "seed":
         title = subscriptions.forget_seed(subscriber, _int(request.POST.get("seed", "")))
         if title is not None:
@@ -296,18 +310,12 @@ def edit_card(request: HttpRequest, subscriber: Subscriber, token: str) -> HttpR
             "Personalization reset: your ratings and what they taught are gone. Your keywords, "
             "papers you like and interest stay.",
         )
-    else:
-        return bad_link(request)
-    return redirect(f"{reverse('manage', args=[token])}#interest-card")
+    return back
 
 
 def _int(text: str) -> int:
     """A form's id, or 0 (no row has it) for anything else: "²" is a digit to isdigit()."""
     return int(text) if text.isascii() and text.isdigit() and len(text) < 19 else 0
-
-
-def _paper_or_none(text: str) -> Paper | None:
-    return Paper.objects.filter(pk=_int(text), hidden=False).first()
 
 
 def _next_digest(subscriber: Subscriber) -> dict[str, object]:
@@ -412,8 +420,12 @@ def rate(request: HttpRequest, token: str) -> HttpResponse:
     if request.method != "POST":
         return render(request, "subscribers/rate.html", context)
     if request.POST.get("undo"):
-        subscriptions.unrate(link.subscriber, link.paper.pk)
-        return render(request, "subscribers/rate.html", {**context, "undone": True})
+        subscriptions.unrate(link.subscriber, link.paper.pk, link.action)
+        # Rated the other way since (another link, their preferences page): that one stays.
+        kept = link.subscriber.feedback.filter(paper=link.paper).exists()
+        return render(
+            request, "subscribers/rate.html", {**context, "undone": not kept, "kept": kept}
+        )
     subscriptions.rate(link.subscriber, link.paper.pk, link.action, link.delivery.pk)
     return render(request, "subscribers/rate.html", {**context, "rated": True})
 

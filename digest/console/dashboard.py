@@ -21,6 +21,7 @@ from django_celery_beat.models import PeriodicTask
 from kombu.exceptions import ChannelError
 
 from digest.delivery import sending
+from digest.matching import profiles, vectors
 from digest.models import Delivery, Edition, Frequency, Heartbeat, Paper, Source
 from subscribers.models import Feedback, StatusChange, Subscriber
 
@@ -207,7 +208,7 @@ class EditionFeedback:
 @dataclass(frozen=True)
 class Learning:
     editions: list[EditionFeedback]  # the latest first
-    rating_readers: int  # readers whose ratings move their profile
+    rating_readers: int  # receiving readers whose ratings move their profile
     own_models: int  # of them, ranked by a model of their own
 
 
@@ -234,7 +235,9 @@ def learning(limit: int = FEEDBACK_EDITIONS) -> Learning:
         .annotate(n=Count("id"))
         .values_list("edition", "n")
     )
-    rating = Subscriber.objects.filter(rated_at__isnull=False)
+    rating = profiles.receiving().filter(rated_at__isnull=False)
+    installed = vectors.installed()
+    own = rating.filter(learned__isnull=False, learned_with=installed.name if installed else "")
     return Learning(
         editions=[
             EditionFeedback(
@@ -247,7 +250,7 @@ def learning(limit: int = FEEDBACK_EDITIONS) -> Learning:
             for edition in latest
         ],
         rating_readers=rating.count(),
-        own_models=rating.filter(learned__isnull=False).count(),
+        own_models=own.count() if installed else 0,
     )
 
 

@@ -263,7 +263,7 @@ def reader_wants(subscriber: Subscriber) -> str:
     """What the reader asked for, as the footer says it: their topics, the papers they
     picked, their interest (or the most upvoted papers, for a reader who named none)."""
     if subscriber.wants_top_papers and subscriber.rated_at is not None:
-        return "any topic (papers like the ones you liked, then the most upvoted)"
+        return "any topic (the most upvoted, moved by your ratings)"
     if subscriber.wants_top_papers:
         return "any topic (the most upvoted first)"
     wanted = [", ".join(topic_texts(subscriber.query))] if subscriber.query.strip() else []

@@ -82,7 +82,7 @@ def read_rating_token(token: str) -> RatingLink:
         delivery = Delivery.objects.select_related("subscriber").get(
             pk=int(pk), edition__isnull=False
         )
-        paper = Paper.objects.get(pk=int(paper_id))
+        paper = Paper.objects.get(pk=int(paper_id), hidden=False)  # an operator hid it
     except (
         signing.BadSignature,
         ValueError,

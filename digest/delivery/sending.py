@@ -137,9 +137,7 @@ class EditionPapers:
         return tuple(meaning.explain(query, profile, scored) for scored in chosen)
 
     def _top_for_rated(self, subscriber: Subscriber, limit: int) -> tuple[Match, ...]:
-        """A reader who named nothing but rated papers: papers like the ones they liked
-        first, then the most upvoted of the rest, leaving out what their ratings point away
-        from (past the threshold) and what they marked "less like this"."""
+        """A reader who named nothing but rated papers (MeaningIndex.select_top)."""
         meaning = self.meaning()
         profile = profiles.stored(subscriber, meaning.model_name)
         if profile is None:  # no model installed, or none of the rated papers has a vector
@@ -148,17 +146,9 @@ class EditionPapers:
             top = self.index.most_upvoted(limit + len(disliked))
             return tuple(m for m in top if m.paper_id not in disliked)[:limit]
         nothing = Query((), ())
-        chosen = [
-            meaning.explain(nothing, profile, s) for s in meaning.select(nothing, profile, limit)
-        ]
-        away = {
-            self.index.papers[s.paper].id
-            for s in meaning.score_each(nothing, profile)
-            if s.cosine < -meaning.threshold
-        }
-        taken = {m.paper_id for m in chosen} | profile.known | away
-        rest = (m for m in self.index.most_upvoted(len(self.papers)) if m.paper_id not in taken)
-        return tuple([*chosen, *rest][:limit])
+        return tuple(
+            meaning.explain(nothing, profile, s) for s in meaning.select_top(profile, limit)
+        )
 
     def explain_each(self, subscriber: Subscriber, keywords: str) -> list[Match]:
         """Every one of these papers explained for this reader, whatever brought it: a

@@ -330,7 +330,7 @@ def _read_response(
     if response.status >= 300:
         raise FetchError(f"HTTP {response.status} {response.reason} from {target.url}")
     declared = response.headers.get("Content-Length", "")
-    if declared.isdigit() and int(declared) > max_bytes:
+    if declared.isascii() and declared.isdigit() and int(declared) > max_bytes:
         raise FetchError(f"response is {_mb(int(declared))}, over the {_mb(max_bytes)} limit")
     return FetchResult(
         body=_read_body(response, target, deadline, max_bytes),

@@ -191,6 +191,9 @@ class Words:
     down: tuple[str, ...]
 
 
+NO_WORDS = Words((), ())
+
+
 def top_words(texts: Sequence[str], logits: Sequence[float], count: int = 6) -> Words:
     """The words of the rated papers whose papers the model scores highest and lowest on
     average (a word must be in two papers, and not in all): what it leans toward, in the
@@ -200,7 +203,7 @@ def top_words(texts: Sequence[str], logits: Sequence[float], count: int = 6) -> 
         for word in {w for w in words(text) if len(w) > 3 and w not in STOPWORDS}:
             by_word[word].append(float(logit))
     if not by_word:
-        return Words((), ())
+        return NO_WORDS
     mean = float(np.mean(logits))
     ranked = sorted(
         ((sum(v) / len(v) - mean, word) for word, v in by_word.items() if 2 <= len(v) < len(texts)),

@@ -211,11 +211,21 @@ def stored(subscriber: Subscriber, model_name: str) -> Profile | None:
     return with_ratings(subscriber, base, model_name)
 
 
+MAX_RATINGS = 200  # the latest ratings a profile, a model and a card are made from
+
+
+def standing(subscriber: Subscriber) -> QuerySet[Feedback]:
+    """The ratings that count, the latest first: at most MAX_RATINGS, of papers not hidden
+    (a paper an operator hid is sent to nobody, and named nowhere)."""
+    ratings = subscriber.feedback.filter(paper__hidden=False)
+    return ratings.order_by("-created_at", "-pk")[:MAX_RATINGS]
+
+
 def with_ratings(subscriber: Subscriber, base: Profile | None, model_name: str) -> Profile | None:
     """The profile moved by the ratings that stand now (learning.personal): removing one gives
     the profile back as it was."""
     liked, disliked = [], []
-    rows = subscriber.feedback.values_list(
+    rows = standing(subscriber).values_list(
         "paper_id", "action", "paper__title", "paper__embedding", "paper__embedded_with"
     )
     for pk, action, title, blob, by in rows:
@@ -382,7 +392,7 @@ class Examples:
 
     @classmethod
     def of(cls, subscriber: Subscriber) -> Examples:
-        ratings = dict(subscriber.feedback.values_list("paper_id", "action"))
+        ratings = dict(standing(subscriber).values_list("paper_id", "action"))
         shown = subscriber.deliveries.filter(edition__isnull=False, status="sent")
         ignored: list[int] = []
         latest = shown.order_by("-pk").values_list("paper_ids", flat=True)[:IGNORED_FROM_DIGESTS]
@@ -410,6 +420,10 @@ class TrainingPapers:
         self.papers = list(found.only(*TEXT_FIELDS, "embedding"))
         self.position = {paper.pk: i for i, paper in enumerate(self.papers)}
         self.index = build_index([paper.as_text() for paper in self.papers])
+
+    def text(self, pk: int) -> str:
+        paper = self.papers[self.position[pk]]
+        return f"{paper.title} {paper.abstract}"
 
     def features(self, rows: Sequence[int], keywords: str) -> np.ndarray:
         """features() of these papers for a reader with these keywords; recency is each
@@ -454,15 +468,25 @@ def refit(
         return False
     weights = np.array([learning.IGNORED_WEIGHT if pk in weak else 1.0 for pk in rows])
     x = training.features(rows, subscriber.query)
-    _save_model(subscriber, learning.fit(x, labels, weights), model_name)
+    model = learning.fit(x, labels, weights)
+    rated = [i for i, pk in enumerate(rows) if pk not in weak]  # the card names rated papers
+    words = learning.top_words([training.text(rows[i]) for i in rated], x[rated] @ model)
+    _save_model(subscriber, model, model_name, words)
     return True
 
 
-def _save_model(subscriber: Subscriber, model: np.ndarray | None, model_name: str) -> None:
+def _save_model(
+    subscriber: Subscriber,
+    model: np.ndarray | None,
+    model_name: str,
+    words: learning.Words = learning.NO_WORDS,
+) -> None:
     subscriber.learned = None if model is None else np.asarray(model, np.float32).tobytes()
     subscriber.learned_with = model_name
     subscriber.learned_at = timezone.now()
-    subscriber.save(update_fields=["learned", "learned_with", "learned_at"])
+    subscriber.learned_words = {"up": list(words.up), "down": list(words.down)}
+    fields = ["learned", "learned_with", "learned_at", "learned_words"]
+    subscriber.save(update_fields=fields)
 
 
 def refit_due(model_name: str, progress: Callable[[int], object] | None = None) -> int:
@@ -522,6 +546,11 @@ class InterestCard:
         return not (self.seeds or self.interest or self.rated)
 
     @property
+    def needs(self) -> tuple[int, int]:
+        """The likes and dislikes a model of one's own needs."""
+        return learning.MIN_LIKED, learning.MIN_DISLIKED
+
+    @property
     def rated_lists(self) -> tuple[tuple[str, tuple[Rated, ...], int], ...]:
         return (
             ("More like these", self.liked, self.liked_count),
@@ -529,37 +558,52 @@ class InterestCard:
         )
 
 
-def interest_card(subscriber: Subscriber) -> InterestCard:
-    ratings = subscriber.feedback.select_related("paper").order_by("-created_at", "-pk")
-    liked = ratings.filter(action=Feedback.Action.MORE)
-    disliked = ratings.exclude(action=Feedback.Action.MORE)
-    installed = vectors.installed()
+def interest_card(subscriber: Subscriber, *, weigh: bool = False) -> InterestCard:
+    """What the reader's digest is made from. A model of their own has its words from its
+    nightly fit; to `weigh` (their preferences page), a profile moved by ratings has its
+    words worked out now (each digest's footer leaves them out)."""
+    installed = vectors.installed() if weigh else None
     model_name = installed.name if installed else ""
+    rows = list(standing(subscriber).values_list("paper_id", "action", "paper__title"))
+    liked = tuple(Rated(pk, title) for pk, action, title in rows if action == Feedback.Action.MORE)
+    disliked = tuple(Rated(pk, t) for pk, action, t in rows if action != Feedback.Action.MORE)
+    own_model = subscriber.learned is not None and (
+        not model_name or subscriber.learned_with == model_name
+    )
+    if own_model:
+        stored_words = subscriber.learned_words or {}
+        words = learning.Words(
+            tuple(stored_words.get("up", ())), tuple(stored_words.get("down", ()))
+        )
+    elif model_name and rows:
+        words = _weighed_words(subscriber, model_name, [pk for pk, *_ in rows])
+    else:
+        words = learning.NO_WORDS
     return InterestCard(
-        seeds=tuple(subscriber.seeds.select_related("paper")),
+        seeds=tuple(subscriber.seeds.all()),
         interest=subscriber.interest.strip(),
-        liked=tuple(Rated(f.paper_id, f.paper.title) for f in liked[:CARD_RATINGS]),
-        disliked=tuple(Rated(f.paper_id, f.paper.title) for f in disliked[:CARD_RATINGS]),
-        liked_count=liked.count(),
-        disliked_count=disliked.count(),
-        words=_weighed_words(subscriber, model_name) if model_name else learning.Words((), ()),
-        own_model=bool(model_name) and learned_model(subscriber, model_name) is not None,
+        liked=liked[:CARD_RATINGS],
+        disliked=disliked[:CARD_RATINGS],
+        liked_count=len(liked),
+        disliked_count=len(disliked),
+        words=words,
+        own_model=own_model,
     )
 
 
-def _weighed_words(subscriber: Subscriber, model_name: str) -> learning.Words:
-    """The words of the rated papers that the reader's profile (or model) scores highest and
-    lowest: what their ratings taught, in the papers' own words."""
-    if subscriber.rated_at is None:
-        return learning.Words((), ())
+def _weighed_words(subscriber: Subscriber, model_name: str, rated: list[int]) -> learning.Words:
+    """The words of the rated papers that the reader's profile scores highest and lowest:
+    what their ratings taught, in the papers' own words."""
     profile = stored(subscriber, model_name)
-    rated = Paper.objects.filter(
-        pk__in=subscriber.feedback.values("paper_id"), embedded_with=model_name
-    ).exclude(embedding=None)
+    papers = (
+        Paper.objects.filter(pk__in=rated, embedded_with=model_name)
+        .exclude(embedding=None)
+        .only("title", "abstract", "embedding")
+    )
     texts, embedded = [], []
-    for paper in rated:
+    for paper in papers:
         texts.append(f"{paper.title} {paper.abstract}")
         embedded.append(unpack(bytes(paper.embedding)))
     if profile is None or not embedded:
-        return learning.Words((), ())
+        return learning.NO_WORDS
     return learning.top_words(texts, np.stack(embedded) @ profile.vector)

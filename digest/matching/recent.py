@@ -97,6 +97,16 @@ class RecentIndex:
         found = [(papers[m.paper_id], m) for m in matches if m.paper_id in papers]
         return found, index.count(query.topics), len(index.papers)
 
+    def top_for(self, profile: Profile, limit: int) -> tuple[list[tuple[Paper, Match]], int]:
+        """What a reader who named nothing but rated papers would get (select_top), and how
+        many papers were searched."""
+        meaning = self.built().meaning
+        nothing = Query((), ())
+        matches = [meaning.explain(nothing, profile, s) for s in meaning.select_top(profile, limit)]
+        papers = Paper.objects.in_bulk([m.paper_id for m in matches])
+        found = [(papers[m.paper_id], m) for m in matches if m.paper_id in papers]
+        return found, len(meaning.index.papers)
+
     def most_upvoted(self, limit: int) -> tuple[list[tuple[Paper, Match]], int]:
         """The most upvoted recent papers (what a reader who names no topics gets), and how
         many were searched."""

@@ -196,6 +196,7 @@ class MeaningIndex:
         self._keywords: LRU[str, np.ndarray] = LRU(memo_size)
         self._position = {paper.id: i for i, paper in enumerate(index.papers)}
         self._features: np.ndarray | None = None
+        self._upvote_order: np.ndarray | None = None
 
     # --- masks and keyword vectors, each computed once per distinct query ---------------------
 
@@ -351,6 +352,29 @@ class MeaningIndex:
                 ]
             )
         return self._features
+
+    def select_top(self, profile: Profile, limit: int) -> list[Scored]:
+        """A reader who named nothing but rated papers: papers like the ones they liked first
+        (by meaning), then the most upvoted of the rest, leaving out what their ratings point
+        away from (a cosine below -τ, or their own model's odds below even) and the papers
+        they marked "less like this"."""
+        nothing = Query((), ())
+        chosen = self.select(nothing, profile, limit)
+        rows, options = _rows([profile], self.vectors.shape[1])
+        scores, cosines, _, _ = self._scores([nothing], rows, **options)
+        away = scores[0] < 0.0 if profile.model is not None else cosines[0] < -self.threshold
+        away[[self._position[i] for i in profile.known if i in self._position]] = True
+        away[[s.paper for s in chosen]] = True  # taken already
+        rest = (p for p in self._by_upvotes() if not away[p])
+        fill = [Scored(float(scores[0, p]), int(p), float(cosines[0, p])) for p in rest]
+        return [*chosen, *fill][:limit]
+
+    def _by_upvotes(self) -> np.ndarray:
+        """Paper positions, the most upvoted first (the newer first among equals)."""
+        if self._upvote_order is None:
+            upvotes = np.array([p.upvotes or 0 for p in self.index.papers])
+            self._upvote_order = np.argsort(-upvotes, kind="stable")
+        return self._upvote_order
 
     def score_each(self, query: Query, profile: Profile | None) -> list[Scored]:
         """Every paper's score for this reader, whether or not it would be chosen."""

@@ -13,7 +13,7 @@ from django.urls import reverse
 
 from digest.matching import profiles, recent, vectors
 from digest.matching.seeds import SeedRef
-from digest.models import Paper
+from digest.models import Delivery, Paper
 from subscribers import subscriptions
 from subscribers.models import Feedback, SeedPaper
 from subscribers.tokens import make_token
@@ -216,3 +216,56 @@ def test_each_digests_footer_says_what_we_think_they_like_and_links_to_the_card(
     assert "See it or change it: http://localhost:8000/manage/" in text
     assert re.search(r'href="http://localhost:8000/manage/[^"]+/#interest-card"[^>]*>See it', page)
     assert "words weighed" not in text  # every word both papers share is in each: none leans
+
+
+def test_a_paper_an_operator_hid_leaves_the_card_and_its_rating_can_still_go(
+    client, reader, papers
+):
+    subscriptions.rate(reader, papers[2].pk, LESS)
+    Paper.objects.filter(pk=papers[2].pk).update(hidden=True)
+    assert TITLES[2][0] not in page_of(client, reader)
+    url = reverse("manage_rate", args=[make_token(reader, "manage")])
+    assert client.post(url, {"paper": papers[2].pk, "action": "more"}).status_code == 400
+    assert client.post(url, {"paper": papers[2].pk, "action": "remove"}).status_code == 302
+    assert not reader.feedback.exists()
+
+
+def test_a_reader_who_named_nothing_previews_the_most_upvoted_moved_by_their_ratings(
+    client, papers
+):
+    reader = SubscriberFactory(status="active", query="")
+    for i, paper in enumerate(papers):  # the astronomy papers are the most upvoted
+        Paper.objects.filter(pk=paper.pk).update(upvotes=100 if i in (2, 3) else 10 - i)
+    recent.forget()
+    assert TITLES[2][0] in previewed(client, reader)  # the most upvoted, before any rating
+    subscriptions.rate(reader, papers[2].pk, LESS)
+    subscriptions.rate(reader, papers[0].pk, MORE)
+    reader.refresh_from_db()
+    shown = client.post(
+        reverse("manage_preview", args=[make_token(reader, "manage")]),
+        {"query": "", "interest": "", "seeds": ""},
+    ).content.decode()
+    assert "moved by your ratings" in shown and 'value="less"' in shown
+    assert TITLES[2][0] not in shown
+
+
+def test_a_readers_digest_costs_the_same_queries_however_many_papers_they_rated(
+    reader, papers, mailoutbox
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from digest.delivery import sending
+
+    def queries_to_send() -> int:
+        Delivery.objects.all().delete()
+        with CaptureQueriesContext(connection) as sent:
+            sending.send_chunk(sending.dispatch(sending.plan_edition("daily", any_hour=True))[0])
+        return len(sent)
+
+    subscriptions.rate(reader, papers[0].pk, MORE)
+    one = queries_to_send()
+    for paper in papers[1:]:
+        subscriptions.rate(reader, paper.pk, LESS)
+    assert queries_to_send() == one
+    assert len(mailoutbox) == 2

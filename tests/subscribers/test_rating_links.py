@@ -82,10 +82,28 @@ def test_undo_takes_it_back(client, reader, delivery, papers):
     token = make_rating_token(delivery, papers[0].pk, "more")
     client.post(url(token))
     page = client.post(url(token), {"undo": "1"})
-    assert "back to how it was" in page.content.decode()
+    assert "no longer counts toward your digest" in page.content.decode()
     assert not Feedback.objects.exists()
     reader.refresh_from_db()
     assert reader.rated_at is None
+
+
+def test_undo_takes_back_only_its_own_click_not_a_rating_made_since(client, delivery, papers):
+    less, more = (make_rating_token(delivery, papers[0].pk, a) for a in ("less", "more"))
+    client.post(url(less))
+    client.post(url(more))  # changed their mind from another link
+    page = client.post(url(less), {"undo": "1"})
+    assert "Nothing to undo" in page.content.decode()
+    assert list(Feedback.objects.values_list("action", flat=True)) == ["more"]
+
+
+def test_a_paper_an_operator_hid_cannot_be_rated(client, delivery, papers):
+    from digest.models import Paper
+
+    token = make_rating_token(delivery, papers[0].pk, "more")
+    Paper.objects.filter(pk=papers[0].pk).update(hidden=True)
+    assert client.post(url(token)).status_code == 400
+    assert not Feedback.objects.exists()
 
 
 def test_the_page_needs_its_csrf_token(delivery, papers):

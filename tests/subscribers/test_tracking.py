@@ -244,6 +244,15 @@ def test_anymails_metadata_names_the_delivery_when_the_id_is_not_stored_yet(clie
     assert status_of(subscriber) == Subscriber.Status.BOUNCED
 
 
+@pytest.mark.parametrize("odd", ["²", "9" * 40, "-1", ""])
+def test_odd_metadata_names_no_delivery_and_breaks_nothing(client, hooks, odd):
+    subscriber = SubscriberFactory(email="ada@example.org")
+    digest_sent_to(subscriber)
+    response = bounce(client, subscriber.email, str(uuid.uuid4()), Metadata={"delivery": odd})
+    assert response.status_code == 200
+    assert status_of(subscriber) == Subscriber.Status.ACTIVE  # not a message we can name
+
+
 def test_a_bounced_confirmation_email_suppresses_the_pending_subscriber(
     client, hooks, django_capture_on_commit_callbacks
 ):
