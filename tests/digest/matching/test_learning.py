@@ -175,3 +175,14 @@ def test_top_words_lean_toward_the_papers_scored_up():
     assert words.up[:1] == ("federated",)
     assert "galaxy" in words.down
     assert learning.top_words([], []) == learning.Words((), ())
+
+
+def test_a_reader_who_named_nothing_gets_the_most_upvoted_without_what_they_turned_from(meaning):
+    # Rocchio: "less like this" on paper 0 leaves it and the papers like it (1, 3) out.
+    disliked = learning.personal(None, [], [(PAPERS[0].id, VECTORS[0])])
+    assert sorted(s.paper for s in meaning.select_top(disliked, 10)) == [2, 4, 5]
+    # Their own model: what it likes first, and nothing it gives less than even odds.
+    model = _model_liking(2, 5)
+    top = [s.paper for s in meaning.select_top(model, 10)]
+    assert set(top[:2]) == {2, 5}
+    assert 4 not in top and 0 not in top
