@@ -32,6 +32,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from itertools import islice
 
 import numpy as np
 
@@ -365,9 +366,8 @@ class MeaningIndex:
         away = scores[0] < 0.0 if profile.model is not None else cosines[0] < -self.threshold
         away[[self._position[i] for i in profile.known if i in self._position]] = True
         away[[s.paper for s in chosen]] = True  # taken already
-        rest = (p for p in self._by_upvotes() if not away[p])
-        fill = [Scored(float(scores[0, p]), int(p), float(cosines[0, p])) for p in rest]
-        return [*chosen, *fill][:limit]
+        rest = islice((p for p in self._by_upvotes() if not away[p]), limit - len(chosen))
+        return [*chosen, *(Scored(float(scores[0, p]), int(p), float(cosines[0, p])) for p in rest)]
 
     def _by_upvotes(self) -> np.ndarray:
         """Paper positions, the most upvoted first (the newer first among equals)."""
