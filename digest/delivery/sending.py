@@ -23,7 +23,7 @@ import threading
 import time
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -158,7 +158,15 @@ class EditionPapers:
         profile = None
         if subscriber.profile is not None or subscriber.rated_at is not None:
             profile = profiles.stored(subscriber, meaning.model_name)
-        return [meaning.explain(query, profile, s) for s in meaning.score_each(query, profile)]
+        explained = [meaning.explain(query, profile, s) for s in meaning.score_each(query, profile)]
+        if subscriber.rated_at is None:
+            return explained
+        # A paper they rated since says so, rather than that it is like itself.
+        rated = dict(profiles.standing(subscriber).values_list("paper_id", "action"))
+        return [  # the action, "more" or "less", is the word the why says
+            replace(m, like_kind="rated", like=rated[m.paper_id]) if m.paper_id in rated else m
+            for m in explained
+        ]
 
     def _query(self, subscriber: Subscriber) -> Query:
         # Keywords are optional, and lines of exclusions only allowed, for a reader with seed

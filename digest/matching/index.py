@@ -88,7 +88,7 @@ class Match:
     def because(self, length: int = 90) -> str:
         """ "similar to “⟨seed title⟩” (0.71)", "close to your interest “…” (0.48)", "you
         marked 3 similar papers “more like this”", "like “⟨liked title⟩” (0.74), which you
-        liked", or ""."""
+        liked", "you marked it “less like this”", or ""."""
         if self.like_kind == "seed":
             return f"similar to “{clip(self.like, length)}” ({self.like_cosine:.2f})"
         if self.like_kind == "interest":
@@ -99,6 +99,8 @@ class Match:
             return f"like “{clip(self.like, length)}” ({self.like_cosine:.2f}), which you liked"
         if self.like_kind == "profile":
             return f"close to the papers you like ({self.like_cosine:.2f})"
+        if self.like_kind == "rated":  # a digest shown again: like holds their rating of it
+            return f"you marked it “{self.like} like this”"
         return ""
 
 

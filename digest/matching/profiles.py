@@ -277,11 +277,18 @@ def draft_or_none(interest: str, refs: Sequence[SeedRef]) -> Profile | None:
 
 
 def draft_for(subscriber: Subscriber, interest: str, refs: Sequence[SeedRef]) -> Profile | None:
-    """draft_or_none() moved by the reader's standing ratings: their own page's preview
-    shows what their next digest would hold."""
+    """draft_or_none() moved by the reader's standing ratings, without the papers they rated:
+    their own page's preview shows what their next digest would hold."""
     draft = draft_or_none(interest, refs)
     installed = vectors.installed() if subscriber.rated_at else None
-    return with_ratings(subscriber, draft, installed.name) if installed else draft
+    if installed is None:
+        return draft
+    moved = with_ratings(subscriber, draft, installed.name)
+    if moved is None:
+        return None
+    # The papers they rated are theirs already: a preview of what is to come leaves them out.
+    rated = set(standing(subscriber).values_list("paper_id", flat=True))
+    return replace(moved, known=moved.known | rated)
 
 
 def draft(interest: str, refs: Sequence[SeedRef], model: Embedder) -> Profile | None:

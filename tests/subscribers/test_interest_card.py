@@ -88,19 +88,37 @@ def test_the_card_shows_seeds_interest_and_ratings_and_the_words_they_weigh(clie
     assert "Reset personalization" in card
 
 
-def test_less_like_this_in_the_preview_takes_the_paper_out_of_it(client, reader, papers):
-    before = previewed(client, reader)
-    astronomy = next(t for t in before if "galaxies" in t or "stellar" in t)
-    paper = next(p for p in papers if p.title == astronomy)
+def preview_scores(client, reader) -> dict[str, float]:
+    """Each previewed paper's score, by title."""
+    shown = client.post(
+        reverse("manage_preview", args=[make_token(reader, "manage")]),
+        {"query": reader.query, "interest": reader.interest, "seeds": papers_seeds(reader)},
+    ).content.decode()
+    found = {}
+    for title, _ in TITLES:  # each paper's buttons come right after its score
+        buttons = shown.find(f'aria-label="More like this: {title}"')
+        if buttons >= 0:
+            found[title] = float(re.findall(r"score (-?[\d.]+)", shown[:buttons])[-1])
+    return found
+
+
+def test_less_like_this_in_the_preview_takes_the_paper_out_and_sinks_its_like(
+    client, reader, papers
+):
+    galaxies, stellar = TITLES[2][0], TITLES[3][0]
+    before = preview_scores(client, reader)
+    assert galaxies in before and stellar in before
     response = client.post(
         reverse("manage_rate", args=[make_token(reader, "manage")]),
-        {"paper": paper.pk, "action": "less"},
+        {"paper": papers[2].pk, "action": "less"},
     )
     assert response.status_code == 302 and response["Location"].endswith("#preview")
     assert reader.feedback.get().action == LESS
-    assert astronomy not in previewed(client, reader)
+    after = preview_scores(client, reader)
+    assert galaxies not in after  # rated: theirs already, and never sent again
+    assert stellar not in after or after[stellar] < before[stellar]  # like it: sunk
     page = html.unescape(client.get(response["Location"]).content.decode())
-    assert f"You'll see fewer papers like “{astronomy}”" in page
+    assert f"You'll see fewer papers like “{galaxies}”" in page
 
 
 def test_the_preview_on_a_readers_page_has_rate_buttons_and_the_anonymous_one_has_none(
@@ -269,3 +287,19 @@ def test_a_readers_digest_costs_the_same_queries_however_many_papers_they_rated(
         subscriptions.rate(reader, paper.pk, LESS)
     assert queries_to_send() == one
     assert len(mailoutbox) == 2
+
+
+def test_a_digest_shown_again_says_which_papers_the_reader_rated(client, reader, papers):
+    from digest.delivery import sending
+    from digest.delivery.links import rating_url, view_url
+
+    sending.send_chunk(sending.dispatch(sending.plan_edition("daily", any_hour=True))[0])
+    delivery = Delivery.objects.get()
+    subscriptions.rate(reader, papers[2].pk, LESS, delivery.pk)
+    subscriptions.rate(reader, papers[0].pk, MORE, delivery.pk)
+    page = html.unescape(client.get(view_url(delivery)).content.decode())
+    for paper, said in ((papers[2], "“less like this”"), (papers[0], "“more like this”")):
+        link = page.index(rating_url(delivery, paper.pk, "more"))  # in the paper's why line
+        why = page[page.rindex('class="why"', 0, link) : link]
+        assert f"you marked it {said}" in why
+    assert "(1.00), which you liked" not in page  # never "like itself"

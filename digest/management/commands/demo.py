@@ -143,6 +143,10 @@ class Command(BaseCommand):
             self.stdout.write(
                 f"  {delivery.subscriber.email}, {delivery.edition.label}: {view_url(delivery)}"
             )
+        self.stdout.write(
+            "  Press “More like this” or “Less like this” under any paper there: the reader's "
+            "preferences page then previews with it and lists it on their interest card."
+        )
         self.stdout.write("Preferences pages (the link in every email):")
         emails = [s[0] for s in DEMO_SUBSCRIBERS] + [p[0] for p in DEMO_PROFILES]
         for subscriber in Subscriber.objects.filter(email__in=emails):

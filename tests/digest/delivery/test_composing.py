@@ -168,3 +168,13 @@ def test_the_subject_names_topics_in_plain_words_never_query_syntax():
     subscriber = SubscriberFactory(query="title:global -federated, fair*")
     message, _ = previews.next_digest(subscriber)
     assert message.subject.startswith("1 new paper on global, fair… — ")
+
+
+def test_a_paper_with_nothing_to_say_why_starts_its_line_with_no_separator(mailoutbox):
+    PaperFactory(title="Pruning at scale", abstract="We prune.", upvotes=0)
+    SubscriberFactory(query="")  # the most upvoted: no topics, no why, no upvotes here
+    sending.send_chunk(sending.dispatch(sending.plan_edition("daily", any_hour=True))[0])
+    (message,) = mailoutbox
+    text, html = text_and_html(message)
+    assert re.search(r'class="why"[^>]*><a href="https://arxiv.org/pdf/', html)
+    assert "\n   · " not in text
