@@ -263,7 +263,7 @@ def reader_wants(subscriber: Subscriber) -> str:
     """What the reader asked for, as the footer says it: their topics, the papers they
     picked, their interest (or the most upvoted papers, for a reader who named none)."""
     if subscriber.wants_top_papers and subscriber.rated_at is not None:
-        return "any topic (the most upvoted, moved by your ratings)"
+        return "any topic, ranked by your ratings (the most upvoted where they say nothing)"
     if subscriber.wants_top_papers:
         return "any topic (the most upvoted first)"
     wanted = [", ".join(topic_texts(subscriber.query))] if subscriber.query.strip() else []
@@ -281,7 +281,7 @@ CARD_WORDS = 4
 
 def card_line(subscriber: Subscriber) -> str:
     """The interest card as a footer says it, for a reader with a profile or ratings (the
-    preferences page shows it whole, each entry removable): "What we think you like: …"."""
+    preferences page shows it whole, each entry removable): "What shapes your digest: …"."""
     if subscriber.profile is None and subscriber.rated_at is None:
         return ""
     card = profiles.interest_card(subscriber)
@@ -296,12 +296,12 @@ def card_line(subscriber: Subscriber) -> str:
     ):
         if count:
             named = ", ".join(f"“{clip(r.title, 50)}”" for r in rated[:CARD_TITLES])
-            more = f" and {count - CARD_TITLES} more" if count > CARD_TITLES else ""
-            parts.append(f"{wish} like {named}{more}")
+            others = f" (+{count - CARD_TITLES} others)" if count > CARD_TITLES else ""
+            parts.append(f"{wish} like {named}{others}")
     for direction, words in (("up", card.words.up), ("down", card.words.down)):
         if words:
             parts.append(f"words weighed {direction}: {', '.join(words[:CARD_WORDS])}")
-    return f"What we think you like: {'; '.join(parts)}." if parts else ""
+    return f"What shapes your digest: {'; '.join(parts)}." if parts else ""
 
 
 def sends_at(subscriber: Subscriber | Preferences) -> str:

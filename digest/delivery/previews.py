@@ -88,7 +88,8 @@ def delivered_matches(delivery: Delivery) -> tuple[EditionPapers, list[Match]]:
     stored = Paper.objects.in_bulk(delivery.paper_ids)
     papers = EditionPapers.of(stored[pk] for pk in delivery.paper_ids if pk in stored)
     order = {pk: i for i, pk in enumerate(delivery.paper_ids)}
-    if delivery.subscriber.has_profile or not _plain_keywords(delivery.query):
+    reader = delivery.subscriber
+    if reader.has_profile or reader.rated_at or not _plain_keywords(delivery.query):
         # Papers may have come by meaning: each is explained, whatever brought it.
         matches = papers.explain_each(delivery.subscriber, delivery.query)
     else:

@@ -131,18 +131,23 @@ class EditionPapers:
         profile = None
         if subscriber.profile is not None or not unrated:
             profile = profiles.stored(subscriber, meaning.model_name)
+        # Rated, with no vector to move (no model installed, or no rated paper has one): what
+        # they marked "less like this" still never comes back.
+        disliked = _disliked(subscriber) if profile is None and not unrated else set()
+        wider = limit + len(disliked)
         if profile is None and not query.excluded:
-            return self._by_keywords(query, limit)
-        chosen = meaning.select(query, profile, limit)
-        return tuple(meaning.explain(query, profile, scored) for scored in chosen)
+            found = self._by_keywords(query, wider)
+        else:
+            chosen = meaning.select(query, profile, wider)
+            found = tuple(meaning.explain(query, profile, scored) for scored in chosen)
+        return tuple(m for m in found if m.paper_id not in disliked)[:limit]
 
     def _top_for_rated(self, subscriber: Subscriber, limit: int) -> tuple[Match, ...]:
         """A reader who named nothing but rated papers (MeaningIndex.select_top)."""
         meaning = self.meaning()
         profile = profiles.stored(subscriber, meaning.model_name)
         if profile is None:  # no model installed, or none of the rated papers has a vector
-            less = subscriber.feedback.filter(action=Feedback.Action.LESS)
-            disliked = set(less.values_list("paper_id", flat=True))
+            disliked = _disliked(subscriber)
             top = self.index.most_upvoted(limit + len(disliked))
             return tuple(m for m in top if m.paper_id not in disliked)[:limit]
         nothing = Query((), ())
@@ -203,6 +208,12 @@ class EditionPapers:
 def reader_papers(start: datetime, end: datetime, listing: str) -> QuerySet[Paper]:
     wanted = Listing(listing).announce_types
     return Paper.objects.first_seen_between(start, end).filter(announce_type__in=wanted)
+
+
+def _disliked(subscriber: Subscriber) -> set[int]:
+    """The papers a reader marked "less like this": never sent to them again."""
+    ratings = profiles.standing(subscriber).values_list("paper_id", "action")
+    return {pk for pk, action in ratings if action == Feedback.Action.LESS}
 
 
 def most_upvoted(

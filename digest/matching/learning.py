@@ -6,7 +6,7 @@ Two steps, both kept as one vector per reader:
   disliked, from what it was made of (seeds and interest) and all their standing feedback, so
   removing a feedback restores the profile it was before:
 
-      profile = unit(unit(base) + BETA * mean(liked) - GAMMA * mean(disliked))
+      profile = unit(unit(base) + BETA * unit(mean(liked)) - GAMMA * unit(mean(disliked)))
 
 - Nightly, once they have MIN_LIKED likes and MIN_DISLIKED dislikes: a logistic regression on
   each paper's embedding, whether their keywords matched it, its upvotes and its recency, with

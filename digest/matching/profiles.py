@@ -225,8 +225,10 @@ def with_ratings(subscriber: Subscriber, base: Profile | None, model_name: str) 
     """The profile moved by the ratings that stand now (learning.personal): removing one gives
     the profile back as it was."""
     liked, disliked = [], []
-    rows = standing(subscriber).values_list(
-        "paper_id", "action", "paper__title", "paper__embedding", "paper__embedded_with"
+    rows = list(
+        standing(subscriber).values_list(
+            "paper_id", "action", "paper__title", "paper__embedding", "paper__embedded_with"
+        )
     )
     for pk, action, title, blob, by in rows:
         vector = unpack(bytes(blob)) if blob is not None and by == model_name else NO_VECTOR
@@ -234,7 +236,11 @@ def with_ratings(subscriber: Subscriber, base: Profile | None, model_name: str) 
             liked.append((title, vector))
         else:  # never sent again, embedded or not
             disliked.append((pk, vector))
-    return learning.personal(base, liked, disliked, learned_model(subscriber, model_name))
+    profile = learning.personal(base, liked, disliked, learned_model(subscriber, model_name))
+    if profile is None:
+        return None
+    # Liked papers are theirs already, as seeds are: never sent back (disliked never again).
+    return replace(profile, known=profile.known | {pk for pk, *_ in rows})
 
 
 NO_VECTOR = np.zeros(1, dtype=np.float32)
@@ -277,18 +283,13 @@ def draft_or_none(interest: str, refs: Sequence[SeedRef]) -> Profile | None:
 
 
 def draft_for(subscriber: Subscriber, interest: str, refs: Sequence[SeedRef]) -> Profile | None:
-    """draft_or_none() moved by the reader's standing ratings, without the papers they rated:
-    their own page's preview shows what their next digest would hold."""
+    """draft_or_none() moved by the reader's standing ratings (the papers they rated left
+    out): their own page's preview shows what their next digest would hold."""
     draft = draft_or_none(interest, refs)
     installed = vectors.installed() if subscriber.rated_at else None
     if installed is None:
         return draft
-    moved = with_ratings(subscriber, draft, installed.name)
-    if moved is None:
-        return None
-    # The papers they rated are theirs already: a preview of what is to come leaves them out.
-    rated = set(standing(subscriber).values_list("paper_id", flat=True))
-    return replace(moved, known=moved.known | rated)
+    return with_ratings(subscriber, draft, installed.name)
 
 
 def draft(interest: str, refs: Sequence[SeedRef], model: Embedder) -> Profile | None:
@@ -400,11 +401,12 @@ class Examples:
     @classmethod
     def of(cls, subscriber: Subscriber) -> Examples:
         ratings = dict(standing(subscriber).values_list("paper_id", "action"))
+        rated = set(subscriber.feedback.values_list("paper_id", flat=True))  # any, however old
         shown = subscriber.deliveries.filter(edition__isnull=False, status="sent")
         ignored: list[int] = []
         latest = shown.order_by("-pk").values_list("paper_ids", flat=True)[:IGNORED_FROM_DIGESTS]
         for ids in latest:
-            ignored += [pk for pk in ids if pk not in ratings and pk not in ignored]
+            ignored += [pk for pk in ids if pk not in rated and pk not in ignored]
         return cls(
             liked=[pk for pk, action in ratings.items() if action == Feedback.Action.MORE],
             disliked=[pk for pk, action in ratings.items() if action != Feedback.Action.MORE],
@@ -421,9 +423,9 @@ class TrainingPapers:
     them all: readers share most of the papers they were shown."""
 
     def __init__(self, pks: Iterable[int], model_name: str) -> None:
-        found = Paper.objects.filter(pk__in=set(pks), embedded_with=model_name).exclude(
-            embedding=None
-        )
+        found = Paper.objects.filter(  # a paper an operator hid teaches nothing
+            pk__in=set(pks), embedded_with=model_name, hidden=False
+        ).exclude(embedding=None)
         self.papers = list(found.only(*TEXT_FIELDS, "embedding"))
         self.position = {paper.pk: i for i, paper in enumerate(self.papers)}
         self.index = build_index([paper.as_text() for paper in self.papers])
@@ -464,14 +466,14 @@ def refit(
     enough ratings their model is dropped: the Rocchio profile alone ranks for them."""
     examples = examples or Examples.of(subscriber)
     if not learning.ready(len(examples.liked), len(examples.disliked)):
-        _save_model(subscriber, None, "")
+        _save_model(subscriber, None, model_name)  # refitted when their ratings change
         return False
     training = training or TrainingPapers(examples.papers, model_name)
     rows = [pk for pk in examples.papers if pk in training.position]
     liked, weak = set(examples.liked), set(examples.ignored)
     labels = np.array([1.0 if pk in liked else 0.0 for pk in rows])
     if labels.sum() == 0 or labels.sum() == len(rows):
-        _save_model(subscriber, None, "")
+        _save_model(subscriber, None, model_name)
         return False
     weights = np.array([learning.IGNORED_WEIGHT if pk in weak else 1.0 for pk in rows])
     x = training.features(rows, subscriber.query)
@@ -574,8 +576,9 @@ def interest_card(subscriber: Subscriber, *, weigh: bool = False) -> InterestCar
     rows = list(standing(subscriber).values_list("paper_id", "action", "paper__title"))
     liked = tuple(Rated(pk, title) for pk, action, title in rows if action == Feedback.Action.MORE)
     disliked = tuple(Rated(pk, t) for pk, action, t in rows if action != Feedback.Action.MORE)
+    # Their preferences page checks the model against the installed one; a footer trusts it.
     own_model = subscriber.learned is not None and (
-        not model_name or subscriber.learned_with == model_name
+        subscriber.learned_with == model_name if weigh else True
     )
     if own_model:
         stored_words = subscriber.learned_words or {}

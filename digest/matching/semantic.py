@@ -357,16 +357,21 @@ class MeaningIndex:
     def select_top(self, profile: Profile, limit: int) -> list[Scored]:
         """A reader who named nothing but rated papers: papers like the ones they liked first
         (by meaning), then the most upvoted of the rest, leaving out what their ratings point
-        away from (a cosine below -τ, or their own model's odds below even) and the papers
-        they marked "less like this"."""
+        away from (a cosine below -τ) and the papers they rated; with a model of their own,
+        the rest in its order (it weighs upvotes too)."""
         nothing = Query((), ())
         chosen = self.select(nothing, profile, limit)
         rows, options = _rows([profile], self.vectors.shape[1])
         scores, cosines, _, _ = self._scores([nothing], rows, **options)
-        away = scores[0] < 0.0 if profile.model is not None else cosines[0] < -self.threshold
+        if profile.model is not None:  # their model weighs upvotes itself: its order, then
+            away = np.zeros(len(scores[0]), dtype=bool)
+            order = np.argsort(-scores[0], kind="stable")
+        else:
+            away = cosines[0] < -self.threshold
+            order = self._by_upvotes()
         away[[self._position[i] for i in profile.known if i in self._position]] = True
         away[[s.paper for s in chosen]] = True  # taken already
-        rest = islice((p for p in self._by_upvotes() if not away[p]), limit - len(chosen))
+        rest = islice((p for p in order if not away[p]), limit - len(chosen))
         return [*chosen, *(Scored(float(scores[0, p]), int(p), float(cosines[0, p])) for p in rest)]
 
     def _by_upvotes(self) -> np.ndarray:

@@ -90,11 +90,15 @@ def test_the_manage_page_passes_axe(page, site, scheme):
     liked, disliked = Paper.objects.order_by("pk")
     subscriptions.rate(reader, liked.pk, "more")
     subscriptions.rate(reader, disliked.pk, "less")
+    PaperFactory(title="Federated averaging in practice")  # not rated: in the preview
 
     # With the live preview's rate buttons and the interest card, each entry removable.
     assert _check(page, f"{site}/manage/{make_token(reader, 'manage')}/", scheme) == []
     assert page.get_by_role("button", name="Reset personalization").count() == 1
-    assert page.get_by_role("button", name="Less like this: Federated learning at the edge").count()
+    assert page.get_by_role(
+        "button", name="Less like this: Federated averaging in practice"
+    ).count()
+    assert page.get_by_role("button", name=f"Remove {liked.title}").count() == 1
 
 
 @pytest.mark.parametrize("scheme", SCHEMES)

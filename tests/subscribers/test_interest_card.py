@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import html
 import re
+from datetime import timedelta
 
 import pytest
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 
 from digest.matching import profiles, recent, vectors
 from digest.matching.seeds import SeedRef
@@ -227,7 +229,7 @@ def test_each_digests_footer_says_what_we_think_they_like_and_links_to_the_card(
     (message,) = mailoutbox
     text, page = text_and_html(message)
     line = (
-        "What we think you like: 1 paper you picked; your interest “federated training”; "
+        "What shapes your digest: 1 paper you picked; your interest “federated training”; "
         f"more like “{TITLES[0][0]}”; fewer like “{TITLES[2][0]}”"
     )
     assert line in text and line in html.unescape(page)
@@ -283,10 +285,14 @@ def test_a_readers_digest_costs_the_same_queries_however_many_papers_they_rated(
 
     subscriptions.rate(reader, papers[0].pk, MORE)
     one = queries_to_send()
-    for paper in papers[1:]:
-        subscriptions.rate(reader, paper.pk, LESS)
+    long_ago = timezone.now() - timedelta(days=60)  # rated in digests long gone
+    for n in range(12):
+        old = PaperFactory(title=f"Learning old paper {n}", first_seen_at=long_ago)
+        subscriptions.rate(reader, old.pk, LESS if n % 2 else MORE)
     assert queries_to_send() == one
-    assert len(mailoutbox) == 2
+    assert len(mailoutbox) == 2 and mailoutbox[0].body.count("/rate/") == mailoutbox[1].body.count(
+        "/rate/"
+    )
 
 
 def test_a_digest_shown_again_says_which_papers_the_reader_rated(client, reader, papers):

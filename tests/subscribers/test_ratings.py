@@ -187,3 +187,31 @@ def test_a_reader_who_named_nothing_gets_the_most_upvoted_moved_by_their_ratings
     subscriptions.unrate(reader, papers[3].pk)
     subscriptions.unrate(reader, papers[0].pk)
     assert digest(reader, papers)[:2] == [TITLES[3][0], TITLES[4][0]]  # as before any rating
+
+
+def test_a_paper_they_liked_is_not_sent_back_to_them(model, papers):
+    reader = SubscriberFactory(status="active", query="learning", per_email=8)
+    subscriptions.rate(reader, papers[0].pk, MORE)
+    assert TITLES[0][0] not in digest(reader, papers)  # theirs already, as a seed is
+    assert TITLES[1][0] in digest(reader, papers)
+
+
+def test_less_like_this_holds_when_no_rated_paper_has_a_vector():
+    plain = [PaperFactory(title=t, abstract=a) for t, a in TITLES]  # never embedded
+    reader = SubscriberFactory(status="active", query="learning", per_email=8)
+    assert TITLES[3][0] in digest(reader, plain)
+    subscriptions.rate(reader, plain[3].pk, LESS)
+    after = digest(reader, plain)
+    assert TITLES[3][0] not in after and len(after) == len(TITLES) - 1
+
+
+def test_a_reader_short_of_enough_ratings_is_not_refitted_every_night(model, papers):
+    reader = SubscriberFactory(status="active", query="learning")
+    subscriptions.rate(reader, papers[0].pk, MORE)
+    assert profiles.refit_due(model.name) == 0
+    reader.refresh_from_db()
+    fitted_at = reader.learned_at
+    assert fitted_at is not None and reader.learned is None
+    profiles.refit_due(model.name)
+    reader.refresh_from_db()
+    assert reader.learned_at == fitted_at, "nothing changed since: not refitted"
