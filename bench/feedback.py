@@ -13,8 +13,10 @@ learning: recall, the share of the relevant papers the digest could hold that it
 (relevant shown / min(PER_EMAIL, relevant)), and share, the relevant papers' share of the
 papers shown. A topic has 3 to 6 relevant papers, so a digest of 5 can be at most 3/5
 relevant: the issue's "share of relevant papers ≥ 0.8" is read as recall. The same 65 papers
-come every edition (a paper disliked never comes back, as in the service): this shows how fast
-the digest converges on what the reader wants, not how it generalizes to papers never rated.
+come every edition (a paper disliked never comes back, as in the service; a liked one may,
+where the service sends no rated paper twice, its editions holding new papers only): this shows
+how fast the digest converges on what the reader wants, not how it generalizes to papers never
+rated.
 With at most 6 relevant papers a topic rarely reaches the 5 likes a model of one's own needs,
 so this mostly measures the Rocchio step.
 """
