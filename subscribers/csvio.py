@@ -18,6 +18,7 @@ from django.db import models
 
 from digest.matching.query import MAX_LENGTH, QueryError, parse_query
 from digest.models import Frequency
+from lib.numbers import ascii_int
 from subscribers import subscriptions
 from subscribers.addresses import clean_address, normalize_email
 from subscribers.models import Subscriber
@@ -154,9 +155,10 @@ def _check_row(line: int, cells: dict[str, str]) -> Row:
         allowed = " or ".join(Frequency.values)
         return _rejected(line, email, f"Frequency must be {allowed}, not {frequency!r}.")
     raw_count = cells.get("papers_per_email") or "10"
-    if not (raw_count.isascii() and raw_count.isdigit()) or not 1 <= int(raw_count) <= 50:
+    count = ascii_int(raw_count)
+    if count is None or not 1 <= count <= 50:
         return _rejected(line, email, "papers_per_email must be a whole number from 1 to 50.")
-    return Row(line, email, query, frequency, int(raw_count))
+    return Row(line, email, query, frequency, count)
 
 
 def _decode(data: bytes | str) -> str:

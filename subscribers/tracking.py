@@ -26,6 +26,7 @@ from django.urls import URLPattern, path
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 
+from lib.numbers import ascii_int
 from subscribers import subscriptions
 from subscribers.addresses import normalize_email
 from subscribers.models import EspEvent, Subscriber
@@ -126,8 +127,8 @@ def refers_to_our_message(subscriber: Subscriber, event: AnymailTrackingEvent) -
     ours = Q(pk__in=[])
     if message_id:
         ours |= Q(message_id=message_id)
-    if delivery.isascii() and delivery.isdigit() and len(delivery) < 19:  # "²" is a digit too
-        ours |= Q(pk=int(delivery), sent_at__isnull=False)
+    if (delivery_pk := ascii_int(delivery)) is not None:
+        ours |= Q(pk=delivery_pk, sent_at__isnull=False)
     return subscriber.deliveries.filter(ours).exists() or (
         bool(message_id) and subscriber.emails.filter(message_id=message_id).exists()
     )

@@ -21,6 +21,7 @@ from digest.delivery.links import past_digests, read_rating_token
 from digest.matching import profiles, recent
 from digest.matching.query import parse_query
 from digest.models import Paper
+from lib.numbers import ascii_int
 from subscribers import subscriptions
 from subscribers.forms import PreferencesForm, PreviewForm, SignupForm
 from subscribers.links import absolute, feed_url
@@ -262,14 +263,13 @@ PAGE_RATINGS_PER_HOUR = 120
 def manage_rate(request: HttpRequest, subscriber: Subscriber, token: str) -> HttpResponse:
     """ "More / less like this" from the preview, and a rating removed from the card."""
     action = request.POST.get("action", "")
-    paper = Paper.objects.filter(pk=_int(request.POST.get("paper", ""))).first()
+    paper = Paper.objects.filter(pk=ascii_int(request.POST.get("paper", ""))).first()
     if action not in (*Feedback.Action.values, "remove"):
         return bad_link(request)
     if paper is None or (paper.hidden and action != "remove"):  # hidden: it can only go
         return bad_link(request)
-    back = (
-        f"{reverse('manage', args=[token])}#{'interest-card' if action == 'remove' else 'preview'}"
-    )
+    anchor = "interest-card" if action == "remove" else "preview"
+    back = f"{reverse('manage', args=[token])}#{anchor}"
     if not allow("manage-rate", str(subscriber.pk), PAGE_RATINGS_PER_HOUR):
         messages.error(request, "You've rated many papers in the last hour; please try later.")
     elif action == "remove":
@@ -297,7 +297,7 @@ def edit_card(request: HttpRequest, subscriber: Subscriber, token: str) -> HttpR
         messages.error(request, "You've saved many times in the last hour; please try later.")
         return back
     if remove == "seed":
-        title = subscriptions.forget_seed(subscriber, _int(request.POST.get("seed", "")))
+        title = subscriptions.forget_seed(subscriber, ascii_int(request.POST.get("seed", "")) or 0)
         if title is not None:
             messages.success(request, f"Removed “{title}” from the papers you like.")
     elif remove == "interest":
@@ -311,11 +311,6 @@ def edit_card(request: HttpRequest, subscriber: Subscriber, token: str) -> HttpR
             "papers you like and interest stay.",
         )
     return back
-
-
-def _int(text: str) -> int:
-    """A form's id, or 0 (no row has it) for anything else: "²" is a digit to isdigit()."""
-    return int(text) if text.isascii() and text.isdigit() and len(text) < 19 else 0
 
 
 def _next_digest(subscriber: Subscriber) -> dict[str, object]:

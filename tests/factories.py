@@ -39,3 +39,12 @@ class SubscriberFactory(factory.django.DjangoModelFactory):
     query = "pruning"
     status = Subscriber.Status.ACTIVE
     confirmed_at = factory.LazyFunction(timezone.now)
+
+
+def embedded_papers(texts: list[tuple[str, str]]) -> list[Paper]:
+    """Papers of these (title, abstract), embedded by the packaged model, as stored."""
+    from digest.matching import vectors
+
+    rows = [PaperFactory(title=title, abstract=abstract) for title, abstract in texts]
+    vectors.embed_pending(vectors.embedder())
+    return [Paper.objects.get(pk=paper.pk) for paper in rows]

@@ -237,20 +237,16 @@ def learning(limit: int = FEEDBACK_EDITIONS) -> Learning:
     )
     rating = profiles.receiving().filter(rated_at__isnull=False)
     installed = vectors.installed()
-    own = rating.filter(learned__isnull=False, learned_with=installed.name if installed else "")
+    own = rating.filter(learned__isnull=False, learned_with=installed.name) if installed else None
+    rows = []
+    for edition in latest:
+        row = clicks.get(edition.pk, {"more": 0, "less": 0, "readers": 0})
+        counts = row["more"], row["less"], row["readers"]
+        rows.append(EditionFeedback(edition, sent.get(edition.pk, 0), *counts))
     return Learning(
-        editions=[
-            EditionFeedback(
-                edition,
-                sent.get(edition.pk, 0),
-                clicks.get(edition.pk, {}).get("more", 0),
-                clicks.get(edition.pk, {}).get("less", 0),
-                clicks.get(edition.pk, {}).get("readers", 0),
-            )
-            for edition in latest
-        ],
+        editions=rows,
         rating_readers=rating.count(),
-        own_models=own.count() if installed else 0,
+        own_models=own.count() if own is not None else 0,
     )
 
 

@@ -51,7 +51,7 @@ from lib.emails import (
 )
 from lib.iterables import batched
 from lib.lru import LRU
-from subscribers.models import Feedback, Listing, Ranking, Subscriber
+from subscribers.models import Listing, Ranking, Subscriber
 
 log = logging.getLogger(__name__)
 Status = Delivery.Status
@@ -131,25 +131,17 @@ class EditionPapers:
         profile = None
         if subscriber.profile is not None or not unrated:
             profile = profiles.stored(subscriber, meaning.model_name)
-        # Rated, with no vector to move (no model installed, or no rated paper has one): what
-        # they marked "less like this" still never comes back.
-        disliked = _disliked(subscriber) if profile is None and not unrated else set()
-        wider = limit + len(disliked)
         if profile is None and not query.excluded:
-            found = self._by_keywords(query, wider)
-        else:
-            chosen = meaning.select(query, profile, wider)
-            found = tuple(meaning.explain(query, profile, scored) for scored in chosen)
-        return tuple(m for m in found if m.paper_id not in disliked)[:limit]
+            return self._by_keywords(query, limit)
+        chosen = meaning.select(query, profile, limit)
+        return tuple(meaning.explain(query, profile, scored) for scored in chosen)
 
     def _top_for_rated(self, subscriber: Subscriber, limit: int) -> tuple[Match, ...]:
         """A reader who named nothing but rated papers (MeaningIndex.select_top)."""
         meaning = self.meaning()
         profile = profiles.stored(subscriber, meaning.model_name)
-        if profile is None:  # no model installed, or none of the rated papers has a vector
-            disliked = _disliked(subscriber)
-            top = self.index.most_upvoted(limit + len(disliked))
-            return tuple(m for m in top if m.paper_id not in disliked)[:limit]
+        if profile is None:  # none of their ratings stands now (all of hidden papers)
+            return tuple(self.index.most_upvoted(limit))
         nothing = Query((), ())
         return tuple(
             meaning.explain(nothing, profile, s) for s in meaning.select_top(profile, limit)
@@ -208,12 +200,6 @@ class EditionPapers:
 def reader_papers(start: datetime, end: datetime, listing: str) -> QuerySet[Paper]:
     wanted = Listing(listing).announce_types
     return Paper.objects.first_seen_between(start, end).filter(announce_type__in=wanted)
-
-
-def _disliked(subscriber: Subscriber) -> set[int]:
-    """The papers a reader marked "less like this": never sent to them again."""
-    ratings = profiles.standing(subscriber).values_list("paper_id", "action")
-    return {pk for pk, action in ratings if action == Feedback.Action.LESS}
 
 
 def most_upvoted(

@@ -31,6 +31,8 @@ from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.exceptions import DecodeError, HTTPError, NewConnectionError
 from urllib3.response import HTTPResponse
 
+from lib.numbers import ascii_int
+
 CONNECT_TIMEOUT = 10
 CHUNK = 64 * 1024
 MAX_REDIRECTS = 5
@@ -329,9 +331,9 @@ def _read_response(
         return FetchResult(body=None, url=target.url)
     if response.status >= 300:
         raise FetchError(f"HTTP {response.status} {response.reason} from {target.url}")
-    declared = response.headers.get("Content-Length", "")
-    if declared.isascii() and declared.isdigit() and int(declared) > max_bytes:
-        raise FetchError(f"response is {_mb(int(declared))}, over the {_mb(max_bytes)} limit")
+    declared = ascii_int(response.headers.get("Content-Length", ""), max_digits=40)
+    if declared is not None and declared > max_bytes:
+        raise FetchError(f"response is {_mb(declared)}, over the {_mb(max_bytes)} limit")
     return FetchResult(
         body=_read_body(response, target, deadline, max_bytes),
         etag=response.headers.get("ETag", "")[:500],

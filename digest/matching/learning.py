@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from digest.matching.semantic import EXTRA, Liked, Profile
+from digest.matching.semantic import EXTRA, NO_DIRECTION, Liked, Profile
 from digest.matching.text import words
 
 BETA = 1.5  # how far the liked papers pull the profile (what it was made of weighs 1)
@@ -120,7 +120,8 @@ def personal(
 ) -> Profile | None:
     """A reader's profile with their ratings (liked: title and vector; disliked: paper id and
     vector): the Rocchio vector (or, with their model, its weights), what it was made of and
-    the papers they liked (named in the "why"). A paper they disliked never comes back."""
+    the papers they liked (named in the "why"). A paper they disliked never comes back, even
+    when nothing they rated has a vector (then the profile has NO_DIRECTION)."""
     if not liked and not disliked and model is None:
         return base
     liked = [(title, v) for title, v in liked if np.any(v)]
@@ -132,8 +133,8 @@ def personal(
     if model is not None:
         weights, extra = split(model)
         return Profile(weights.astype(np.float32), sources, known, rated=True, model=extra)
-    if vector is None:
-        return base
+    if vector is None:  # none of the rated papers has a vector: no direction, but what they
+        vector = NO_DIRECTION  # marked "less like this" still never comes back
     return Profile(vector, sources, known, rated=True)
 
 

@@ -614,6 +614,6 @@ def _weighed_words(subscriber: Subscriber, model_name: str, rated: list[int]) ->
     for paper in papers:
         texts.append(f"{paper.title} {paper.abstract}")
         embedded.append(unpack(bytes(paper.embedding)))
-    if profile is None or not embedded:
-        return learning.NO_WORDS
+    if profile is None or not embedded or len(profile.vector) != len(embedded[0]):
+        return learning.NO_WORDS  # nothing to weigh them with (NO_DIRECTION)
     return learning.top_words(texts, np.stack(embedded) @ profile.vector)

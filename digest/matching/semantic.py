@@ -87,6 +87,9 @@ class Profile:
 
 
 SIMILAR = 0.5  # a liked paper this close counts as "a similar paper you marked"
+# The vector of a profile that points nowhere (its ratings have no vectors): scored as zeros,
+# it keeps only what the profile leaves out (`known`).
+NO_DIRECTION = np.zeros(0, dtype=np.float32)
 
 
 @dataclass(frozen=True)
@@ -416,7 +419,10 @@ class MeaningIndex:
 
 def _rows(profiles: Sequence[Profile | None], dimensions: int) -> tuple[np.ndarray, dict]:
     """Readers' profiles as select_many's rows and options (zeros for a reader with none)."""
-    vectors = [p.vector if p is not None else np.zeros(dimensions) for p in profiles]
+    vectors = [
+        p.vector if p is not None and len(p.vector) == dimensions else np.zeros(dimensions)
+        for p in profiles
+    ]
     options = {
         "known": [p.known if p is not None else frozenset() for p in profiles],
         "rated": [p is not None and p.rated for p in profiles],

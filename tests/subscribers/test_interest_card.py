@@ -19,7 +19,7 @@ from digest.models import Delivery, Paper
 from subscribers import subscriptions
 from subscribers.models import Feedback, SeedPaper
 from subscribers.tokens import make_token
-from tests.factories import PaperFactory, SubscriberFactory
+from tests.factories import PaperFactory, SubscriberFactory, embedded_papers
 
 pytestmark = pytest.mark.django_db
 MORE, LESS = Feedback.Action.MORE, Feedback.Action.LESS
@@ -40,10 +40,9 @@ def model():
 
 @pytest.fixture
 def papers(model) -> list[Paper]:
-    rows = [PaperFactory(title=t, abstract=a) for t, a in TITLES]
-    vectors.embed_pending(model)
+    stored = embedded_papers(TITLES)
     recent.forget()
-    return [Paper.objects.get(pk=p.pk) for p in rows]
+    return stored
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from digest.matching import profiles, vectors
 from digest.models import Paper
 from subscribers import subscriptions
 from subscribers.models import Feedback, Subscriber
-from tests.factories import PaperFactory, SubscriberFactory
+from tests.factories import PaperFactory, SubscriberFactory, embedded_papers
 
 pytestmark = pytest.mark.django_db
 MORE, LESS = Feedback.Action.MORE, Feedback.Action.LESS
@@ -36,9 +36,8 @@ def model():
 
 @pytest.fixture
 def papers(model) -> list[Paper]:
-    rows = [PaperFactory(title=t, abstract=a) for t, a in TITLES]
-    vectors.embed_pending(model)
-    return [Paper.objects.get(pk=p.pk) for p in rows]
+    stored = embedded_papers(TITLES)
+    return stored
 
 
 def digest(reader, papers) -> list[str]:
