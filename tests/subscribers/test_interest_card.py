@@ -308,3 +308,13 @@ def test_a_digest_shown_again_says_which_papers_the_reader_rated(client, reader,
         why = page[page.rindex('class="why"', 0, link) : link]
         assert f"you marked it {said}" in why
     assert "(1.00), which you liked" not in page  # never "like itself"
+
+
+def test_the_preview_leaves_out_a_disliked_paper_even_with_no_vectors(client):
+    plain = [PaperFactory(title=t, abstract=a) for t, a in TITLES]  # never embedded
+    recent.forget()
+    reader = SubscriberFactory(status="active", query="learning")
+    assert TITLES[2][0] in previewed(client, reader)
+    subscriptions.rate(reader, plain[2].pk, LESS)
+    reader.refresh_from_db()
+    assert TITLES[2][0] not in previewed(client, reader)
